@@ -1,0 +1,37 @@
+"""The data dictionary's canonical rows, shared by the worker that writes them and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One metric of one entity at one event time (UTC). Numeric metrics set ``value``, state
+    metrics (a report's or a task's status) set ``text``."""
+
+    feed: str
+    entity: str
+    metric: str
+    ts: datetime
+    value: float | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """What one department message becomes: its entity's attributes and its observations."""
+
+    feed: str
+    entity: str
+    ts: datetime
+    attributes: dict[str, str]
+    observations: tuple[Observation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a message cannot be ingested, in words a department's developer understands."""
+
+    reason: str

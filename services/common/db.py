@@ -1,0 +1,41 @@
+"""Database access shared by the services: asyncpg pools with the codecs the store needs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """The same database, addressed through SQLAlchemy's asyncpg dialect (for Alembic)."""
+    scheme, _, rest = database_url.partition("://")
+    return f"postgresql+asyncpg://{rest}"
+
+
+async def _init_connection(connection: Any) -> None:
+    await connection.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+    )
+
+
+async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> Any:
+    return await asyncpg.create_pool(
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        command_timeout=60,
+    )
+
+
+async def storage_mode(connection: Any) -> str | None:
+    """The mode recorded at migration, or None before the store is migrated."""
+    exists = await connection.fetchval("SELECT to_regclass('storage_info') IS NOT NULL")
+    if not exists:
+        return None
+    value: str | None = await connection.fetchval(
+        "SELECT value FROM storage_info WHERE key = 'mode'"
+    )
+    return value

@@ -1,0 +1,122 @@
+"""The store's schema as SQLAlchemy Core metadata: what the migrations build, and what
+``tests/integration/test_migrations.py`` checks they built. Only migrations change the schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+
+def _now() -> Column[object]:
+    return Column("ingested_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+storage_info = Table(
+    "storage_info",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    comment="How the store was built: 'mode' is timescaledb or postgres, chosen at migration.",
+)
+
+# Numeric observations, one row per (series, event time). Partitioned by event time: native
+# range partitions in plain mode, a hypertable in TimescaleDB mode. The source offset decides
+# which of two messages for the same key wins (the later one in log order).
+observations = Table(
+    "observations",
+    metadata,
+    Column("feed", Text, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("metric", Text, nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("src_partition", Integer, nullable=False),
+    Column("src_offset", BigInteger, nullable=False),
+    _now(),
+    PrimaryKeyConstraint("feed", "entity", "metric", "ts"),
+)
+
+# Text states (a citizen report's or a programme task's status), keyed like observations.
+states = Table(
+    "states",
+    metadata,
+    Column("feed", Text, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("metric", Text, nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("src_partition", Integer, nullable=False),
+    Column("src_offset", BigInteger, nullable=False),
+    _now(),
+    PrimaryKeyConstraint("feed", "entity", "metric", "ts"),
+)
+
+# The newest value of every series; it only moves forward in event time.
+latest = Table(
+    "latest",
+    metadata,
+    Column("feed", Text, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("metric", Text, nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    Column("value", Float),
+    Column("text", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("feed", "entity", "metric"),
+)
+
+# An entity's attributes (commune/ward, plan year, field, name) as of its newest message.
+entities = Table(
+    "entities",
+    metadata,
+    Column("feed", Text, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("attributes", JSONB, nullable=False),
+    Column("ts", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("feed", "entity"),
+)
+
+# Quarantine: every record that could not be ingested, with its reason and original bytes.
+rejections = Table(
+    "rejections",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("feed", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("rejected_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("topic", "partition", "offset"),
+)
+Index("rejections_feed_id", rejections.c.feed, rejections.c.id)
+
+# API keys: only a SHA-256 of each key is stored.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("kind", Text, nullable=False),  # 'agency' or 'reader'
+    Column("subject", Text, nullable=False),  # the agency id or the reader's name
+    Column("key_hash", Text, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True)),
+)
