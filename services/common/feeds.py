@@ -51,16 +51,13 @@ class FeedDefinition:
     agency: str
     title: str
     cadence_seconds: int
+    backfill_days: int  # how far back in event time a record is still accepted
     entity: str
     time: TimeSpec
     attributes: dict[str, str]
     metrics: tuple[MetricSpec, ...]
     schema: dict[str, Any]
     directory: Path
-
-    @property
-    def topic(self) -> str:
-        return f"ioc.raw.{self.feed}"
 
     @property
     def examples_path(self) -> Path:
@@ -88,6 +85,7 @@ def load_feed(directory: Path) -> FeedDefinition:
             agency=_text(raw, "agency"),
             title=_text(raw, "title"),
             cadence_seconds=int(raw["cadence_seconds"]),
+            backfill_days=int(raw.get("backfill_days", 400)),
             entity=_text(raw, "entity"),
             time=_time_spec(raw["time"]),
             attributes={str(k): str(v) for k, v in (raw.get("attributes") or {}).items()},

@@ -1,0 +1,39 @@
+"""The FastAPI application: resources open in ``lifespan``; routers are split by feature."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.api.dependencies import AppState
+from services.api.errors import ApiError, render_api_error
+from services.api.health.endpoints import router as health_router
+from services.api.observations.endpoints import router as observations_router
+from services.api.settings import ApiSettings
+from services.common.db import create_pool
+from services.common.feeds import load_feeds
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        feeds = load_feeds(settings.common.schemas_dir)
+        pool = await create_pool(settings.common.database_url, min_size=1, max_size=10)
+        app.state.ioc = AppState(settings=settings, pool=pool, feeds=feeds)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="IOC Stream",
+        version="0.1.0",
+        description="Department feeds in, up-to-date indicators out, for the IOC wall.",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(ApiError, render_api_error)
+    app.include_router(health_router)
+    app.include_router(observations_router)
+    return app

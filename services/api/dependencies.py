@@ -1,0 +1,66 @@
+"""Resources opened in the app's lifespan, handed to handlers as ``Annotated`` dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.api.errors import NotFound, Unauthorized
+from services.api.settings import ApiSettings
+from services.common.feeds import FeedDefinition
+from services.common.keys import Principal, find_principal
+
+
+@dataclass(frozen=True, slots=True)
+class AppState:
+    settings: ApiSettings
+    pool: Any
+    feeds: dict[str, FeedDefinition]
+
+
+def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.ioc
+    return state
+
+
+State = Annotated[AppState, Depends(_state)]
+
+
+async def _connection(state: State) -> AsyncIterator[Any]:
+    async with state.pool.acquire() as connection:
+        yield connection
+
+
+Connection = Annotated[Any, Depends(_connection)]
+
+_bearer = HTTPBearer(auto_error=False, description="An IOC API key: `Authorization: Bearer <key>`")
+
+
+async def _principal(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+    async with state.pool.acquire() as connection:
+        principal = await find_principal(connection, credentials.credentials)
+    if principal is None:
+        raise Unauthorized("unknown or revoked API key")
+    return principal
+
+
+Caller = Annotated[Principal, Depends(_principal)]
+
+
+def _feed(state: State, feed: str) -> FeedDefinition:
+    definition = state.feeds.get(feed)
+    if definition is None:
+        raise NotFound(f"unknown feed {feed!r}; known feeds: {', '.join(sorted(state.feeds))}")
+    return definition
+
+
+Feed = Annotated[FeedDefinition, Depends(_feed)]

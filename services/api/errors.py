@@ -1,0 +1,47 @@
+"""One error base for the API: each expected condition has its status code, rendered by one
+handler as ``{"error": ..., "detail": ...}``. An expected condition is never a 500."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+
+class ApiError(Exception):
+    status_code = 400
+    error = "bad_request"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    error = "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    error = "forbidden"
+
+
+class NotFound(ApiError):
+    status_code = 404
+    error = "not_found"
+
+
+class Unavailable(ApiError):
+    status_code = 503
+    error = "unavailable"
+
+
+async def render_api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(
+        {"error": exc.error, "detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+    )

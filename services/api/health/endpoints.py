@@ -1,0 +1,39 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.api.dependencies import State
+from services.api.errors import Unavailable
+from services.common.db import storage_mode
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(state: State) -> dict[str, Any]:
+    """The store answers and is migrated; names the storage mode."""
+    try:
+        async with state.pool.acquire(timeout=2) as connection:
+            mode = await storage_mode(connection)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise Unavailable(f"database unavailable: {error.__class__.__name__}") from None
+    if mode is None:
+        raise Unavailable("database not migrated: run `ioc migrate`")
+    return {"status": "ready", "storage_mode": mode}
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

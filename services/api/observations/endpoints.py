@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.api.access import require_read
+from services.api.dependencies import Caller, Connection, Feed, State
+from services.api.errors import ApiError
+from services.api.observations.repository import ObservationQuery, fetch_observations
+from services.api.observations.schemas import ObservationOut, ObservationPage
+
+router = APIRouter(tags=["observations"])
+
+
+@router.get("/v1/feeds/{feed}/observations", response_model=ObservationPage)
+async def list_observations(
+    feed: Feed,
+    caller: Caller,
+    connection: Connection,
+    state: State,
+    entity: str | None = None,
+    metric: str | None = None,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+) -> ObservationPage:
+    """Canonical observations of one feed, oldest first, in event time [from, to)."""
+    require_read(caller, feed)
+    for name, moment in (("from", start), ("to", end)):
+        if moment is not None and moment.tzinfo is None:
+            raise ApiError(f"{name} needs a UTC offset, e.g. 2026-11-25T06:00:00+07:00")
+    limit = state.settings.max_page
+    rows = await fetch_observations(
+        connection, ObservationQuery(feed.feed, entity, metric, start, end, limit + 1)
+    )
+    units = {metric.name: metric.unit for metric in feed.metrics}
+    return ObservationPage(
+        feed=feed.feed,
+        observations=[
+            ObservationOut(
+                entity=row["entity"],
+                metric=row["metric"],
+                ts=row["ts"],
+                value=row["number"] if row["number"] is not None else row["text"],
+                unit=units.get(row["metric"], ""),
+            )
+            for row in rows[:limit]
+        ],
+        truncated=len(rows) > limit,
+    )

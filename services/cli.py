@@ -1,0 +1,204 @@
+"""``ioc``: the operator's command line (installed in the project's .venv)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from services.common.db import create_pool, storage_mode
+from services.common.feeds import load_feeds
+from services.common.keys import issue_key
+from services.common.settings import CommonSettings
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+    )
+    try:
+        args.run(args)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ioc", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    info = commands.add_parser("info", help="where the store and broker are, the storage mode")
+    info.set_defaults(run=_info)
+
+    migrate = commands.add_parser("migrate", help="bring the store's schema up to date")
+    migrate.add_argument("--storage-mode", choices=["timescaledb", "postgres"])
+    migrate.set_defaults(run=_migrate)
+
+    topics = commands.add_parser("topics", help="create the raw topics and the DLQ if missing")
+    topics.add_argument("action", choices=["ensure"])
+    topics.set_defaults(run=_topics)
+
+    keys = commands.add_parser("keys", help="API keys")
+    keys.add_argument("action", choices=["issue"])
+    who = keys.add_mutually_exclusive_group(required=True)
+    who.add_argument("--agency", help="an agency id: the key pushes to that agency's feeds")
+    who.add_argument("--reader", help="a reader's name (a wall display, Grafana): reads")
+    keys.set_defaults(run=_keys)
+
+    produce = commands.add_parser("produce", help="publish an NDJSON file to a feed's raw topic")
+    produce.add_argument("--feed", required=True)
+    produce.add_argument("file", type=Path)
+    produce.set_defaults(run=_produce)
+
+    worker = commands.add_parser("worker", help="run the ingest worker")
+    worker.set_defaults(run=_worker)
+
+    api = commands.add_parser("api", help="run the HTTP API")
+    api.add_argument("--port", type=int)
+    api.set_defaults(run=_api)
+
+    simulate = commands.add_parser("simulate", help="play the department feeds live")
+    simulate.set_defaults(run=_simulate)
+    return parser
+
+
+def _run_until_signalled(start: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Runs a long-lived service; SIGTERM or SIGINT asks it to drain and stop."""
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await start(stop)
+
+    asyncio.run(run())
+
+
+def _info(args: argparse.Namespace) -> None:
+    settings = CommonSettings.from_env()
+
+    async def read_mode() -> str | None:
+        pool = await create_pool(settings.database_url, max_size=1)
+        try:
+            async with pool.acquire() as connection:
+                return await storage_mode(connection)
+        finally:
+            await pool.close()
+
+    feeds = load_feeds(settings.schemas_dir)
+    mode = asyncio.run(read_mode())
+    print(f"database:     {settings.database_url}")
+    print(f"kafka:        {settings.kafka_bootstrap}")
+    print(f"storage mode: {mode or 'not migrated (run: ioc migrate)'}")
+    print(f"feeds:        {', '.join(sorted(feeds))}")
+
+
+def _migrate(args: argparse.Namespace) -> None:
+    from services.common.migrate import upgrade
+    from services.common.storage_mode import StorageModeError
+
+    settings = CommonSettings.from_env()
+    try:
+        upgrade(settings.database_url, storage_mode=args.storage_mode)
+    except StorageModeError as error:
+        sys.exit(f"ioc migrate: {error}")
+    print("migrated")
+
+
+def _topics(args: argparse.Namespace) -> None:
+    from services.common.topics import ensure_topics, pipeline_topics
+
+    settings = CommonSettings.from_env()
+    feeds = load_feeds(settings.schemas_dir)
+    created = asyncio.run(ensure_topics(settings.kafka_bootstrap, pipeline_topics(feeds)))
+    print(f"topics ready ({len(created)} created: {', '.join(created) or 'none'})")
+
+
+def _keys(args: argparse.Namespace) -> None:
+    settings = CommonSettings.from_env()
+    if args.agency:
+        agencies = {feed.agency for feed in load_feeds(settings.schemas_dir).values()}
+        if args.agency not in agencies:
+            sys.exit(f"ioc keys: unknown agency {args.agency!r}; known: {', '.join(sorted(agencies))}")
+    kind, subject = ("agency", args.agency) if args.agency else ("reader", args.reader)
+
+    async def issue() -> tuple[int, str]:
+        pool = await create_pool(settings.database_url, max_size=1)
+        try:
+            async with pool.acquire() as connection:
+                return await issue_key(connection, kind, subject)
+        finally:
+            await pool.close()
+
+    key_id, key = asyncio.run(issue())
+    print(f"issued {kind} key #{key_id} for {subject}; it is shown once, keep it safe:")
+    print(key)
+
+
+def _produce(args: argparse.Namespace) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from services.common.topics import raw_topic
+
+    settings = CommonSettings.from_env()
+    if args.feed not in load_feeds(settings.schemas_dir):
+        sys.exit(f"ioc produce: unknown feed {args.feed!r}")
+    lines = [line for line in args.file.read_bytes().splitlines() if line.strip()]
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        )
+        await producer.start()
+        try:
+            for line in lines:
+                await producer.send(raw_topic(args.feed), line)
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    print(f"produced {len(lines)} records to {raw_topic(args.feed)}")
+
+
+def _worker(args: argparse.Namespace) -> None:
+    from prometheus_client import start_http_server
+
+    from services.ingest.settings import WorkerSettings
+    from services.ingest.worker import run_worker
+
+    settings = WorkerSettings.from_env()
+    feeds = load_feeds(settings.common.schemas_dir)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr="127.0.0.1")
+    _run_until_signalled(lambda stop: run_worker(settings, feeds.values(), stop))
+
+
+def _api(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from services.api.app import create_app
+    from services.api.settings import ApiSettings
+
+    settings = ApiSettings.from_env(port=args.port)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def _simulate(args: argparse.Namespace) -> None:
+    from services.simulator.simulate import run_simulator
+
+    settings = CommonSettings.from_env()
+    feeds = list(load_feeds(settings.schemas_dir).values())
+    _run_until_signalled(lambda stop: run_simulator(settings.kafka_bootstrap, feeds, stop))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)

@@ -1,0 +1,29 @@
+"""The dead-letter topic: every rejected record's original bytes, with headers saying why."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from services.common.topics import DLQ_TOPIC
+from services.ingest.batch import Rejected
+
+
+async def send_dead_letters(producer: Any, rejected: Sequence[Rejected]) -> None:
+    """Returns once the broker has acknowledged every dead letter (acks=all)."""
+    deliveries = [
+        await producer.send(
+            DLQ_TOPIC,
+            value=record.raw,
+            headers=[
+                ("reason", record.reason.encode()),
+                ("feed", record.feed.encode()),
+                ("source_topic", record.topic.encode()),
+                ("source_partition", str(record.partition).encode()),
+                ("source_offset", str(record.offset).encode()),
+            ],
+        )
+        for record in rejected
+    ]
+    await asyncio.gather(*deliveries)

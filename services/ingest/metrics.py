@@ -1,0 +1,21 @@
+"""The worker's Prometheus metrics (served on its own port, IOC_WORKER_METRICS_PORT)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECORDS_IN = Counter("ioc_ingest_records_total", "Kafka records consumed", ["feed"])
+ROWS_WRITTEN = Counter("ioc_ingest_rows_written_total", "Canonical rows written", ["feed"])
+RECORDS_REJECTED = Counter(
+    "ioc_ingest_records_rejected_total", "Records quarantined to the DLQ", ["feed"]
+)
+BATCH_RECORDS = Histogram(
+    "ioc_ingest_batch_records",
+    "Records per written batch",
+    buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000),
+)
+WRITE_SECONDS = Histogram("ioc_ingest_write_seconds", "Time to write and commit one batch")
+DB_RETRIES = Counter("ioc_ingest_db_retries_total", "Batch writes retried: database unavailable")
+LAST_COMMIT = Gauge(
+    "ioc_ingest_last_commit_timestamp_seconds", "Unix time of the last offset commit"
+)
