@@ -49,5 +49,7 @@ async def run_async() -> None:
 
 
 if context.is_offline_mode():
-    raise SystemExit("offline (--sql) migrations are not supported: the storage mode needs a database")
+    raise SystemExit(
+        "offline (--sql) migrations are not supported: the storage mode needs a database"
+    )
 asyncio.run(run_async())

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from services.common.db import create_pool, storage_mode
 from services.common.feeds import load_feeds
-from services.common.keys import issue_key
+from services.common.keys import KeyKind, issue_key
 from services.common.settings import CommonSettings
 
 
@@ -22,7 +20,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
     )
     try:
         args.run(args)
@@ -114,11 +114,13 @@ def _migrate(args: argparse.Namespace) -> None:
 
 
 def _topics(args: argparse.Namespace) -> None:
-    from services.common.topics import ensure_topics, pipeline_topics
+    from services.common.topics import ensure_topics
 
     settings = CommonSettings.from_env()
     feeds = load_feeds(settings.schemas_dir)
-    created = asyncio.run(ensure_topics(settings.kafka_bootstrap, pipeline_topics(feeds)))
+    created = asyncio.run(
+        ensure_topics(settings.kafka_bootstrap, settings.topics.partitions(feeds))
+    )
     print(f"topics ready ({len(created)} created: {', '.join(created) or 'none'})")
 
 
@@ -127,8 +129,11 @@ def _keys(args: argparse.Namespace) -> None:
     if args.agency:
         agencies = {feed.agency for feed in load_feeds(settings.schemas_dir).values()}
         if args.agency not in agencies:
-            sys.exit(f"ioc keys: unknown agency {args.agency!r}; known: {', '.join(sorted(agencies))}")
-    kind, subject = ("agency", args.agency) if args.agency else ("reader", args.reader)
+            sys.exit(
+                f"ioc keys: unknown agency {args.agency!r}; known: {', '.join(sorted(agencies))}"
+            )
+    kind: KeyKind = "agency" if args.agency else "reader"
+    subject: str = args.agency or args.reader
 
     async def issue() -> tuple[int, str]:
         pool = await create_pool(settings.database_url, max_size=1)
@@ -146,8 +151,6 @@ def _keys(args: argparse.Namespace) -> None:
 def _produce(args: argparse.Namespace) -> None:
     from aiokafka import AIOKafkaProducer
 
-    from services.common.topics import raw_topic
-
     settings = CommonSettings.from_env()
     if args.feed not in load_feeds(settings.schemas_dir):
         sys.exit(f"ioc produce: unknown feed {args.feed!r}")
@@ -160,13 +163,13 @@ def _produce(args: argparse.Namespace) -> None:
         await producer.start()
         try:
             for line in lines:
-                await producer.send(raw_topic(args.feed), line)
+                await producer.send(settings.topics.raw(args.feed), line)
             await producer.flush()
         finally:
             await producer.stop()
 
     asyncio.run(produce())
-    print(f"produced {len(lines)} records to {raw_topic(args.feed)}")
+    print(f"produced {len(lines)} records to {settings.topics.raw(args.feed)}")
 
 
 def _worker(args: argparse.Namespace) -> None:
@@ -197,8 +200,6 @@ def _simulate(args: argparse.Namespace) -> None:
 
     settings = CommonSettings.from_env()
     feeds = list(load_feeds(settings.schemas_dir).values())
-    _run_until_signalled(lambda stop: run_simulator(settings.kafka_bootstrap, feeds, stop))
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+    _run_until_signalled(
+        lambda stop: run_simulator(settings.kafka_bootstrap, settings.topics, feeds, stop)
+    )

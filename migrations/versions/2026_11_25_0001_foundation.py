@@ -83,9 +83,7 @@ def upgrade() -> None:
     op.execute(_event_table("states", "text", partitioned=not timescale))
     if timescale:
         for table in EVENT_TABLES:
-            op.execute(
-                f"SELECT create_hypertable('{table}', by_range('ts', INTERVAL '1 day'))"
-            )
+            op.execute(f"SELECT create_hypertable('{table}', by_range('ts', INTERVAL '1 day'))")
     else:
         op.execute(ENSURE_PARTITIONS)
         # History back to 2024 (the programme's reports start in 2025) and three months ahead.

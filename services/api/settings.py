@@ -17,7 +17,9 @@ class ApiSettings:
     max_page: int  # the most rows one observations request returns
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ, *, port: int | None = None) -> ApiSettings:
+    def from_env(
+        cls, env: Mapping[str, str] = os.environ, *, port: int | None = None
+    ) -> ApiSettings:
         return cls(
             common=CommonSettings.from_env(env),
             host=env.get("IOC_API_HOST", "127.0.0.1"),

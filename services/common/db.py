@@ -10,7 +10,7 @@ import asyncpg
 
 def sqlalchemy_url(database_url: str) -> str:
     """The same database, addressed through SQLAlchemy's asyncpg dialect (for Alembic)."""
-    scheme, _, rest = database_url.partition("://")
+    _, _, rest = database_url.partition("://")
     return f"postgresql+asyncpg://{rest}"
 
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.common.topics import Topics
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/ioc"
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
@@ -24,6 +26,7 @@ class SettingsError(ValueError):
 class CommonSettings:
     database_url: str
     kafka_bootstrap: str
+    topics: Topics
     schemas_dir: Path
 
     @classmethod
@@ -36,6 +39,7 @@ class CommonSettings:
         return cls(
             database_url=database_url,
             kafka_bootstrap=env.get("IOC_KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
+            topics=Topics(env.get("IOC_TOPIC_NAMESPACE", "")),
             schemas_dir=Path(env.get("IOC_SCHEMAS_DIR", str(REPO_ROOT / "schemas"))),
         )
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -24,7 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 metadata = MetaData()
 
 
-def _now() -> Column[object]:
+def _now() -> Column[datetime]:
     return Column("ingested_at", DateTime(timezone=True), nullable=False, server_default=func.now())
 
 

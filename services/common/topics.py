@@ -1,19 +1,38 @@
-"""Kafka topics: one raw topic per feed and the dead-letter topic, created explicitly."""
+"""Kafka topics: one raw topic per feed and the dead-letter topic, created explicitly.
+
+A namespace (``IOC_TOPIC_NAMESPACE``, empty by default) prefixes every name, so tests and
+benchmarks get topics of their own on a shared broker.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
+from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-DLQ_TOPIC = "ioc.dlq"
 RAW_PARTITIONS = 3  # room for several workers to share a feed on this 2-core box
 DLQ_PARTITIONS = 1
 
 
-def raw_topic(feed: str) -> str:
-    return f"ioc.raw.{feed}"
+@dataclass(frozen=True, slots=True)
+class Topics:
+    namespace: str = ""
+
+    def raw(self, feed: str) -> str:
+        return f"{self.namespace}ioc.raw.{feed}"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.namespace}ioc.dlq"
+
+    def partitions(self, feeds: Iterable[str]) -> dict[str, int]:
+        """Every topic the pipeline needs, with its partition count."""
+        topics = {self.raw(feed): RAW_PARTITIONS for feed in feeds}
+        topics[self.dlq] = DLQ_PARTITIONS
+        return topics
 
 
 async def ensure_topics(bootstrap: str, partitions_by_topic: dict[str, int]) -> list[str]:
@@ -27,17 +46,10 @@ async def ensure_topics(bootstrap: str, partitions_by_topic: dict[str, int]) -> 
             for name, count in partitions_by_topic.items()
             if name not in existing
         ]
-        if missing:
-            try:
+        # Another process may create them meanwhile: the outcome we wanted.
+        with suppress(TopicAlreadyExistsError):
+            if missing:
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them meanwhile: the outcome we wanted
         return [topic.name for topic in missing]
     finally:
         await admin.close()
-
-
-def pipeline_topics(feeds: Iterable[str]) -> dict[str, int]:
-    topics = {raw_topic(feed): RAW_PARTITIONS for feed in feeds}
-    topics[DLQ_TOPIC] = DLQ_PARTITIONS
-    return topics

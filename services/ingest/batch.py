@@ -59,8 +59,14 @@ class Batch:
         self.offsets[(record.topic, record.partition)] = record.offset + 1
         if isinstance(outcome, Rejection):
             self.rejected.append(
-                Rejected(feed, record.topic, record.partition, record.offset, outcome.reason,
-                         record.value or b"")
+                Rejected(
+                    feed,
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    outcome.reason,
+                    record.value or b"",
+                )
             )
             return
         for observation in outcome.observations:

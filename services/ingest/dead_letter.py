@@ -6,15 +6,14 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from services.common.topics import DLQ_TOPIC
 from services.ingest.batch import Rejected
 
 
-async def send_dead_letters(producer: Any, rejected: Sequence[Rejected]) -> None:
+async def send_dead_letters(producer: Any, topic: str, rejected: Sequence[Rejected]) -> None:
     """Returns once the broker has acknowledged every dead letter (acks=all)."""
     deliveries = [
         await producer.send(
-            DLQ_TOPIC,
+            topic,
             value=record.raw,
             headers=[
                 ("reason", record.reason.encode()),

@@ -15,4 +15,6 @@ def decode(value: bytes | None) -> object:
     except UnicodeDecodeError:
         return Rejection("decode: not UTF-8 text")
     except json.JSONDecodeError as error:
-        return Rejection(f"decode: not JSON ({error.msg} at line {error.lineno} column {error.colno})")
+        return Rejection(
+            f"decode: not JSON ({error.msg} at line {error.lineno} column {error.colno})"
+        )

@@ -18,7 +18,6 @@ from jsonschema.exceptions import best_match
 from services.common.canonical import Normalised, Observation, Rejection
 from services.common.feeds import FeedDefinition, MetricSpec, TimeSpec
 
-
 _T = TypeVar("_T")
 
 
@@ -136,7 +135,8 @@ def _time_parser(spec: TimeSpec) -> Callable[[Any], datetime]:
 def _require(raw: Any, kind: type[_T]) -> _T:
     if isinstance(raw, bool) or not isinstance(raw, kind):
         raise TypeError(f"expected {kind.__name__}")
-    return raw
+    checked: _T = raw
+    return checked
 
 
 # --- metrics ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from aiokafka.errors import CommitFailedError
 
 from services.common.db import create_pool
 from services.common.feeds import FeedDefinition
-from services.common.topics import raw_topic
+from services.common.topics import Topics
 from services.ingest import metrics
 from services.ingest.batch import Batch, FeedIntake, assemble
 from services.ingest.dead_letter import send_dead_letters
@@ -50,9 +50,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def feed_intakes(feeds: Iterable[FeedDefinition]) -> dict[str, FeedIntake]:
+def feed_intakes(feeds: Iterable[FeedDefinition], topics: Topics) -> dict[str, FeedIntake]:
     return {
-        raw_topic(f.feed): FeedIntake(f.feed, Normaliser(f), timedelta(days=f.backfill_days))
+        topics.raw(f.feed): FeedIntake(f.feed, Normaliser(f), timedelta(days=f.backfill_days))
         for f in feeds
     }
 
@@ -64,7 +64,8 @@ async def run_worker(
     *,
     now: Callable[[], datetime] = utc_now,
 ) -> None:
-    intakes = feed_intakes(feeds)
+    topics = settings.common.topics
+    intakes = feed_intakes(feeds, topics)
     pool = await create_pool(settings.common.database_url, min_size=1, max_size=2)
     consumer = AIOKafkaConsumer(
         *intakes,
@@ -93,7 +94,7 @@ async def run_worker(
             batch = assemble(
                 records, intakes, now=now, future_bound=timedelta(seconds=settings.future_bound_s)
             )
-            await send_dead_letters(producer, batch.rejected)
+            await send_dead_letters(producer, topics.dlq, batch.rejected)
             await _write_until_done(pool, consumer, batch, settings.db_retry_max_s)
             await _commit(consumer, batch)
             _count(batch)
@@ -141,8 +142,9 @@ async def _commit(consumer: Any, batch: Batch) -> None:
     except CommitFailedError:
         # The partitions moved to another worker during the write: it replays this batch, and
         # the idempotent upserts make that replay change nothing.
-        log.warning("commit failed after a rebalance; the new owner replays %d records",
-                    batch.records)
+        log.warning(
+            "commit failed after a rebalance; the new owner replays %d records", batch.records
+        )
         return
     metrics.LAST_COMMIT.set_to_current_time()
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from itertools import cycle
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from services.common.feeds import FeedDefinition, TimeSpec
-from services.common.topics import raw_topic
+from services.common.topics import Topics
 
 log = logging.getLogger("ioc.simulator")
 
@@ -32,7 +33,7 @@ def render_time(spec: TimeSpec, moment: datetime) -> object:
 
 
 def retimed(message: dict[str, Any], spec: TimeSpec, moment: datetime) -> dict[str, Any]:
-    copy = json.loads(json.dumps(message))
+    copy: dict[str, Any] = json.loads(json.dumps(message))
     *parents, leaf = spec.field.split(".")
     target = copy
     for parent in parents:
@@ -53,7 +54,9 @@ def examples_by_entity(feed: FeedDefinition) -> dict[str, list[dict[str, Any]]]:
     return by_entity
 
 
-async def play_feed(producer: AIOKafkaProducer, feed: FeedDefinition, stop: asyncio.Event) -> None:
+async def play_feed(
+    producer: AIOKafkaProducer, topic: str, feed: FeedDefinition, stop: asyncio.Event
+) -> None:
     cadence = timedelta(seconds=feed.cadence_seconds)
     players = {entity: cycle(messages) for entity, messages in examples_by_entity(feed).items()}
     while not stop.is_set():
@@ -62,20 +65,23 @@ async def play_feed(producer: AIOKafkaProducer, feed: FeedDefinition, stop: asyn
         for entity, messages in players.items():
             message = retimed(next(messages), feed.time, slot)
             await producer.send_and_wait(
-                raw_topic(feed.feed), json.dumps(message, ensure_ascii=False).encode(),
+                topic,
+                json.dumps(message, ensure_ascii=False).encode(),
                 key=entity.encode(),
             )
         log.info("simulator: %s, %d entities at %s", feed.feed, len(players), slot.isoformat())
-        try:
+        with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=feed.cadence_seconds)
-        except TimeoutError:
-            pass
 
 
-async def run_simulator(bootstrap: str, feeds: list[FeedDefinition], stop: asyncio.Event) -> None:
+async def run_simulator(
+    bootstrap: str, topics: Topics, feeds: list[FeedDefinition], stop: asyncio.Event
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        await asyncio.gather(*(play_feed(producer, feed, stop) for feed in feeds))
+        await asyncio.gather(
+            *(play_feed(producer, topics.raw(feed.feed), feed, stop) for feed in feeds)
+        )
     finally:
         await producer.stop()

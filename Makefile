@@ -1,0 +1,57 @@
+# IOC Stream. The two commands of the README: `make up` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STACK := deploy/stack.sh
+IOC_SIMULATE ?= 1
+API_PORT := $(or $(IOC_API_PORT),8000)
+
+.PHONY: help venv up down reset status test lint typecheck unit integration bench
+
+help:
+	@echo "make up      start Kafka, PostgreSQL, the worker, the API and the simulator"
+	@echo "make down    stop them (data survives)    make reset   stop and wipe local data"
+	@echo "make test    ruff, mypy and the whole test suite against real Kafka and PostgreSQL"
+
+# The virtual environment, rebuilt when pyproject.toml changes.
+$(BIN)/ioc: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+	  || { echo "IOC Stream needs Python 3.11 (found $$($(PYTHON) --version))"; exit 1; }
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/ioc
+
+up: venv
+	@$(STACK) up postgres kafka
+	@$(BIN)/ioc migrate
+	@$(BIN)/ioc topics ensure
+	@$(STACK) up worker api
+	@if [ "$(IOC_SIMULATE)" != 0 ]; then $(STACK) up simulator; fi
+	@deploy/wall-key.sh
+	@echo
+	@echo "  API        http://127.0.0.1:$(API_PORT)    (docs: /docs, readiness: /readyz)"
+	@echo "  metrics    http://127.0.0.1:$(API_PORT)/metrics, worker http://127.0.0.1:9101/metrics"
+	@echo "  logs       .stack/logs/"
+
+down:
+	@$(STACK) down
+
+reset:
+	@$(STACK) reset
+
+status:
+	@$(STACK) status
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest -p no:cacheprovider

@@ -1,0 +1,118 @@
+"""The real test stack: PostgreSQL and Kafka started by deploy/stack.sh (the same script as
+``make up``) in a directory and on ports of their own, once per test run. Each test gets a
+fresh database cloned from a migrated template and, where it asks, topics of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from services.common.feeds import FeedDefinition
+from services.common.migrate import upgrade
+from services.common.settings import REPO_ROOT, CommonSettings
+from services.common.topics import Topics, ensure_topics
+from tests.conftest import SCHEMAS_DIR
+
+PG_PORT = int(os.environ.get("IOC_TEST_PG_PORT", "55442"))
+KAFKA_PORT = int(os.environ.get("IOC_TEST_KAFKA_PORT", "19192"))
+STACK_DIR = os.environ.get("IOC_TEST_STACK_DIR", str(REPO_ROOT / ".stack-test"))
+ADMIN_URL = f"postgresql://postgres@127.0.0.1:{PG_PORT}/postgres"
+TEMPLATE = "ioc_template"
+
+
+def stack_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "IOC_STACK_DIR": STACK_DIR,
+        "IOC_PG_PORT": str(PG_PORT),
+        "IOC_KAFKA_PORT": str(KAFKA_PORT),
+    }
+
+
+def run_stack(*args: str) -> None:
+    subprocess.run([str(REPO_ROOT / "deploy" / "stack.sh"), *args], env=stack_env(), check=True)
+
+
+@dataclass(frozen=True)
+class TestStack:
+    bootstrap: str
+    storage_mode: str
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[TestStack]:
+    run_stack("up", "postgres", "kafka")
+    try:
+        asyncio.run(_recreate_template())
+        mode = os.environ.get("IOC_STORAGE_MODE") or None
+        upgrade(f"postgresql://postgres@127.0.0.1:{PG_PORT}/{TEMPLATE}", storage_mode=mode)
+        recorded = asyncio.run(_recorded_mode())
+        yield TestStack(bootstrap=f"127.0.0.1:{KAFKA_PORT}", storage_mode=recorded)
+    finally:
+        if os.environ.get("IOC_TEST_KEEP_STACK") != "1":
+            run_stack("down", "kafka", "postgres")
+
+
+async def _recreate_template() -> None:
+    connection = await asyncpg.connect(ADMIN_URL)
+    try:
+        await connection.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
+        await connection.execute(f"CREATE DATABASE {TEMPLATE}")
+    finally:
+        await connection.close()
+
+
+async def _recorded_mode() -> str:
+    connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{PG_PORT}/{TEMPLATE}")
+    try:
+        mode: str = await connection.fetchval("SELECT value FROM storage_info WHERE key = 'mode'")
+        return mode
+    finally:
+        await connection.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database_url(stack: TestStack) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test alone."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    try:
+        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+        yield f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}"
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def db(database_url: str) -> AsyncIterator[Any]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def settings(
+    stack: TestStack, database_url: str, feeds: dict[str, FeedDefinition]
+) -> CommonSettings:
+    """Settings for this test: its own database, and topics of its own on the test broker."""
+    topics = Topics(namespace=f"t{uuid.uuid4().hex[:10]}.")
+    await ensure_topics(stack.bootstrap, topics.partitions(feeds))
+    return replace(
+        CommonSettings.from_env({}),
+        database_url=database_url,
+        kafka_bootstrap=stack.bootstrap,
+        topics=topics,
+        schemas_dir=SCHEMAS_DIR,
+    )
