@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -51,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--agency", help="an agency id: the key pushes to that agency's feeds")
     who.add_argument("--reader", help="a reader's name (a wall display, Grafana): reads")
     keys.set_defaults(run=_keys)
+
+    expected = commands.add_parser(
+        "feed-expected", help="print a feed's examples normalised (a draft of expected.ndjson)"
+    )
+    expected.add_argument("--feed", required=True)
+    expected.set_defaults(run=_feed_expected)
 
     produce = commands.add_parser("produce", help="publish an NDJSON file to a feed's raw topic")
     produce.add_argument("--feed", required=True)
@@ -146,6 +153,19 @@ def _keys(args: argparse.Namespace) -> None:
     key_id, key = asyncio.run(issue())
     print(f"issued {kind} key #{key_id} for {subject}; it is shown once, keep it safe:")
     print(key)
+
+
+def _feed_expected(args: argparse.Namespace) -> None:
+    from services.ingest.expected import canonical_form
+    from services.ingest.normalise import Normaliser
+
+    feeds = load_feeds(CommonSettings.from_env().schemas_dir)
+    if args.feed not in feeds:
+        sys.exit(f"ioc feed-expected: unknown feed {args.feed!r}")
+    normalise = Normaliser(feeds[args.feed])
+    for line in feeds[args.feed].examples_path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            print(json.dumps(canonical_form(normalise(json.loads(line))), ensure_ascii=False))
 
 
 def _produce(args: argparse.Namespace) -> None:

@@ -43,6 +43,7 @@ class MetricSpec:
     bounds: tuple[float, float] | None = None
     reduce: Reduce | None = None
     weight: str | None = None  # for weighted_mean: the path of the weights
+    values: dict[str, str] | None = None  # for text: department code -> canonical value
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,4 +135,5 @@ def _metric_spec(raw: dict[str, Any]) -> MetricSpec:
         bounds=(float(bounds[0]), float(bounds[1])) if bounds else None,
         reduce=reduce,
         weight=raw.get("weight"),
+        values={str(k): str(v) for k, v in raw["values"].items()} if "values" in raw else None,
     )

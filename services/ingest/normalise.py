@@ -147,7 +147,12 @@ def _metric_reader(spec: MetricSpec) -> Callable[[dict[str, Any]], MetricReading
     def read(message: dict[str, Any]) -> MetricReading:
         raw = _read(message, spec.field)
         if spec.parse == "text":
-            return _scalar_text(raw, spec.field)
+            text = _scalar_text(raw, spec.field)
+            if spec.values is None:
+                return text
+            if text not in spec.values:
+                raise Unmappable(f"{spec.field}: unknown value {text!r}")
+            return spec.values[text]
         if spec.reduce is None:
             if isinstance(raw, str) and raw.strip() in spec.no_reading:
                 return None

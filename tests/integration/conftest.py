@@ -42,21 +42,31 @@ def run_stack(*args: str) -> None:
     subprocess.run([str(REPO_ROOT / "deploy" / "stack.sh"), *args], env=stack_env(), check=True)
 
 
+def run_stack_capture(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(REPO_ROOT / "deploy" / "stack.sh"), *args],
+        env=stack_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @dataclass(frozen=True)
-class TestStack:
+class StackUnderTest:
     bootstrap: str
     storage_mode: str
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[TestStack]:
+def stack() -> Iterator[StackUnderTest]:
     run_stack("up", "postgres", "kafka")
     try:
         asyncio.run(_recreate_template())
         mode = os.environ.get("IOC_STORAGE_MODE") or None
         upgrade(f"postgresql://postgres@127.0.0.1:{PG_PORT}/{TEMPLATE}", storage_mode=mode)
         recorded = asyncio.run(_recorded_mode())
-        yield TestStack(bootstrap=f"127.0.0.1:{KAFKA_PORT}", storage_mode=recorded)
+        yield StackUnderTest(bootstrap=f"127.0.0.1:{KAFKA_PORT}", storage_mode=recorded)
     finally:
         if os.environ.get("IOC_TEST_KEEP_STACK") != "1":
             run_stack("down", "kafka", "postgres")
@@ -81,7 +91,7 @@ async def _recorded_mode() -> str:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def database_url(stack: TestStack) -> AsyncIterator[str]:
+async def database_url(stack: StackUnderTest) -> AsyncIterator[str]:
     """A fresh, migrated database for this test alone."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(ADMIN_URL)
@@ -104,7 +114,7 @@ async def db(database_url: str) -> AsyncIterator[Any]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def settings(
-    stack: TestStack, database_url: str, feeds: dict[str, FeedDefinition]
+    stack: StackUnderTest, database_url: str, feeds: dict[str, FeedDefinition]
 ) -> CommonSettings:
     """Settings for this test: its own database, and topics of its own on the test broker."""
     topics = Topics(namespace=f"t{uuid.uuid4().hex[:10]}.")

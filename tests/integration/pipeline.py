@@ -101,3 +101,7 @@ async def read_topic(bootstrap: str, topic: str, count: int) -> list[ConsumerRec
     finally:
         await consumer.stop()
     return records
+
+
+async def all_committed(worker: WorkerSettings, feed: str, records: int) -> bool:
+    return await committed_records(worker, worker.common.topics.raw(feed)) == records

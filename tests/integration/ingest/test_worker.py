@@ -9,9 +9,8 @@ import pytest
 
 from services.common.feeds import FeedDefinition
 from services.common.settings import CommonSettings
-from services.ingest.settings import WorkerSettings
 from tests.integration.pipeline import (
-    committed_records,
+    all_committed,
     eventually,
     produce,
     read_topic,
@@ -59,10 +58,6 @@ async def test_salinity_examples_arrive_with_canonical_values(
     assert json.loads(attributes) == {"commune": "32150", "name": "Cống Cái Đôi Vàm"}
 
 
-async def _all_committed(worker: WorkerSettings, feed: str, records: int) -> bool:
-    return await committed_records(worker, worker.common.topics.raw(feed)) == records
-
-
 async def _has_rows(db: Any, expected: int) -> bool:
     return await _count(db, "SELECT count(*) FROM observations") >= expected
 
@@ -74,7 +69,7 @@ async def test_identical_messages_give_one_row(
     await produce(settings, "salinity", [SALINITY_FIRST] * 3)
 
     async with running_worker(settings, feeds) as worker:
-        await eventually(lambda: _all_committed(worker, "salinity", 3))
+        await eventually(lambda: all_committed(worker, "salinity", 3))
 
     assert await _count(db, "SELECT count(*) FROM observations") == 2
 
@@ -87,7 +82,7 @@ async def test_bad_bytes_are_quarantined_and_later_records_flow(
     await produce(settings, "salinity", [b"\xff not json", SALINITY_FIRST, later])
 
     async with running_worker(settings, feeds) as worker:
-        await eventually(lambda: _all_committed(worker, "salinity", 3))
+        await eventually(lambda: all_committed(worker, "salinity", 3))
 
     assert await _count(db, "SELECT count(*) FROM observations") == 4
 

@@ -1,0 +1,87 @@
+"""GET /v1/feeds/{feed}/observations served from the real store, with keys."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from services.api.app import create_app
+from services.api.settings import ApiSettings
+from services.common.feeds import FeedDefinition
+from services.common.keys import issue_key
+from services.common.settings import CommonSettings
+from tests.integration.pipeline import all_committed, eventually, produce, running_worker
+
+pytestmark = pytest.mark.integration
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(settings: CommonSettings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(ApiSettings(common=settings, host="127.0.0.1", port=0, max_page=5))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
+            yield client
+
+
+async def _key(db: Any, kind: str, subject: str) -> dict[str, str]:
+    _, key = await issue_key(db, kind, subject)  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_produced_salinity_message_is_served_with_canonical_values(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any, client: httpx.AsyncClient
+) -> None:
+    examples = feeds["salinity"].examples_path.read_bytes().splitlines()
+    await produce(settings, "salinity", examples)
+    async with running_worker(settings, feeds) as worker:
+        await eventually(lambda: all_committed(worker, "salinity", len(examples)))
+
+    reader = await _key(db, "reader", "wall")
+    response = await client.get(
+        "/v1/feeds/salinity/observations",
+        params={"entity": "CM-SAL-03", "from": "2026-11-25T06:00:00+07:00"},
+        headers=reader,
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["truncated"] is True  # max_page is 5 in this test
+    assert body["observations"][:2] == [
+        {"entity": "CM-SAL-03", "metric": "salinity_ppt", "ts": "2026-11-24T23:00:00Z",
+         "value": 14.1, "unit": "‰"},
+        {"entity": "CM-SAL-03", "metric": "water_level_m", "ts": "2026-11-24T23:00:00Z",
+         "value": 1.11, "unit": "m"},
+    ]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_keys_decide_who_reads(db: Any, client: httpx.AsyncClient) -> None:
+    url = "/v1/feeds/salinity/observations"
+    assert (await client.get(url)).status_code == 401
+    wrong = {"Authorization": "Bearer ioc_not-a-key"}
+    assert (await client.get(url, headers=wrong)).json() == {
+        "error": "unauthorized",
+        "detail": "unknown or revoked API key",
+    }
+    owner = await _key(db, "agency", "snnmt")
+    assert (await client.get(url, headers=owner)).status_code == 200
+    other_agency = await _key(db, "agency", "syt")
+    assert (await client.get(url, headers=other_agency)).status_code == 403
+    reader = await _key(db, "reader", "grafana")
+    assert (await client.get("/v1/feeds/nope/observations", headers=reader)).status_code == 404
+    naive = await client.get(url, params={"from": "2026-11-25T06:00:00"}, headers=reader)
+    assert naive.status_code == 400
+    assert "UTC offset" in naive.json()["detail"]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_readyz_names_the_storage_mode(client: httpx.AsyncClient, stack: Any) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "storage_mode": stack.storage_mode}
+    assert (await client.get("/healthz")).json() == {"status": "ok"}

@@ -1,0 +1,54 @@
+"""The migrations build exactly the schema described by services/common/tables.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from services.common.db import sqlalchemy_url
+from services.common.tables import metadata
+
+pytestmark = pytest.mark.integration
+
+
+def _differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection)
+    return [
+        diff
+        for diff in compare_metadata(context, metadata)
+        # Partitions and Alembic's own table are not part of the described schema.
+        if not (diff[0] == "remove_table" and _is_managed(diff[1].name))
+    ]
+
+
+def _is_managed(table: str) -> bool:
+    return table == "alembic_version" or table.startswith(("observations_", "states_"))
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_migrated_schema_matches_the_metadata(database_url: str) -> None:
+    engine = create_async_engine(sqlalchemy_url(database_url))
+    try:
+        async with engine.connect() as connection:
+            differences = await connection.run_sync(_differences)
+    finally:
+        await engine.dispose()
+    assert differences == []
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_storage_mode_is_recorded_and_partitions_cover_today(db: Any, stack: Any) -> None:
+    assert await db.fetchval("SELECT value FROM storage_info WHERE key = 'mode'") == (
+        stack.storage_mode
+    )
+    if stack.storage_mode == "postgres":
+        month = await db.fetchval("SELECT to_char(now(), 'YYYY_MM')")
+        partition = await db.fetchval("SELECT to_regclass($1)::text", f"observations_{month}")
+        assert partition == f"observations_{month}"
+        created = await db.fetchval("SELECT ioc_ensure_partitions('2024-01-01', now()::date)")
+        assert created == 0  # the migration already made them: idempotent

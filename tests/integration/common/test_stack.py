@@ -1,0 +1,44 @@
+"""deploy/stack.sh, as `make up` uses it: idempotent, and clear when it cannot start."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from services.common.settings import REPO_ROOT
+from tests.integration.conftest import StackUnderTest, run_stack_capture
+
+pytestmark = pytest.mark.integration
+STACK = str(REPO_ROOT / "deploy" / "stack.sh")
+
+
+def test_a_second_up_says_it_is_running_and_changes_nothing(stack: StackUnderTest) -> None:
+    result = run_stack_capture("up", "postgres", "kafka")
+    assert result.returncode == 0
+    assert "postgres already running" in result.stdout
+    assert "kafka already running" in result.stdout
+    assert "starting" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("service", "variable"), [("postgres", "IOC_PG_PORT"), ("kafka", "IOC_KAFKA_PORT")]
+)
+def test_a_taken_port_gives_a_clear_error(tmp_path: Path, service: str, variable: str) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        result = subprocess.run(
+            [STACK, "up", service],
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "IOC_STACK_DIR": str(tmp_path),
+                 variable: str(port), "IOC_KAFKA_CONTROLLER_PORT": str(port + 1)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1
+    assert f"port {port}, wanted by {service}, is taken by another process" in result.stderr
+    assert f"set {variable}" in result.stderr
