@@ -68,12 +68,12 @@ async def running_worker(
         await asyncio.wait_for(task, timeout=30)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0) -> None:
-    """Waits until ``check`` holds; fails with the timeout otherwise."""
-    deadline = asyncio.get_running_loop().time() + timeout
+async def eventually(check: Callable[[], Awaitable[bool]], *, within_s: float = 30.0) -> None:
+    """Waits until ``check`` holds; fails after ``within_s`` seconds otherwise."""
+    deadline = asyncio.get_running_loop().time() + within_s
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            raise AssertionError(f"condition not met within {within_s}s")
         await asyncio.sleep(0.2)
 
 

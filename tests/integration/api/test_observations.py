@@ -52,10 +52,20 @@ async def test_a_produced_salinity_message_is_served_with_canonical_values(
     body = response.json()
     assert body["truncated"] is True  # max_page is 5 in this test
     assert body["observations"][:2] == [
-        {"entity": "CM-SAL-03", "metric": "salinity_ppt", "ts": "2026-11-24T23:00:00Z",
-         "value": 14.1, "unit": "‰"},
-        {"entity": "CM-SAL-03", "metric": "water_level_m", "ts": "2026-11-24T23:00:00Z",
-         "value": 1.11, "unit": "m"},
+        {
+            "entity": "CM-SAL-03",
+            "metric": "salinity_ppt",
+            "ts": "2026-11-24T23:00:00Z",
+            "value": 14.1,
+            "unit": "‰",
+        },
+        {
+            "entity": "CM-SAL-03",
+            "metric": "water_level_m",
+            "ts": "2026-11-24T23:00:00Z",
+            "value": 1.11,
+            "unit": "m",
+        },
     ]
 
 

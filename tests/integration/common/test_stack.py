@@ -33,8 +33,12 @@ def test_a_taken_port_gives_a_clear_error(tmp_path: Path, service: str, variable
         port = squatter.getsockname()[1]
         result = subprocess.run(
             [STACK, "up", service],
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "IOC_STACK_DIR": str(tmp_path),
-                 variable: str(port), "IOC_KAFKA_CONTROLLER_PORT": str(port + 1)},
+            env={
+                "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+                "IOC_STACK_DIR": str(tmp_path),
+                variable: str(port),
+                "IOC_KAFKA_CONTROLLER_PORT": str(port + 1),
+            },
             capture_output=True,
             text=True,
             timeout=120,

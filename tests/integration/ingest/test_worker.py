@@ -19,11 +19,17 @@ from tests.integration.pipeline import (
 
 pytestmark = pytest.mark.integration
 
-SALINITY_FIRST = (
-    b'{"ma_tram": "CM-SAL-01", "ten_tram": "C\xe1\xbb\x91ng C\xc3\xa1i \xc4\x90\xc3\xb4i V\xc3\xa0m",'
-    b' "thoi_gian": "25/11/2026 06:00", "do_man_phan_nghin": "9,2", "muc_nuoc_cm": 107,'
-    b' "xa_phuong_ma": "32150", "vi_tri": {"lat": 8.8571, "lon": 104.8123}}'
-)
+SALINITY_FIRST = json.dumps(
+    {
+        "ma_tram": "CM-SAL-01",
+        "ten_tram": "Cống Cái Đôi Vàm",
+        "thoi_gian": "25/11/2026 06:00",
+        "do_man_phan_nghin": "9,2",
+        "muc_nuoc_cm": 107,
+        "xa_phuong_ma": "32150",
+    },
+    ensure_ascii=False,
+).encode()
 
 
 async def _count(db: Any, sql: str) -> int:
