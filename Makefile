@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 STACK := deploy/stack.sh
 IOC_SIMULATE ?= 1
 API_PORT := $(or $(IOC_API_PORT),8000)
+# The services find the stack where deploy/stack.sh starts it, unless told otherwise.
+export IOC_DATABASE_URL ?= postgresql://postgres@127.0.0.1:$(or $(IOC_PG_PORT),55432)/ioc
+export IOC_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(or $(IOC_KAFKA_PORT),19092)
 
 .PHONY: help venv up down reset status test lint typecheck unit integration bench
 
@@ -34,8 +37,8 @@ up: venv
 	@deploy/wall-key.sh
 	@echo
 	@echo "  API        http://127.0.0.1:$(API_PORT)    (docs: /docs, readiness: /readyz)"
-	@echo "  metrics    http://127.0.0.1:$(API_PORT)/metrics, worker http://127.0.0.1:9101/metrics"
-	@echo "  logs       .stack/logs/"
+	@echo "  metrics    http://127.0.0.1:$(API_PORT)/metrics, worker http://127.0.0.1:$(or $(IOC_WORKER_METRICS_PORT),9101)/metrics"
+	@echo "  logs       $(or $(IOC_STACK_DIR),.stack)/logs/"
 
 down:
 	@$(STACK) down

@@ -73,7 +73,8 @@ wait_until() {
 }
 
 # --- PostgreSQL -------------------------------------------------------------------------------
-PG_DIR=$STACK_DIR/postgres
+PG_LINK=$STACK_DIR/postgres
+PG_DIR=$(readlink -f "$PG_LINK" 2>/dev/null || echo "$PG_LINK")
 
 as_pg_owner() {
   if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -83,12 +84,28 @@ pg_running() { [ -f "$PG_DIR/data/postmaster.pid" ] && as_pg_owner "$PG_BIN/pg_c
 
 pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
 
+# PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres user. Where
+# that user cannot reach the project (a checkout under /root, say), the cluster lives under
+# /var/lib/ioc-stream and $PG_DIR links to it.
+make_pg_dir() {
+  if [ ! -e "$PG_LINK" ]; then
+    if is_root && ! runuser -u postgres -- test -x "$STACK_DIR"; then
+      local home; home=/var/lib/ioc-stream/$(printf '%s' "$STACK_DIR" | sha1sum | cut -c1-12)
+      mkdir -p "$home"
+      ln -sfn "$home" "$PG_LINK"
+    else
+      mkdir -p "$PG_LINK"
+    fi
+  fi
+  PG_DIR=$(readlink -f "$PG_LINK")
+  if is_root; then chown postgres:postgres "$PG_DIR"; fi
+}
+
 up_postgres() {
   [ -x "$PG_BIN/postgres" ] || apt_install postgresql-15
   if pg_running; then say "postgres already running on 127.0.0.1:$PG_PORT"; return; fi
   check_port_free "$PG_PORT" postgres IOC_PG_PORT
-  mkdir -p "$PG_DIR"
-  if is_root; then chown postgres:postgres "$PG_DIR"; fi
+  make_pg_dir
   if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
     say "creating a PostgreSQL cluster in $PG_DIR/data"
     # Loopback-only trust: a developer's local cluster, never reachable from another host.
@@ -240,6 +257,7 @@ main() {
     reset)
       main down
       say "wiping $STACK_DIR"
+      if [ -L "$PG_LINK" ]; then rm -rf "$PG_DIR"; fi
       rm -rf "$STACK_DIR" ;;
     *) die "unknown command '$command' (up, down, status, reset)" ;;
   esac
