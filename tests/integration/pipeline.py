@@ -12,6 +12,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from services.common.feeds import FeedDefinition
@@ -83,6 +84,10 @@ async def committed_records(worker: WorkerSettings, topic: str) -> int:
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(worker.group_id)
+    except KafkaError as error:
+        if error.retriable:  # a fresh broker is still electing the group coordinator
+            return 0
+        raise
     finally:
         await admin.close()
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
