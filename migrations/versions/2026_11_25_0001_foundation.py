@@ -46,6 +46,8 @@ DECLARE
     month date;
     created integer := 0;
 BEGIN
+    -- Workers starting together would otherwise race to create the same partition.
+    PERFORM pg_advisory_xact_lock(hashtext('ioc_ensure_partitions'));
     FOREACH parent IN ARRAY ARRAY['observations', 'states'] LOOP
         month := date_trunc('month', first_month)::date;
         WHILE month <= last_month LOOP

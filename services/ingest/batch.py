@@ -49,6 +49,7 @@ class Batch:
     rejected: list[Rejected] = field(default_factory=list)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to commit
     records_by_feed: Counter[str] = field(default_factory=Counter)
+    validity: list[tuple[str, bool]] = field(default_factory=list)  # (feed, invalid), log order
 
     @property
     def records(self) -> int:
@@ -56,6 +57,7 @@ class Batch:
 
     def add(self, record: KafkaRecord, outcome: Normalised | Rejection, feed: str) -> None:
         self.records_by_feed[feed] += 1
+        self.validity.append((feed, isinstance(outcome, Rejection)))
         self.offsets[(record.topic, record.partition)] = record.offset + 1
         if isinstance(outcome, Rejection):
             self.rejected.append(

@@ -19,3 +19,11 @@ DB_RETRIES = Counter("ioc_ingest_db_retries_total", "Batch writes retried: datab
 LAST_COMMIT = Gauge(
     "ioc_ingest_last_commit_timestamp_seconds", "Unix time of the last offset commit"
 )
+CONSUMER_LAG = Gauge(
+    "ioc_ingest_consumer_lag_records",
+    "Records behind the partition's high watermark after the last batch",
+    ["topic", "partition"],
+)
+FEED_HALTED = Gauge(
+    "ioc_ingest_feed_halted", "1 when the feed is halted by the invalid-ratio limit", ["feed"]
+)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
 
 from services.common.db import create_pool
@@ -25,6 +25,7 @@ from services.common.topics import Topics
 from services.ingest import metrics
 from services.ingest.batch import Batch, FeedIntake, assemble
 from services.ingest.dead_letter import send_dead_letters
+from services.ingest.invalid_ratio import InvalidRatioLimit
 from services.ingest.normalise import Normaliser
 from services.ingest.settings import WorkerSettings
 from services.ingest.writer import write_batch
@@ -64,11 +65,10 @@ async def run_worker(
     *,
     now: Callable[[], datetime] = utc_now,
 ) -> None:
-    topics = settings.common.topics
-    intakes = feed_intakes(feeds, topics)
+    """Consumes every feed's raw topic until ``stop`` is set, then drains and returns."""
+    intakes = feed_intakes(feeds, settings.common.topics)
     pool = await create_pool(settings.common.database_url, min_size=1, max_size=2)
     consumer = AIOKafkaConsumer(
-        *intakes,
         bootstrap_servers=settings.common.kafka_bootstrap,
         group_id=settings.group_id,
         enable_auto_commit=False,
@@ -79,30 +79,147 @@ async def run_worker(
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.common.kafka_bootstrap, acks="all", enable_idempotence=True
     )
+    worker = _Worker(settings, intakes, pool, consumer, producer, now)
+    consumer.subscribe(list(intakes), listener=worker.rebalance_listener())
     await producer.start()
     await consumer.start()
     log.info("worker started: %d feeds, group %s", len(intakes), settings.group_id)
     try:
         await _ensure_partitions(pool, intakes.values(), now())
         while not stop.is_set():
-            polled = await consumer.getmany(
-                timeout_ms=settings.batch_max_age_ms, max_records=settings.batch_max_records
-            )
-            records = [record for batch in polled.values() for record in batch]
-            if not records:
-                continue
-            batch = assemble(
-                records, intakes, now=now, future_bound=timedelta(seconds=settings.future_bound_s)
-            )
-            await send_dead_letters(producer, topics.dlq, batch.rejected)
-            await _write_until_done(pool, consumer, batch, settings.db_retry_max_s)
-            await _commit(consumer, batch)
-            _count(batch)
+            await worker.step()
     finally:
         await consumer.stop()
         await producer.stop()
         await pool.close()
         log.info("worker stopped")
+
+
+class _Worker:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        intakes: dict[str, FeedIntake],
+        pool: Any,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.intakes = intakes
+        self.pool = pool
+        self.consumer = consumer
+        self.producer = producer
+        self.now = now
+        self.invalid_ratio = InvalidRatioLimit(
+            settings.invalid_ratio_limit, settings.invalid_ratio_window
+        )
+        # Held from the first write to the commit: a revocation waits for the batch in flight.
+        self.in_flight = asyncio.Lock()
+
+    async def step(self) -> None:
+        """One batch: poll, assemble, dead-letter, write, commit."""
+        polled = await self.consumer.getmany(
+            timeout_ms=self.settings.batch_max_age_ms, max_records=self.settings.batch_max_records
+        )
+        records = [record for batch in polled.values() for record in batch]
+        if not records:
+            return
+        batch = assemble(
+            records,
+            self.intakes,
+            now=self.now,
+            future_bound=timedelta(seconds=self.settings.future_bound_s),
+        )
+        async with self.in_flight:
+            await send_dead_letters(self.producer, self.settings.common.topics.dlq, batch.rejected)
+            await self._write_until_done(batch)
+            await self._commit(batch)
+        self._apply_invalid_ratio(batch)
+        _count(batch)
+        self._report_lag(batch)
+
+    async def _write_until_done(self, batch: Batch) -> None:
+        delay = 0.2
+        while True:
+            try:
+                with metrics.WRITE_SECONDS.time():
+                    async with self.pool.acquire() as connection:
+                        await write_batch(connection, batch)
+            except DATABASE_UNAVAILABLE as error:
+                metrics.DB_RETRIES.inc()
+                log.warning("database unavailable (%r); pausing, retry in %.1fs", error, delay)
+                # Paused, the consumer still polls (so it keeps its partitions) but fetches
+                # nothing; the batch in hand is retried as it is, and nothing is committed.
+                self.consumer.pause(*self.consumer.assignment())
+                await self.consumer.getmany(timeout_ms=int(delay * 1000))
+                delay = min(delay * 2, self.settings.db_retry_max_s)
+                continue
+            self._resume_healthy_feeds()
+            return
+
+    def _resume_healthy_feeds(self) -> None:
+        self.consumer.resume(
+            *(tp for tp in self.consumer.paused() if not self.is_halted(tp.topic))
+        )
+
+    async def _commit(self, batch: Batch) -> None:
+        offsets = {TopicPartition(t, p): offset for (t, p), offset in batch.offsets.items()}
+        try:
+            await self.consumer.commit(offsets)
+        except CommitFailedError:
+            # The partitions moved to another worker during the write: it replays this batch,
+            # and the idempotent upserts make that replay change nothing.
+            log.warning(
+                "commit failed after a rebalance; %d records will be replayed", batch.records
+            )
+            return
+        metrics.LAST_COMMIT.set_to_current_time()
+
+    def _apply_invalid_ratio(self, batch: Batch) -> None:
+        for feed, invalid in batch.validity:
+            if self.invalid_ratio.record(feed, invalid):
+                log.error(
+                    "FEED HALTED: %s: at least %.0f%% of its last %d records were invalid; "
+                    "its records wait in Kafka. Fix the feed or its mapping (see "
+                    "GET /v1/feeds/%s/rejections), then restart the worker.",
+                    feed,
+                    100 * self.settings.invalid_ratio_limit,
+                    self.settings.invalid_ratio_window,
+                    feed,
+                )
+                metrics.FEED_HALTED.labels(feed).set(1)
+        halted = [tp for tp in self.consumer.assignment() if self.is_halted(tp.topic)]
+        if halted:
+            self.consumer.pause(*halted)
+
+    def is_halted(self, topic: str) -> bool:
+        return self.intakes[topic].feed in self.invalid_ratio.halted
+
+    def _report_lag(self, batch: Batch) -> None:
+        for (topic, partition), next_offset in batch.offsets.items():
+            highwater = self.consumer.highwater(TopicPartition(topic, partition))
+            if highwater is not None:
+                lag = max(highwater - next_offset, 0)
+                metrics.CONSUMER_LAG.labels(topic, str(partition)).set(lag)
+
+    def rebalance_listener(self) -> ConsumerRebalanceListener:
+        return _Rebalance(self)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: _Worker) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Waits for the batch in flight to be written and committed before letting go.
+        async with self.worker.in_flight:
+            pass
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        halted = [tp for tp in assigned if self.worker.is_halted(tp.topic)]
+        if halted:
+            self.worker.consumer.pause(*halted)
 
 
 async def _ensure_partitions(pool: Any, intakes: Iterable[FeedIntake], at: datetime) -> None:
@@ -114,39 +231,6 @@ async def _ensure_partitions(pool: Any, intakes: Iterable[FeedIntake], at: datet
         await connection.execute(
             "SELECT ioc_ensure_partitions($1, $2)", oldest, (at + timedelta(days=95)).date()
         )
-
-
-async def _write_until_done(pool: Any, consumer: Any, batch: Batch, retry_max_s: float) -> None:
-    delay = 0.2
-    while True:
-        try:
-            with metrics.WRITE_SECONDS.time():
-                async with pool.acquire() as connection:
-                    await write_batch(connection, batch)
-        except DATABASE_UNAVAILABLE as error:
-            metrics.DB_RETRIES.inc()
-            log.warning("database unavailable (%r); pausing, retry in %.1fs", error, delay)
-            # Paused, the consumer still polls (so it keeps its partitions) but fetches nothing.
-            consumer.pause(*consumer.assignment())
-            await consumer.getmany(timeout_ms=int(delay * 1000))
-            delay = min(delay * 2, retry_max_s)
-            continue
-        consumer.resume(*consumer.paused())
-        return
-
-
-async def _commit(consumer: Any, batch: Batch) -> None:
-    offsets = {TopicPartition(topic, p): offset for (topic, p), offset in batch.offsets.items()}
-    try:
-        await consumer.commit(offsets)
-    except CommitFailedError:
-        # The partitions moved to another worker during the write: it replays this batch, and
-        # the idempotent upserts make that replay change nothing.
-        log.warning(
-            "commit failed after a rebalance; the new owner replays %d records", batch.records
-        )
-        return
-    metrics.LAST_COMMIT.set_to_current_time()
 
 
 def _count(batch: Batch) -> None:

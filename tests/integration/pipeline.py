@@ -25,15 +25,26 @@ from services.ingest.worker import run_worker
 TEST_NOW = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
 
 
-async def produce(settings: CommonSettings, feed: str, values: Sequence[bytes]) -> None:
+async def produce(
+    settings: CommonSettings,
+    feed: str,
+    values: Sequence[bytes],
+    *,
+    keys: Sequence[bytes] | None = None,
+) -> None:
+    """Produces to the feed's raw topic: by key when given, else all to partition 0, so the
+    test knows the log order."""
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
-        for value in values:
-            # One partition, so the test knows the log order.
-            await producer.send(settings.topics.raw(feed), value, partition=0)
+        topic = settings.topics.raw(feed)
+        for index, value in enumerate(values):
+            if keys is None:
+                await producer.send(topic, value, partition=0)
+            else:
+                await producer.send(topic, value, key=keys[index])
         await producer.flush()
     finally:
         await producer.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from services.common.feeds import FeedDefinition
 from services.common.settings import CommonSettings
 from tests.integration.pipeline import (
     all_committed,
+    committed_records,
     eventually,
     produce,
     read_topic,
@@ -109,3 +111,131 @@ async def test_bad_bytes_are_quarantined_and_later_records_flow(
         "source_partition": b"0",
         "source_offset": b"0",
     }
+
+
+def _dossiers(day: str, resolved: int, on_time: int) -> bytes:
+    return json.dumps(
+        {
+            "ngay": day,
+            "don_vi": {"ma": "32002", "ten": "Phường An Xuyên"},
+            "ho_so": {
+                "tiep_nhan": 100,
+                "da_giai_quyet": resolved,
+                "dung_han": on_time,
+                "tre_han": resolved - on_time,
+                "dang_xu_ly": 100 - resolved,
+            },
+        }
+    ).encode()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_corrected_day_gives_the_corrected_figures_once(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    first, corrected = _dossiers("2026-11-24", 80, 70), _dossiers("2026-11-24", 90, 85)
+    # The correction arrives in a later batch as well as in the same one.
+    await produce(settings, "admin-dossiers", [first, corrected])
+    async with running_worker(settings, feeds) as worker:
+        await eventually(lambda: all_committed(worker, "admin-dossiers", 2))
+        await produce(settings, "admin-dossiers", [first, corrected])
+        await eventually(lambda: all_committed(worker, "admin-dossiers", 4))
+
+    rows = await db.fetch(
+        "SELECT metric, ts, value FROM observations WHERE metric LIKE 'resolved%' ORDER BY metric"
+    )
+    assert [(r["metric"], r["ts"].isoformat(), r["value"]) for r in rows] == [
+        ("resolved", "2026-11-23T17:00:00+00:00", 90.0),
+        ("resolved_late", "2026-11-23T17:00:00+00:00", 5.0),
+        ("resolved_on_time", "2026-11-23T17:00:00+00:00", 85.0),
+    ]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_late_record_leaves_the_latest_value_alone(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    newer = SALINITY_FIRST.replace(b"06:00", b"07:00").replace(b'"9,2"', b'"15,0"')
+    async with running_worker(settings, feeds) as worker:
+        await produce(settings, "salinity", [newer])
+        await eventually(lambda: all_committed(worker, "salinity", 1))
+        await produce(settings, "salinity", [SALINITY_FIRST])  # an hour older, arriving later
+        await eventually(lambda: all_committed(worker, "salinity", 2))
+
+    latest = await db.fetchrow(
+        "SELECT ts, value FROM latest WHERE entity = 'CM-SAL-01' AND metric = 'salinity_ppt'"
+    )
+    assert (latest["ts"].isoformat(), latest["value"]) == ("2026-11-25T00:00:00+00:00", 15.0)
+    assert await _count(db, "SELECT count(*) FROM observations WHERE metric = 'salinity_ppt'") == 2
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_future_dated_record_is_quarantined_and_never_pins_the_latest_value(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    # TEST_NOW is 2026-11-26 00:00 UTC: a reading for 26/11 09:00 local is two hours ahead.
+    future = SALINITY_FIRST.replace(b"25/11/2026 06:00", b"26/11/2026 09:00")
+    later = SALINITY_FIRST.replace(b"06:00", b"06:15")
+    await produce(settings, "salinity", [future, SALINITY_FIRST, later])
+    async with running_worker(settings, feeds) as worker:
+        await eventually(lambda: all_committed(worker, "salinity", 3))
+
+    reason = await db.fetchval("SELECT reason FROM rejections")
+    assert reason == (
+        "time: 2026-11-26T02:00:00+00:00 is 120 min ahead of the IOC clock (at most 5 min allowed)"
+    )
+    latest = await db.fetchval(
+        "SELECT ts FROM latest WHERE entity = 'CM-SAL-01' AND metric = 'salinity_ppt'"
+    )
+    assert latest.isoformat() == "2026-11-24T23:15:00+00:00"
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_wholly_bad_feed_is_halted_while_the_others_flow(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    garbage = [b"<html>502 Bad Gateway</html>"] * 30
+    air = feeds["air-quality"].examples_path.read_bytes().splitlines()
+    async with running_worker(
+        settings, feeds, invalid_ratio_window=10, invalid_ratio_limit=0.9
+    ) as worker:
+        await produce(settings, "salinity", garbage[:10])
+        await eventually(lambda: all_committed(worker, "salinity", 10))
+        await produce(settings, "salinity", [*garbage, SALINITY_FIRST])
+        await produce(settings, "air-quality", air)
+        await eventually(lambda: all_committed(worker, "air-quality", len(air)))
+        # Give the halted feed every chance to be (wrongly) consumed before looking.
+        await produce(settings, "air-quality", air)
+        await eventually(lambda: all_committed(worker, "air-quality", 2 * len(air)))
+        assert await committed_records(worker, settings.topics.raw("salinity")) == 10
+
+    assert await _count(db, "SELECT count(*) FROM rejections WHERE feed = 'salinity'") == 10
+    assert await _count(db, "SELECT count(*) FROM observations WHERE feed = 'salinity'") == 0
+    assert await _count(db, "SELECT count(*) FROM observations WHERE feed = 'air-quality'") == (
+        4 * len(air)
+    )
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_two_workers_share_the_partitions_and_write_every_record_once(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    stations = [f"ST-{n % 30:02d}" for n in range(600)]
+    messages = [
+        SALINITY_FIRST.replace(b"CM-SAL-01", station.encode()).replace(
+            b"06:00", f"{n // 30:02d}:{15 * (n % 4):02d}".encode()
+        )
+        for n, station in enumerate(stations)
+    ]
+    series = {(n % 30, n // 30, n % 4) for n in range(600)}
+    group = f"pair-{uuid.uuid4().hex[:8]}"
+    async with (
+        running_worker(settings, feeds, group_id=group) as first,
+        running_worker(settings, feeds, group_id=group),
+    ):
+        await produce(settings, "salinity", messages, keys=[s.encode() for s in stations])
+        await eventually(lambda: all_committed(first, "salinity", len(messages)), within_s=60)
+
+    assert await _count(db, "SELECT count(*) FROM observations") == 2 * len(series)
+    partitions = await db.fetchval("SELECT count(DISTINCT src_partition) FROM observations")
+    assert partitions == 3
