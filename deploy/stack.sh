@@ -143,7 +143,8 @@ EOF
 down_postgres() {
   if pg_running; then
     say "stopping postgres"
-    as_pg_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null
+    # IOC_PG_STOP_MODE=immediate simulates a crash (the fault tests use it).
+    as_pg_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m "${IOC_PG_STOP_MODE:-fast}" -w stop >/dev/null
   fi
 }
 

@@ -223,3 +223,7 @@ def _simulate(args: argparse.Namespace) -> None:
     _run_until_signalled(
         lambda stop: run_simulator(settings.kafka_bootstrap, settings.topics, feeds, stop)
     )
+
+
+if __name__ == "__main__":
+    main()

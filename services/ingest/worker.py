@@ -38,7 +38,7 @@ DATABASE_UNAVAILABLE = (
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
+    asyncpg.OperatorInterventionError,  # the server is shutting down or restarting
     asyncpg.TooManyConnectionsError,
     asyncpg.QueryCanceledError,
     asyncpg.LockNotAvailableError,
@@ -159,9 +159,7 @@ class _Worker:
             return
 
     def _resume_healthy_feeds(self) -> None:
-        self.consumer.resume(
-            *(tp for tp in self.consumer.paused() if not self.is_halted(tp.topic))
-        )
+        self.consumer.resume(*(tp for tp in self.consumer.paused() if not self.is_halted(tp.topic)))
 
     async def _commit(self, batch: Batch) -> None:
         offsets = {TopicPartition(t, p): offset for (t, p), offset in batch.offsets.items()}

@@ -38,8 +38,12 @@ def stack_env() -> dict[str, str]:
     }
 
 
-def run_stack(*args: str) -> None:
-    subprocess.run([str(REPO_ROOT / "deploy" / "stack.sh"), *args], env=stack_env(), check=True)
+def run_stack(*args: str, env: dict[str, str] | None = None) -> None:
+    subprocess.run(
+        [str(REPO_ROOT / "deploy" / "stack.sh"), *args],
+        env={**stack_env(), **(env or {})},
+        check=True,
+    )
 
 
 def run_stack_capture(*args: str) -> subprocess.CompletedProcess[str]:
@@ -94,22 +98,51 @@ async def _recorded_mode() -> str:
 async def database_url(stack: StackUnderTest) -> AsyncIterator[str]:
     """A fresh, migrated database for this test alone."""
     name = f"t_{uuid.uuid4().hex[:12]}"
+    await _admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    yield f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}"
+    await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def _admin(statement: str) -> None:
+    # A connection per statement: a test may have restarted the server in between.
     admin = await asyncpg.connect(ADMIN_URL)
     try:
-        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-        yield f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}"
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.execute(statement)
     finally:
         await admin.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def db(database_url: str) -> AsyncIterator[Any]:
-    connection = await asyncpg.connect(database_url)
+    """A connection to this test's database; it reconnects if a test restarts the server."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     try:
-        yield connection
+        yield _Reconnecting(pool)
     finally:
-        await connection.close()
+        await pool.close()
+
+
+class _Reconnecting:
+    """The few asyncpg calls the tests make, each on a pooled connection that is checked first."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    async def fetch(self, query: str, *args: Any) -> Any:
+        async with self._pool.acquire() as connection:
+            return await connection.fetch(query, *args)
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        async with self._pool.acquire() as connection:
+            return await connection.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        async with self._pool.acquire() as connection:
+            return await connection.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> Any:
+        async with self._pool.acquire() as connection:
+            return await connection.execute(query, *args)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

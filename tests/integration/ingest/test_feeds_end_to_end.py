@@ -3,6 +3,7 @@ store with exactly its checked canonical values."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -30,7 +31,7 @@ async def test_every_example_ingests_to_its_exact_canonical_values(
     async with running_worker(settings, feeds) as worker:
         for feed in feeds.values():
             count = len(feed.examples_path.read_bytes().splitlines())
-            await eventually(lambda f=feed.feed, n=count: all_committed(worker, f, n))
+            await eventually(functools.partial(all_committed, worker, feed.feed, count))
 
     rows = await db.fetch(
         "SELECT feed, entity, metric, ts, value::text AS value, true AS numeric FROM observations"

@@ -1,0 +1,147 @@
+"""The worker's promises under faults: killed mid-stream, the database restarted, the broker
+restarted. Each checks every record is present exactly once, by count and by checksum."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.common.feeds import FeedDefinition
+from services.common.settings import REPO_ROOT, CommonSettings
+from tests.integration.conftest import run_stack
+from tests.integration.pipeline import all_committed, eventually, produce, running_worker
+
+pytestmark = pytest.mark.integration
+LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def salinity_stream(count: int, *, start: datetime) -> tuple[list[bytes], float]:
+    """``count`` readings of distinct series, keyed by station, and the sum of their ‰ values.
+
+    Times are real (the worker in a subprocess runs on the real clock): a minute apart per station
+    from ``start``, which must lie inside the feed's backfill window.
+    """
+    messages, checksum = [], 0.0
+    for n in range(count):
+        station, step = n % 100, n // 100
+        tenths = n % 600
+        checksum += tenths / 10
+        moment = (start + timedelta(minutes=step)).astimezone(LOCAL)
+        messages.append(
+            json.dumps(
+                {
+                    "ma_tram": f"ST-{station:03d}",
+                    "thoi_gian": moment.strftime("%d/%m/%Y %H:%M"),
+                    "do_man_phan_nghin": f"{tenths // 10},{tenths % 10}",
+                    "muc_nuoc_cm": 100,
+                    "xa_phuong_ma": "32150",
+                }
+            ).encode()
+        )
+    return messages, checksum
+
+
+async def _totals(db: Any) -> tuple[int, float]:
+    row = await db.fetchrow(
+        "SELECT count(*) AS n, coalesce(sum(value), 0) AS total FROM observations"
+        " WHERE metric = 'salinity_ppt'"
+    )
+    return row["n"], round(row["total"], 6)
+
+
+def _start_worker(settings: CommonSettings, group: str) -> subprocess.Popen[bytes]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
+        "IOC_DATABASE_URL": settings.database_url,
+        "IOC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "IOC_TOPIC_NAMESPACE": settings.topics.namespace,
+        "IOC_WORKER_GROUP": group,
+        "IOC_WORKER_METRICS_PORT": "0",
+        "IOC_BATCH_MAX_RECORDS": "500",  # many small batches: many moments to be killed in
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "worker"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_worker_killed_mid_stream_leaves_every_record_exactly_once(
+    settings: CommonSettings, db: Any
+) -> None:
+    messages, checksum = salinity_stream(20_000, start=datetime.now(UTC) - timedelta(days=3))
+    await produce(settings, "salinity", messages, keys=[json.loads(m)["ma_tram"].encode() for m in messages])
+    group = f"kill-{settings.topics.namespace}"
+
+    kills = 0
+    for threshold in (2_000, 8_000, 14_000):  # rows written before each SIGKILL
+        worker = _start_worker(settings, group)
+        try:
+            await eventually(functools.partial(_written_at_least, db, threshold), within_s=120)
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            kills += 1
+    worker = _start_worker(settings, group)
+    try:
+        await eventually(lambda: _written_at_least(db, len(messages)), within_s=120)
+        # Let it commit and drain: a clean SIGTERM exits 0.
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+
+    assert kills == 3
+    assert await _totals(db) == (len(messages), round(checksum, 6))
+
+
+async def _written_at_least(db: Any, rows: int) -> bool:
+    count, _ = await _totals(db)
+    return bool(count >= rows)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_postgres_restarted_mid_stream_loses_nothing_and_needs_no_worker_restart(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    messages, checksum = salinity_stream(6_000, start=datetime(2026, 11, 20, tzinfo=UTC))
+    half = len(messages) // 2
+    async with running_worker(settings, feeds, batch_max_records=200) as worker:
+        await produce(settings, "salinity", messages[:half])
+        await eventually(lambda: _written_at_least(db, 1_000))
+        env = {**os.environ, "IOC_PG_STOP_MODE": "immediate"}
+        await asyncio.to_thread(run_stack, "down", "postgres", env=env)
+        await produce(settings, "salinity", messages[half:])  # arrives while the store is down
+        await asyncio.sleep(2)
+        await asyncio.to_thread(run_stack, "up", "postgres")
+        await eventually(lambda: all_committed(worker, "salinity", len(messages)), within_s=90)
+
+    assert await _totals(db) == (len(messages), round(checksum, 6))
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_worker_resumes_by_itself_after_a_broker_restart(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    messages, checksum = salinity_stream(2_000, start=datetime(2026, 11, 20, tzinfo=UTC))
+    async with running_worker(settings, feeds) as worker:
+        await produce(settings, "salinity", messages[:1_000])
+        await eventually(lambda: all_committed(worker, "salinity", 1_000))
+        await asyncio.to_thread(run_stack, "down", "kafka")
+        await asyncio.to_thread(run_stack, "up", "kafka")
+        await produce(settings, "salinity", messages[1_000:])
+        await eventually(lambda: all_committed(worker, "salinity", 2_000), within_s=90)
+
+    assert await _totals(db) == (len(messages), round(checksum, 6))
