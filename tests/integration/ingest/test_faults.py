@@ -83,7 +83,8 @@ async def test_a_worker_killed_mid_stream_leaves_every_record_exactly_once(
     settings: CommonSettings, db: Any
 ) -> None:
     messages, checksum = salinity_stream(20_000, start=datetime.now(UTC) - timedelta(days=3))
-    await produce(settings, "salinity", messages, keys=[json.loads(m)["ma_tram"].encode() for m in messages])
+    stations = [json.loads(m)["ma_tram"].encode() for m in messages]
+    await produce(settings, "salinity", messages, keys=stations)
     group = f"kill-{settings.topics.namespace}"
 
     kills = 0
