@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     expected.add_argument("--feed", required=True)
     expected.set_defaults(run=_feed_expected)
 
+    rejections = commands.add_parser("rejections", help="the quarantine")
+    rejections.add_argument("action", choices=["replay"])
+    rejections.add_argument("--feed", required=True)
+    rejections.set_defaults(run=_rejections)
+
     produce = commands.add_parser("produce", help="publish an NDJSON file to a feed's raw topic")
     produce.add_argument("--feed", required=True)
     produce.add_argument("file", type=Path)
@@ -166,6 +171,39 @@ def _feed_expected(args: argparse.Namespace) -> None:
     for line in feeds[args.feed].examples_path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             print(json.dumps(canonical_form(normalise(json.loads(line))), ensure_ascii=False))
+
+
+def _rejections(args: argparse.Namespace) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from services.ingest.replay import replay_rejections
+
+    settings = CommonSettings.from_env()
+    if args.feed not in load_feeds(settings.schemas_dir):
+        sys.exit(f"ioc rejections: unknown feed {args.feed!r}")
+
+    async def replay() -> int:
+        pool = await create_pool(settings.database_url, max_size=1)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        )
+        await producer.start()
+        try:
+            return await replay_rejections(
+                pool,
+                producer,
+                settings.topics,
+                args.feed,
+                progress=lambda n: print(f"replayed {n} ...", file=sys.stderr),
+            )
+        finally:
+            await producer.stop()
+            await pool.close()
+
+    count = asyncio.run(replay())
+    print(
+        f"replayed {count} quarantined records of {args.feed} to {settings.topics.raw(args.feed)}"
+    )
 
 
 def _produce(args: argparse.Namespace) -> None:

@@ -11,6 +11,7 @@ from services.api.dependencies import AppState
 from services.api.errors import ApiError, render_api_error
 from services.api.health.endpoints import router as health_router
 from services.api.observations.endpoints import router as observations_router
+from services.api.rejections.endpoints import router as rejections_router
 from services.api.settings import ApiSettings
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
@@ -36,4 +37,5 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_exception_handler(ApiError, render_api_error)
     app.include_router(health_router)
     app.include_router(observations_router)
+    app.include_router(rejections_router)
     return app
