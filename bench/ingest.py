@@ -1,0 +1,295 @@
+"""`make bench` (ingest): sustained ingest rate from a pre-filled raw topic to committed rows,
+against the ceiling of a binary COPY of the same canonical rows into the same table, measured in
+the same run; the worker's memory; and the rate again once the table holds 20M rows.
+
+    .venv/bin/python -m bench.ingest [--records 1000000] [--growth-rows 20000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from bench import stack
+from bench.records import Generated, mixed_records
+from services.common.canonical import Normalised
+from services.common.feeds import FeedDefinition, load_feeds
+from services.common.settings import REPO_ROOT
+from services.common.topics import Topics, ensure_topics
+from services.ingest.decode import decode
+from services.ingest.normalise import Normaliser
+
+
+@dataclass
+class IngestRun:
+    records: int
+    rows: int
+    seconds: float
+    rss_peak_mb: float
+    rss_steady_mb: float
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+async def produce_all(topics: Topics, records: list[Generated]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.BOOTSTRAP,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    try:
+        for index, record in enumerate(records, 1):
+            await producer.send(topics.raw(record.feed), record.value, key=record.key)
+            if index % 200_000 == 0:
+                log(f"  produced {index:,} / {len(records):,}")
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def canonical_rows(
+    feeds: dict[str, FeedDefinition], records: list[Generated]
+) -> list[tuple[Any, ...]]:
+    """The rows the worker will write, for the COPY ceiling and to check the count."""
+    normalisers = {name: Normaliser(feed) for name, feed in feeds.items()}
+    rows: list[tuple[Any, ...]] = []
+    for record in records:
+        outcome = normalisers[record.feed](decode(record.value))
+        assert isinstance(outcome, Normalised), outcome
+        for o in outcome.observations:
+            rows.append((o.feed, o.entity, o.metric, o.ts, o.value, o.text))
+    return rows
+
+
+async def committed(group: str, topics: list[str]) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.BOOTSTRAP)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    except KafkaError as error:
+        if error.retriable:  # the coordinator may still be loading: nothing committed yet
+            return 0
+        raise
+    finally:
+        await admin.close()
+    return sum(m.offset for tp, m in offsets.items() if tp.topic in topics and m.offset > 0)
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_worker(
+    database_url: str, topics: Topics, feeds: list[str], records: int
+) -> tuple[float, list[float]]:
+    """Starts a worker, waits until it committed ``records``; returns seconds and RSS samples."""
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
+        "IOC_DATABASE_URL": database_url,
+        "IOC_KAFKA_BOOTSTRAP": stack.BOOTSTRAP,
+        "IOC_TOPIC_NAMESPACE": topics.namespace,
+        "IOC_WORKER_GROUP": group,
+        "IOC_WORKER_METRICS_PORT": "0",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "worker"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    raw_topics = [topics.raw(feed) for feed in feeds]
+    samples: list[float] = []
+    started = None
+    try:
+        while True:
+            if worker.poll() is not None:
+                raise RuntimeError(f"worker exited: {worker.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            done = asyncio.run(committed(group, raw_topics))
+            if done and started is None:
+                started = time.perf_counter()  # from the first commit: start-up is not ingest
+                first = done
+            if started is not None:
+                samples.append(rss_mb(worker.pid))
+                if done >= records:
+                    elapsed = time.perf_counter() - started
+                    log(f"  committed {done:,} records in {elapsed:.1f}s")
+                    return elapsed * records / (records - first), samples
+            time.sleep(0.25)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+
+async def copy_ceiling(database_url: str, rows: list[tuple[Any, ...]]) -> float:
+    """Seconds for a binary COPY of the canonical rows into the same tables."""
+    numeric = [
+        (f, e, m, ts, v, 0, i) for i, (f, e, m, ts, v, t) in enumerate(rows) if v is not None
+    ]
+    text = [(f, e, m, ts, t, 0, i) for i, (f, e, m, ts, v, t) in enumerate(rows) if v is None]
+    columns = ["feed", "entity", "metric", "ts", "value", "src_partition", "src_offset"]
+    connection = await asyncpg.connect(database_url)
+    try:
+        if await connection.fetchval("SELECT to_regproc('ioc_ensure_partitions') IS NOT NULL"):
+            oldest = min(row[3] for row in rows).date()
+            await connection.execute("SELECT ioc_ensure_partitions($1, now()::date)", oldest)
+        started = time.perf_counter()
+        for chunk in range(0, len(numeric), 50_000):
+            await connection.copy_records_to_table(
+                "observations", records=numeric[chunk : chunk + 50_000], columns=columns
+            )
+        for chunk in range(0, len(text), 50_000):
+            await connection.copy_records_to_table(
+                "states", records=text[chunk : chunk + 50_000], columns=columns
+            )
+        return time.perf_counter() - started
+    finally:
+        await connection.close()
+
+
+async def fill(database_url: str, rows: int) -> None:
+    """Grows ``observations`` to ``rows`` rows of filler series, by COPY, with progress."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        have = await connection.fetchval("SELECT count(*) FROM observations")
+        base = datetime.now(UTC) - timedelta(days=300)
+        step = 1_000_000
+        for start in range(have, rows, step):
+            count = min(step, rows - start)
+            batch = [
+                (
+                    "salinity",
+                    f"fill-{n // 5000}",
+                    "salinity_ppt",
+                    base + timedelta(minutes=n % 5000 * 60),
+                    float(n % 600) / 10,
+                    0,
+                    n,
+                )
+                for n in range(start, start + count)
+            ]
+            await connection.copy_records_to_table(
+                "observations",
+                records=batch,
+                columns=["feed", "entity", "metric", "ts", "value", "src_partition", "src_offset"],
+            )
+            log(f"  filled {start + count:,} / {rows:,} rows")
+        await connection.execute("ANALYZE observations")
+    finally:
+        await connection.close()
+
+
+def ingest(
+    feeds: dict[str, FeedDefinition], database_url: str, total: int, run: int
+) -> tuple[IngestRun, list[tuple[Any, ...]]]:
+    topics = Topics(namespace=f"bench{uuid.uuid4().hex[:6]}.")
+    asyncio.run(ensure_topics(stack.BOOTSTRAP, topics.partitions(feeds)))
+    log(f"generating {total:,} mixed department records (run {run})")
+    records = list(mixed_records(feeds, total, run=run, end=datetime.now(UTC) - timedelta(hours=1)))
+    rows = canonical_rows(feeds, records)
+    log(f"producing them to {topics.namespace}ioc.raw.* ({len(rows):,} canonical rows)")
+    asyncio.run(produce_all(topics, records))
+    log("ingesting with one worker")
+    seconds, samples = run_worker(database_url, topics, list(feeds), total)
+    steady = samples[len(samples) // 5 :] or samples
+    return (
+        IngestRun(total, len(rows), seconds, max(samples), statistics.median(steady)),
+        rows,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.ingest")
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--growth-rows", type=int, default=20_000_000)
+    args = parser.parse_args()
+
+    feeds = load_feeds(REPO_ROOT / "schemas")
+    stack.run_stack("up", "postgres", "kafka")
+    try:
+        database = stack.fresh_database("bench")
+        first, rows = ingest(feeds, database, args.records, 1)
+        stored = asyncio.run(_count(database))
+        assert stored == first.rows, f"stored {stored:,} rows, expected {first.rows:,}"
+
+        ceiling_db = stack.fresh_database("ceiling")
+        log("ceiling: binary COPY of the same canonical rows into the same tables")
+        copy_seconds = asyncio.run(copy_ceiling(ceiling_db, rows))
+        stack.drop_database(ceiling_db)
+        copy_rate = len(rows) / copy_seconds
+
+        grown = None
+        if args.growth_rows:
+            log(f"growing the table to {args.growth_rows:,} rows")
+            asyncio.run(fill(database, args.growth_rows))
+            grown, _ = ingest(feeds, database, args.records, 2)
+        stack.drop_database(database)
+    finally:
+        stack.run_stack("down", "kafka", "postgres")
+
+    report(first, copy_rate, grown, args.growth_rows)
+
+
+async def _count(database_url: str) -> int:
+    connection = await asyncpg.connect(database_url)
+    try:
+        count: int = await connection.fetchval(
+            "SELECT (SELECT count(*) FROM observations) + (SELECT count(*) FROM states)"
+        )
+        return count
+    finally:
+        await connection.close()
+
+
+def report(first: IngestRun, copy_rate: float, grown: IngestRun | None, growth_rows: int) -> None:
+    figures = {
+        "records": first.records,
+        "rows": first.rows,
+        "ingest_rows_per_s": round(first.rows_per_s),
+        "copy_ceiling_rows_per_s": round(copy_rate),
+        "ratio_to_copy": round(first.rows_per_s / copy_rate, 3),
+        "worker_rss_peak_mb": round(first.rss_peak_mb),
+        "worker_rss_steady_mb": round(first.rss_steady_mb),
+    }
+    if grown is not None:
+        figures["table_rows_before_second_run"] = growth_rows
+        figures["ingest_rows_per_s_at_growth"] = round(grown.rows_per_s)
+        figures["growth_ratio"] = round(grown.rows_per_s / first.rows_per_s, 3)
+    print(json.dumps(figures, indent=2))
+    out = REPO_ROOT / "bench" / "results" / "ingest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    log(f"figures written to {out.relative_to(REPO_ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The benchmark's own stack: deploy/stack.sh in .stack-bench/ on ports of its own, so a bench
+never disturbs `make up` or a test run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+
+import asyncpg
+
+from services.common.migrate import upgrade
+from services.common.settings import REPO_ROOT
+
+PG_PORT = int(os.environ.get("IOC_BENCH_PG_PORT", "55472"))
+KAFKA_PORT = int(os.environ.get("IOC_BENCH_KAFKA_PORT", "19222"))
+BOOTSTRAP = f"127.0.0.1:{KAFKA_PORT}"
+
+
+def stack_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "IOC_STACK_DIR": str(REPO_ROOT / ".stack-bench"),
+        "IOC_PG_PORT": str(PG_PORT),
+        "IOC_KAFKA_PORT": str(KAFKA_PORT),
+    }
+
+
+def run_stack(*args: str) -> None:
+    subprocess.run([str(REPO_ROOT / "deploy" / "stack.sh"), *args], env=stack_env(), check=True)
+
+
+def database_url(name: str) -> str:
+    return f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}"
+
+
+def fresh_database(prefix: str) -> str:
+    """A new, migrated database; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+    async def create() -> None:
+        admin = await asyncpg.connect(database_url("postgres"))
+        try:
+            await admin.execute(f"CREATE DATABASE {name}")
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+    upgrade(database_url(name), storage_mode=os.environ.get("IOC_STORAGE_MODE") or None)
+    return database_url(name)
+
+
+def drop_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(database_url("postgres"))
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        finally:
+            await admin.close()
+
+    asyncio.run(drop())
