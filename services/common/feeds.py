@@ -125,6 +125,8 @@ def _metric_spec(raw: dict[str, Any]) -> MetricSpec:
     if reduce not in (None, "sum", "weighted_mean"):
         raise ValueError(f"metric {raw.get('name')!r}: unknown reduce {reduce!r}")
     bounds = raw.get("bounds")
+    if reduce == "weighted_mean" and not raw.get("weight"):
+        raise ValueError(f"metric {raw.get('name')!r}: weighted_mean needs a weight path")
     return MetricSpec(
         name=_text(raw, "name"),
         unit=str(raw.get("unit", "")),

@@ -6,6 +6,7 @@ A feed definition is compiled once into a ``Normaliser``; calling it on a decode
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -33,7 +34,11 @@ class Normaliser:
         # validator only runs on failure, to name the problem well.
         self._is_valid = fastjsonschema.compile(definition.schema)
         self._explain = Draft202012Validator(definition.schema)
+        self._read_entity = _path_reader(definition.entity)
         self._read_time = _time_reader(definition.time)
+        self._attributes = tuple(
+            (name, path, _path_reader(path)) for name, path in definition.attributes.items()
+        )
         self._metrics = tuple((spec, _metric_reader(spec)) for spec in definition.metrics)
 
     def __call__(self, message: object) -> Normalised | Rejection:
@@ -57,13 +62,15 @@ class Normaliser:
 
     def _map(self, message: dict[str, Any]) -> Normalised:
         feed = self.definition.feed
-        entity = _scalar_text(_read(message, self.definition.entity), self.definition.entity)
+        entity = _scalar_text(self._read_entity(message), self.definition.entity)
         ts = self._read_time(message)
-        attributes = {
-            name: _scalar_text(_read(message, path), path)
-            for name, path in self.definition.attributes.items()
-            if _has(message, path)
-        }
+        attributes = {}
+        for name, path, read in self._attributes:
+            try:
+                value = read(message)
+            except Unmappable:
+                continue  # attributes are optional
+            attributes[name] = _scalar_text(value, path)
         observations = []
         for spec, read_metric in self._metrics:
             reading = read_metric(message)
@@ -77,26 +84,31 @@ class Normaliser:
 
 
 # --- reading paths ---------------------------------------------------------------------------
-def _read(message: Any, path: str) -> Any:
-    """Read a dotted path; ``lanes[].vehicles`` gives the list of every lane's vehicles."""
-    head, _, rest = path.partition(".")
-    if head.endswith("[]"):
-        items = _read(message, head[:-2])
-        if not isinstance(items, list) or not items:
-            raise Unmappable(f"{head[:-2]} must be a non-empty list")
-        return [_read(item, rest) if rest else item for item in items]
-    if not isinstance(message, dict) or head not in message:
-        raise Unmappable(f"{path} is missing")
-    value = message[head]
-    return _read(value, rest) if rest else value
+def _path_reader(path: str) -> Callable[[Any], Any]:
+    """Compiles a dotted path; ``lanes[].vehicles`` reads every lane's vehicles as a list."""
+    if "[]" in path:
+        list_path, _, item_path = path.partition("[]")
+        read_list = _path_reader(list_path)
+        read_item = _path_reader(item_path.removeprefix(".")) if item_path else None
 
+        def read_each(message: Any) -> list[Any]:
+            items = read_list(message)
+            if not isinstance(items, list) or not items:
+                raise Unmappable(f"{list_path} must be a non-empty list")
+            return [read_item(item) for item in items] if read_item else items
 
-def _has(message: Any, path: str) -> bool:
-    try:
-        _read(message, path)
-    except Unmappable:
-        return False
-    return True
+        return read_each
+    keys = tuple(path.split("."))
+
+    def read(message: Any) -> Any:
+        try:
+            for key in keys:
+                message = message[key]
+        except (KeyError, TypeError, IndexError):
+            raise Unmappable(f"{path} is missing") from None
+        return message
+
+    return read
 
 
 def _scalar_text(value: Any, path: str) -> str:
@@ -111,9 +123,19 @@ def _scalar_text(value: Any, path: str) -> str:
 # --- time ------------------------------------------------------------------------------------
 def _time_reader(spec: TimeSpec) -> Callable[[dict[str, Any]], datetime]:
     parse = _time_parser(spec)
+    read_raw = _path_reader(spec.field)
 
     def read(message: dict[str, Any]) -> datetime:
-        raw = _read(message, spec.field)
+        raw = read_raw(message)
+        if isinstance(raw, str | int) and not isinstance(raw, bool):
+            return to_utc(raw)  # many entities report the same instant: parse it once
+        return convert(raw)
+
+    @functools.lru_cache(maxsize=4096)
+    def to_utc(raw: str | int) -> datetime:
+        return convert(raw)
+
+    def convert(raw: Any) -> datetime:
         try:
             local = parse(raw)
         except (TypeError, ValueError, OverflowError, OSError) as error:
@@ -155,37 +177,56 @@ MetricReading = float | str | None
 
 
 def _metric_reader(spec: MetricSpec) -> Callable[[dict[str, Any]], MetricReading]:
+    read_raw = _path_reader(spec.field)
+    read_weight = _path_reader(spec.weight) if spec.weight else None
+    # Integers scaled by a power of ten (cm to m) divide exactly-rounded in floats; anything else
+    # goes through Decimal, so "12,4" or a weighted mean is the number a person would compute.
+    reciprocal = 1 / spec.scale if spec.scale else None
+    divisor = int(reciprocal) if reciprocal is not None and reciprocal == int(reciprocal) else None
+
     def read(message: dict[str, Any]) -> MetricReading:
-        raw = _read(message, spec.field)
+        raw = read_raw(message)
         if spec.parse == "text":
-            text = _scalar_text(raw, spec.field)
-            if spec.values is None:
-                return text
-            if text not in spec.values:
-                raise Unmappable(f"{spec.field}: unknown value {text!r}")
-            return spec.values[text]
+            return _state(raw, spec)
         if spec.reduce is None:
+            if type(raw) is int and (spec.scale is None or divisor is not None):
+                return _checked(raw / divisor if divisor else float(raw), raw, spec)
+            if type(raw) is float and spec.scale is None:
+                return _checked(raw, raw, spec)
             if isinstance(raw, str) and raw.strip() in spec.no_reading:
                 return None
             number = _number(raw, spec)
         elif spec.reduce == "sum":
             number = sum((_number(item, spec) for item in _as_list(raw, spec)), Decimal(0))
         else:
-            mean = _weighted_mean(raw, spec, message)
+            assert read_weight is not None, "feed definitions require a weight for weighted_mean"
+            mean = _weighted_mean(raw, read_weight(message), spec)
             if mean is None:  # no vehicles at all: no speed to report
                 return None
             number = mean
         if spec.scale is not None:
             number *= spec.scale
-        value = float(number)
-        if not math.isfinite(value):
-            raise Unmappable(f"{spec.field}: {raw!r} is not a finite number")
-        if spec.bounds is not None and not spec.bounds[0] <= value <= spec.bounds[1]:
-            low, high = spec.bounds
-            raise Unmappable(f"{spec.name} = {value:g} {spec.unit} is outside [{low:g}, {high:g}]")
-        return value
+        return _checked(float(number), raw, spec)
 
     return read
+
+
+def _state(raw: Any, spec: MetricSpec) -> str:
+    text = _scalar_text(raw, spec.field)
+    if spec.values is None:
+        return text
+    if text not in spec.values:
+        raise Unmappable(f"{spec.field}: unknown value {text!r}")
+    return spec.values[text]
+
+
+def _checked(value: float, raw: Any, spec: MetricSpec) -> float:
+    if not math.isfinite(value):
+        raise Unmappable(f"{spec.field}: {raw!r} is not a finite number")
+    if spec.bounds is not None and not spec.bounds[0] <= value <= spec.bounds[1]:
+        low, high = spec.bounds
+        raise Unmappable(f"{spec.name} = {value:g} {spec.unit} is outside [{low:g}, {high:g}]")
+    return value
 
 
 def _number(raw: Any, spec: MetricSpec) -> Decimal:
@@ -210,11 +251,9 @@ def _as_list(raw: Any, spec: MetricSpec) -> list[Any]:
     return raw
 
 
-def _weighted_mean(raw: Any, spec: MetricSpec, message: dict[str, Any]) -> Decimal | None:
-    if spec.weight is None:
-        raise Unmappable(f"{spec.name}: weighted_mean needs a weight path")
+def _weighted_mean(raw: Any, raw_weights: Any, spec: MetricSpec) -> Decimal | None:
     values = [_number(item, spec) for item in _as_list(raw, spec)]
-    weights = [_number(item, spec) for item in _as_list(_read(message, spec.weight), spec)]
+    weights = [_number(item, spec) for item in _as_list(raw_weights, spec)]
     total = sum(weights, Decimal(0))
     if total == 0:
         return None
