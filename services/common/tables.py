@@ -70,6 +70,28 @@ states = Table(
     PrimaryKeyConstraint("feed", "entity", "metric", "ts"),
 )
 
+
+def _rollup(name: str) -> Table:
+    """Per-series aggregates of numeric observations over fixed buckets (5 min, 1 h): a table the
+    worker keeps exact in plain mode, a continuous aggregate in TimescaleDB mode."""
+    return Table(
+        name,
+        metadata,
+        Column("feed", Text, nullable=False),
+        Column("entity", Text, nullable=False),
+        Column("metric", Text, nullable=False),
+        Column("bucket", DateTime(timezone=True), nullable=False),
+        Column("n", Integer, nullable=False),
+        Column("total", Float, nullable=False),
+        Column("minimum", Float, nullable=False),
+        Column("maximum", Float, nullable=False),
+        PrimaryKeyConstraint("feed", "entity", "metric", "bucket"),
+    )
+
+
+observations_5m = _rollup("observations_5m")
+observations_1h = _rollup("observations_1h")
+
 # The newest value of every series; it only moves forward in event time.
 latest = Table(
     "latest",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
 
-from services.common.db import create_pool
+from services.common.db import create_pool, storage_mode
 from services.common.feeds import FeedDefinition
 from services.common.topics import Topics
 from services.ingest import metrics
@@ -79,14 +80,19 @@ async def run_worker(
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.common.kafka_bootstrap, acks="all", enable_idempotence=True
     )
-    worker = _Worker(settings, intakes, pool, consumer, producer, now)
+    async with pool.acquire() as connection:
+        mode = await storage_mode(connection)
+    if mode is None:
+        raise RuntimeError("the store is not migrated: run `ioc migrate` first")
+    worker = _Worker(settings, intakes, pool, consumer, producer, now, plain=mode == "postgres")
     consumer.subscribe(list(intakes), listener=worker.rebalance_listener())
     await producer.start()
     await consumer.start()
     log.info("worker started: %d feeds, group %s", len(intakes), settings.group_id)
     try:
-        await _ensure_partitions(pool, intakes.values(), now())
         while not stop.is_set():
+            if worker.maintenance is not None:
+                await worker.maintenance.run_if_due()
             await worker.step()
     finally:
         await consumer.stop()
@@ -104,8 +110,12 @@ class _Worker:
         consumer: AIOKafkaConsumer,
         producer: AIOKafkaProducer,
         now: Callable[[], datetime],
+        *,
+        plain: bool,
     ) -> None:
         self.settings = settings
+        self.plain = plain
+        self.maintenance = _Maintenance(pool, now) if plain else None
         self.intakes = intakes
         self.pool = pool
         self.consumer = consumer
@@ -145,7 +155,7 @@ class _Worker:
             try:
                 with metrics.WRITE_SECONDS.time():
                     async with self.pool.acquire() as connection:
-                        await write_batch(connection, batch)
+                        await write_batch(connection, batch, rollups=self.plain)
             except DATABASE_UNAVAILABLE as error:
                 metrics.DB_RETRIES.inc()
                 log.warning("database unavailable (%r); pausing, retry in %.1fs", error, delay)
@@ -220,15 +230,35 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             self.worker.consumer.pause(*halted)
 
 
-async def _ensure_partitions(pool: Any, intakes: Iterable[FeedIntake], at: datetime) -> None:
-    """Plain mode: make sure a monthly partition exists for every admissible event time."""
-    async with pool.acquire() as connection:
-        if not await connection.fetchval("SELECT to_regproc('ioc_ensure_partitions') IS NOT NULL"):
-            return  # TimescaleDB mode: chunks are created as data arrives
-        oldest = min((at - intake.backfill).date() for intake in intakes)
-        await connection.execute(
-            "SELECT ioc_ensure_partitions($1, $2)", oldest, (at + timedelta(days=95)).date()
-        )
+class _Maintenance:
+    """Plain mode's storage policy, run by the worker: partitions ahead, past retention dropped.
+    (TimescaleDB mode runs its policies itself.)"""
+
+    EVERY_S = 3600.0
+    AHEAD = timedelta(days=95)
+
+    def __init__(self, pool: Any, now: Callable[[], datetime]) -> None:
+        self.pool = pool
+        self.now = now
+        self.due = 0.0
+
+    async def run_if_due(self) -> None:
+        if time.monotonic() < self.due:
+            return
+        self.due = time.monotonic() + self.EVERY_S
+        async with self.pool.acquire() as connection:
+            retention_days = int(
+                await connection.fetchval(
+                    "SELECT value FROM storage_info WHERE key = 'retention_days'"
+                )
+            )
+            summary = await connection.fetchval(
+                "SELECT ioc_maintain($1, $2, $3)",
+                self.now(),
+                timedelta(days=retention_days),
+                self.AHEAD,
+            )
+        log.info("storage maintenance: %s", summary)
 
 
 def _count(batch: Batch) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from services.common.canonical import Observation
@@ -45,6 +46,27 @@ SET attributes = EXCLUDED.attributes, ts = EXCLUDED.ts
 WHERE entities.ts <= EXCLUDED.ts
 """
 
+# Plain mode's rollups: every bucket the batch touched is recomputed from the stored rows, so a
+# correction or a replay leaves them exact. (TimescaleDB mode has continuous aggregates.)
+REFRESH_ROLLUP = """
+WITH touched AS (
+    SELECT DISTINCT feed, entity, metric,
+           date_bin($5::interval, ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+        AS t (feed, entity, metric, ts)
+)
+INSERT INTO {table} (feed, entity, metric, bucket, n, total, minimum, maximum)
+SELECT t.feed, t.entity, t.metric, t.bucket, count(*), sum(o.value), min(o.value), max(o.value)
+FROM touched t
+JOIN observations o
+  ON o.feed = t.feed AND o.entity = t.entity AND o.metric = t.metric
+ AND o.ts >= t.bucket AND o.ts < t.bucket + $5::interval
+GROUP BY t.feed, t.entity, t.metric, t.bucket
+ON CONFLICT (feed, entity, metric, bucket) DO UPDATE
+SET n = EXCLUDED.n, total = EXCLUDED.total, minimum = EXCLUDED.minimum, maximum = EXCLUDED.maximum
+"""
+ROLLUP_WIDTHS = {"observations_5m": timedelta(minutes=5), "observations_1h": timedelta(hours=1)}
+
 INSERT_REJECTIONS = """
 INSERT INTO rejections (feed, topic, partition, "offset", reason, raw)
 SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::bytea[])
@@ -52,8 +74,9 @@ ON CONFLICT (topic, partition, "offset") DO NOTHING
 """
 
 
-async def write_batch(connection: Any, batch: Batch) -> None:
-    """Writes the batch in one transaction; nothing of it is visible unless all of it is."""
+async def write_batch(connection: Any, batch: Batch, *, rollups: bool) -> None:
+    """Writes the batch in one transaction; nothing of it is visible unless all of it is.
+    ``rollups``: keep the rollup tables exact too (plain mode)."""
     rows = list(batch.rows.values())
     numeric = [row for row in rows if row.observation.value is not None]
     text = [row for row in rows if row.observation.text is not None]
@@ -63,6 +86,10 @@ async def write_batch(connection: Any, batch: Batch) -> None:
                 UPSERT_OBSERVATIONS.format(table="observations", kind="double precision"),
                 *_columns(numeric, lambda row: row.observation.value),
             )
+        if numeric and rollups:
+            columns = _columns(numeric, lambda row: row.observation.value)[:4]
+            for table, width in ROLLUP_WIDTHS.items():
+                await connection.execute(REFRESH_ROLLUP.format(table=table), *columns, width)
         if text:
             await connection.execute(
                 UPSERT_OBSERVATIONS.format(table="states", kind="text"),

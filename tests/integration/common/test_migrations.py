@@ -21,9 +21,20 @@ def _differences(connection: Connection) -> list[Any]:
     return [
         diff
         for diff in compare_metadata(context, metadata)
-        # Partitions and Alembic's own table are not part of the described schema.
+        # Partitions and Alembic's own table are not part of the described schema, and in
+        # TimescaleDB mode the rollups are continuous aggregates (views), not tables.
         if not (diff[0] == "remove_table" and _is_managed(diff[1].name))
+        and not (
+            diff[0] == "add_table"
+            and diff[1].name in ("observations_5m", "observations_1h")
+            and _is_timescaledb(connection)
+        )
     ]
+
+
+def _is_timescaledb(connection: Connection) -> bool:
+    mode = connection.exec_driver_sql("SELECT value FROM storage_info WHERE key = 'mode'")
+    return bool(mode.scalar_one() == "timescaledb")
 
 
 def _is_managed(table: str) -> bool:

@@ -1,0 +1,103 @@
+"""Rollups stay exact through corrections; the storage policy keeps partitions ahead and drops
+what is past retention. Each storage mode checks its own mechanism."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.common.feeds import FeedDefinition
+from services.common.settings import CommonSettings
+from tests.integration.conftest import StackUnderTest
+from tests.integration.ingest.test_worker import SALINITY_FIRST
+from tests.integration.pipeline import all_committed, eventually, produce, running_worker
+
+pytestmark = pytest.mark.integration
+
+
+async def _rollup(db: Any, stack: StackUnderTest, table: str, bucket: str) -> tuple[Any, ...]:
+    if stack.storage_mode == "timescaledb":
+        await db.execute(f"CALL refresh_continuous_aggregate('{table}', NULL, NULL)")
+    row = await db.fetchrow(
+        f"SELECT n, round(total::numeric, 6) AS total, minimum, maximum FROM {table}"
+        " WHERE entity = 'CM-SAL-01' AND metric = 'salinity_ppt' AND bucket = $1",
+        datetime.fromisoformat(bucket),
+    )
+    return (row["n"], float(row["total"]), row["minimum"], row["maximum"])
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_rollups_are_exact_and_follow_a_correction(
+    settings: CommonSettings,
+    feeds: dict[str, FeedDefinition],
+    db: Any,
+    stack: StackUnderTest,
+) -> None:
+    examples = feeds["salinity"].examples_path.read_bytes().splitlines()
+    corrected = SALINITY_FIRST.replace(b"06:00", b"06:15").replace(b'"9,2"', b'"12,0"')
+    async with running_worker(settings, feeds) as worker:
+        await produce(settings, "salinity", examples)
+        await eventually(lambda: all_committed(worker, "salinity", len(examples)))
+        # 06:00-06:45 local is the 23:00 UTC hour: 9.2, 9.3, 9.3, 10.0 ‰.
+        assert await _rollup(db, stack, "observations_1h", "2026-11-24T23:00:00+00:00") == (
+            4,
+            37.8,
+            9.2,
+            10.0,
+        )
+        await produce(settings, "salinity", [corrected])  # 06:15 was 12.0 ‰, not 9.3
+        await eventually(lambda: all_committed(worker, "salinity", len(examples) + 1))
+
+    assert await _rollup(db, stack, "observations_1h", "2026-11-24T23:00:00+00:00") == (
+        4,
+        40.5,
+        9.2,
+        12.0,
+    )
+    assert await _rollup(db, stack, "observations_5m", "2026-11-24T23:15:00+00:00") == (
+        1,
+        12.0,
+        12.0,
+        12.0,
+    )
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_storage_policy_keeps_partitions_ahead_and_drops_those_past_retention(
+    db: Any, stack: StackUnderTest
+) -> None:
+    retention_days = int(
+        await db.fetchval("SELECT value FROM storage_info WHERE key = 'retention_days'")
+    )
+    assert retention_days > 1100  # longer than any feed's backfill bound
+    if stack.storage_mode == "timescaledb":
+        jobs = await db.fetch(
+            "SELECT proc_name, hypertable_name FROM timescaledb_information.jobs"
+            " WHERE hypertable_name IS NOT NULL ORDER BY 1, 2"
+        )
+        assert {(j["proc_name"], j["hypertable_name"]) for j in jobs} >= {
+            ("policy_retention", "observations"),
+            ("policy_retention", "states"),
+            ("policy_compression", "observations"),
+        }
+        return
+    later = datetime(2030, 1, 15, tzinfo=UTC)
+    summary = await db.fetchval(
+        "SELECT ioc_maintain($1, $2, $3)", later, timedelta(days=retention_days), timedelta(days=95)
+    )
+    # The migration made months from 2024-01; those ending by 2026-09-02 go: 32 per table.
+    assert summary.endswith(", 64 dropped")
+    tables = {
+        r["relname"]
+        for r in await db.fetch(
+            "SELECT relname FROM pg_class WHERE relname LIKE 'observations_20%'"
+        )
+    }
+    assert "observations_2026_09" not in tables  # ended more than 1,200 days before 2030-01-15
+    assert {"observations_2026_10", "observations_2030_04"} <= tables
+    again = await db.fetchval(
+        "SELECT ioc_maintain($1, $2, $3)", later, timedelta(days=retention_days), timedelta(days=95)
+    )
+    assert again == "0 partitions created, 0 dropped"
