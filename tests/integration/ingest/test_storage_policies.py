@@ -87,15 +87,16 @@ async def test_the_storage_policy_keeps_partitions_ahead_and_drops_those_past_re
     summary = await db.fetchval(
         "SELECT ioc_maintain($1, $2, $3)", later, timedelta(days=retention_days), timedelta(days=95)
     )
-    # The migration made months from 2024-01; those ending by 2026-09-02 go: 32 per table.
-    assert summary.endswith(", 64 dropped")
+    # 1,200 days before 2030-01-15 is 2026-10-03: the months the migration made from 2024-01
+    # that ended by then go, 33 per table.
+    assert summary.endswith(", 66 dropped")
     tables = {
         r["relname"]
         for r in await db.fetch(
             "SELECT relname FROM pg_class WHERE relname LIKE 'observations_20%'"
         )
     }
-    assert "observations_2026_09" not in tables  # ended more than 1,200 days before 2030-01-15
+    assert "observations_2026_09" not in tables
     assert {"observations_2026_10", "observations_2030_04"} <= tables
     again = await db.fetchval(
         "SELECT ioc_maintain($1, $2, $3)", later, timedelta(days=retention_days), timedelta(days=95)
