@@ -54,9 +54,11 @@ END $$;
 
 
 def _mode() -> str:
-    mode: str = op.get_bind().execute(
-        text("SELECT value FROM storage_info WHERE key = 'mode'")
-    ).scalar_one()
+    mode: str = (
+        op.get_bind()
+        .execute(text("SELECT value FROM storage_info WHERE key = 'mode'"))
+        .scalar_one()
+    )
     return mode
 
 
