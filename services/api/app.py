@@ -11,10 +11,13 @@ from services.api.dependencies import AppState
 from services.api.errors import ApiError, render_api_error
 from services.api.health.endpoints import router as health_router
 from services.api.observations.endpoints import router as observations_router
+from services.api.push.endpoints import router as push_router
+from services.api.push.gateway import KafkaGateway
 from services.api.rejections.endpoints import router as rejections_router
 from services.api.settings import ApiSettings
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
+from services.ingest.normalise import Normaliser
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -22,10 +25,18 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         feeds = load_feeds(settings.common.schemas_dir)
         pool = await create_pool(settings.common.database_url, min_size=1, max_size=10)
-        app.state.ioc = AppState(settings=settings, pool=pool, feeds=feeds)
+        gateway = KafkaGateway(settings.common.kafka_bootstrap, timeout_s=settings.broker_timeout_s)
+        app.state.ioc = AppState(
+            settings=settings,
+            pool=pool,
+            feeds=feeds,
+            normalisers={name: Normaliser(feed) for name, feed in feeds.items()},
+            gateway=gateway,
+        )
         try:
             yield
         finally:
+            await gateway.close()
             await pool.close()
 
     app = FastAPI(
@@ -38,4 +49,5 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(health_router)
     app.include_router(observations_router)
     app.include_router(rejections_router)
+    app.include_router(push_router)
     return app

@@ -10,9 +10,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.api.errors import NotFound, Unauthorized
+from services.api.push.gateway import KafkaGateway
 from services.api.settings import ApiSettings
 from services.common.feeds import FeedDefinition
 from services.common.keys import Principal, find_principal
+from services.ingest.normalise import Normaliser
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,8 @@ class AppState:
     settings: ApiSettings
     pool: Any
     feeds: dict[str, FeedDefinition]
+    normalisers: dict[str, Normaliser]
+    gateway: KafkaGateway
 
 
 def _state(request: Request) -> AppState:

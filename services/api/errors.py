@@ -11,10 +11,17 @@ class ApiError(Exception):
     status_code = 400
     error = "bad_request"
 
-    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.headers = headers
+        self.extra = extra or {}
 
 
 class Unauthorized(ApiError):
@@ -39,9 +46,14 @@ class Unavailable(ApiError):
     status_code = 503
     error = "unavailable"
 
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": "5", **(headers or {})})
+
 
 async def render_api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return JSONResponse(
-        {"error": exc.error, "detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        {"error": exc.error, "detail": exc.detail, **exc.extra},
+        status_code=exc.status_code,
+        headers=exc.headers,
     )

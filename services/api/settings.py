@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.common.settings import CommonSettings, env_int
+from services.common.settings import CommonSettings, env_float, env_int
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +15,9 @@ class ApiSettings:
     host: str
     port: int
     max_page: int  # the most rows one observations request returns
+    push_max_bytes: int  # the largest push body accepted
+    future_bound_s: float  # how far ahead of the clock a pushed event time may be
+    broker_timeout_s: float  # how long a push waits for the broker's acknowledgement
 
     @classmethod
     def from_env(
@@ -25,4 +28,7 @@ class ApiSettings:
             host=env.get("IOC_API_HOST", "127.0.0.1"),
             port=port if port is not None else env_int(env, "IOC_API_PORT", 8000),
             max_page=env_int(env, "IOC_API_MAX_PAGE", 10_000),
+            push_max_bytes=env_int(env, "IOC_PUSH_MAX_BYTES", 5 * 1024 * 1024),
+            future_bound_s=env_float(env, "IOC_FUTURE_BOUND_S", 300.0),
+            broker_timeout_s=env_float(env, "IOC_BROKER_TIMEOUT_S", 10.0),
         )

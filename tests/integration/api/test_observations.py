@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from services.api.app import create_app
-from services.api.settings import ApiSettings
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
 from services.common.settings import CommonSettings
 from tests.integration.pipeline import all_committed, eventually, produce, running_worker
 
 pytestmark = pytest.mark.integration
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def client(settings: CommonSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ApiSettings(common=settings, host="127.0.0.1", port=0, max_page=5))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
-            yield client
 
 
 async def _key(db: Any, kind: str, subject: str) -> dict[str, str]:
@@ -50,7 +37,7 @@ async def test_a_produced_salinity_message_is_served_with_canonical_values(
     )
     assert response.status_code == 200
     body = response.json()
-    assert body["truncated"] is True  # max_page is 5 in this test
+    assert body["truncated"] is True  # API_MAX_PAGE is 5 in these tests
     assert body["observations"][:2] == [
         {
             "entity": "CM-SAL-03",

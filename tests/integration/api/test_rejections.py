@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
-from services.api.app import create_app
-from services.api.settings import ApiSettings
 from services.common.db import create_pool
 from services.common.feeds import FeedDefinition, load_feeds
 from services.common.keys import issue_key
@@ -24,15 +20,6 @@ from tests.integration.ingest.test_worker import SALINITY_FIRST
 from tests.integration.pipeline import all_committed, eventually, produce, running_worker
 
 pytestmark = pytest.mark.integration
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def client(settings: CommonSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(ApiSettings(common=settings, host="127.0.0.1", port=0, max_page=100))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
-            yield client
 
 
 @pytest.mark.asyncio(loop_scope="session")

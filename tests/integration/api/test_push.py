@@ -1,0 +1,119 @@
+"""POST /v1/feeds/{feed}/messages against the real broker: every status code of the contract."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+
+from services.api.app import create_app
+from services.common.keys import issue_key
+from services.common.settings import CommonSettings
+from tests.integration.api.conftest import PUSH_MAX_BYTES, api_settings
+from tests.integration.pipeline import read_topic
+
+pytestmark = pytest.mark.integration
+URL = "/v1/feeds/salinity/messages"
+
+
+def _reading(station: str, minute: int, salinity: str = "9,2") -> dict[str, Any]:
+    return {
+        "ma_tram": station,
+        "thoi_gian": f"25/11/2026 06:{minute:02d}",
+        "do_man_phan_nghin": salinity,
+        "muc_nuoc_cm": 107,
+        "xa_phuong_ma": "32150",
+    }
+
+
+async def _agency(db: Any, agency: str = "snnmt") -> dict[str, str]:
+    _, key = await issue_key(db, "agency", agency)
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_mixed_batch_gives_exact_accepted_and_rejected_lists_and_lands_on_kafka(
+    client: httpx.AsyncClient, db: Any, settings: CommonSettings
+) -> None:
+    batch = [
+        _reading("CM-SAL-01", 0),
+        {"ma_tram": "CM-SAL-01"},
+        _reading("CM-SAL-02", 15, salinity="75,0"),
+        _reading("CM-SAL-03", 30),
+    ]
+    response = await client.post(URL, json=batch, headers=await _agency(db))
+    assert response.status_code == 202
+    assert response.json() == {
+        "accepted": 2,
+        "rejected": [
+            {"index": 1, "error": "schema: (message): 'thoi_gian' is a required property"},
+            {"index": 2, "error": "mapping: salinity_ppt = 75 ‰ is outside [0, 60]"},
+        ],
+    }
+    records = await read_topic(settings.kafka_bootstrap, settings.topics.raw("salinity"), 2)
+    assert sorted((r.key, json.loads(r.value)) for r in records) == [
+        (b"CM-SAL-01", batch[0]),
+        (b"CM-SAL-03", batch[3]),
+    ]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_ndjson_is_accepted_line_by_line(client: httpx.AsyncClient, db: Any) -> None:
+    body = b"\n".join([json.dumps(_reading("S1", 0)).encode(), b"{broken", b""])
+    response = await client.post(
+        URL, content=body, headers={**await _agency(db), "Content-Type": "application/x-ndjson"}
+    )
+    assert response.status_code == 202
+    assert response.json()["accepted"] == 1
+    [rejected] = response.json()["rejected"]
+    assert rejected["index"] == 1
+    assert rejected["error"].startswith("line is not valid JSON")
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_every_refusal_has_its_status(client: httpx.AsyncClient, db: Any) -> None:
+    owner = await _agency(db)
+    one = [_reading("S1", 0)]
+    assert (await client.post(URL, json=one)).status_code == 401
+    assert (await client.post(URL, json=one, headers=await _agency(db, "syt"))).status_code == 403
+    _, reader = await issue_key(db, "reader", "wall")
+    reader_headers = {"Authorization": f"Bearer {reader}"}
+    assert (await client.post(URL, json=one, headers=reader_headers)).status_code == 403
+    assert (
+        await client.post("/v1/feeds/nope/messages", json=one, headers=owner)
+    ).status_code == 404
+
+    too_large = [_reading(f"S{n}", 0) for n in range(PUSH_MAX_BYTES // 100)]
+    assert (await client.post(URL, json=too_large, headers=owner)).status_code == 413
+
+    wrong_type = await client.post(
+        URL, content=b"ma_tram=S1", headers={**owner, "Content-Type": "text/csv"}
+    )
+    assert wrong_type.status_code == 415
+    assert "application/json" in wrong_type.json()["detail"]
+
+    nothing_valid = await client.post(URL, json=[{"x": 1}], headers=owner)
+    assert nothing_valid.status_code == 422
+    assert nothing_valid.json()["rejected"] == [
+        {"index": 0, "error": "schema: (message): 'ma_tram' is a required property"}
+    ]
+    not_an_array = await client.post(URL, json={"ma_tram": "S1"}, headers=owner)
+    assert not_an_array.status_code == 422
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_unreachable_broker_gives_503_and_accepts_nothing(
+    settings: CommonSettings, db: Any
+) -> None:
+    nowhere = replace(settings, kafka_bootstrap="127.0.0.1:9")  # nothing listens on discard
+    app = create_app(replace(api_settings(nowhere), broker_timeout_s=2.0))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
+            response = await client.post(URL, json=[_reading("S1", 0)], headers=await _agency(db))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "nothing was accepted" in response.json()["detail"]
