@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
 from services.common.canonical import Observation
 from services.ingest.batch import Batch, Row
+from services.ingest.rollups import update_rollups
 
 UPSERT_OBSERVATIONS = """
 INSERT INTO {table} (feed, entity, metric, ts, value, src_partition, src_offset)
@@ -46,46 +47,16 @@ SET attributes = EXCLUDED.attributes, ts = EXCLUDED.ts
 WHERE entities.ts <= EXCLUDED.ts
 """
 
-# Plain mode's rollups: every bucket the batch touched is recomputed from the stored rows, so a
-# correction or a replay leaves them exact. LATERAL keeps each recomputation an index range scan
-# of one series in one partition. The hour is rebuilt from its twelve 5-minute buckets.
-# (TimescaleDB mode has continuous aggregates instead.)
-REFRESH_ROLLUP = """
-WITH touched AS (
-    SELECT DISTINCT feed, entity, metric,
-           date_bin($5::interval, ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
-        AS t (feed, entity, metric, ts)
-)
-INSERT INTO {table} (feed, entity, metric, bucket, n, total, minimum, maximum)
-SELECT t.feed, t.entity, t.metric, t.bucket, agg.n, agg.total, agg.minimum, agg.maximum
-FROM touched t
-CROSS JOIN LATERAL (
-    SELECT {aggregates}
-    FROM {source} s
-    WHERE s.feed = t.feed AND s.entity = t.entity AND s.metric = t.metric
-      AND s.{time} >= t.bucket AND s.{time} < t.bucket + $5::interval
-) agg
-WHERE agg.n > 0
-ON CONFLICT (feed, entity, metric, bucket) DO UPDATE
-SET n = EXCLUDED.n, total = EXCLUDED.total, minimum = EXCLUDED.minimum, maximum = EXCLUDED.maximum
+# Plain mode writes new rows first, so it knows which are new (most) and which may be changes.
+INSERT_NEW_OBSERVATIONS = """
+INSERT INTO observations (feed, entity, metric, ts, value, src_partition, src_offset)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+                     $5::double precision[], $6::int[], $7::bigint[])
+ON CONFLICT (feed, entity, metric, ts) DO NOTHING
+RETURNING feed, entity, metric, ts
 """
-FROM_OBSERVATIONS = {
-    "source": "observations",
-    "time": "ts",
-    "aggregates": "count(*)::integer AS n, sum(value) AS total, min(value) AS minimum,"
-    " max(value) AS maximum",
-}
-FROM_FIVE_MINUTES = {
-    "source": "observations_5m",
-    "time": "bucket",
-    "aggregates": "coalesce(sum(n), 0)::integer AS n, sum(total) AS total,"
-    " min(minimum) AS minimum, max(maximum) AS maximum",
-}
-ROLLUPS = (
-    ("observations_5m", timedelta(minutes=5), FROM_OBSERVATIONS),
-    ("observations_1h", timedelta(hours=1), FROM_FIVE_MINUTES),
-)
+RETURNING_CHANGES = " RETURNING feed, entity, metric, ts"
+
 INSERT_REJECTIONS = """
 INSERT INTO rejections (feed, topic, partition, "offset", reason, raw)
 SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], $6::bytea[])
@@ -101,15 +72,12 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool) -> None:
     text = [row for row in rows if row.observation.text is not None]
     async with connection.transaction():
         if numeric:
-            await connection.execute(
-                UPSERT_OBSERVATIONS.format(table="observations", kind="double precision"),
-                *_columns(numeric, lambda row: row.observation.value),
-            )
-        if numeric and rollups:
-            columns = _columns(numeric, lambda row: row.observation.value)[:4]
-            for table, width, source in ROLLUPS:  # in order: the hour reads the 5 minutes
-                refresh = REFRESH_ROLLUP.format(table=table, **source)
-                await connection.execute(refresh, *columns, width)
+            upsert = UPSERT_OBSERVATIONS.format(table="observations", kind="double precision")
+            columns = _columns(numeric, lambda row: row.observation.value)
+            if rollups:
+                await _write_numeric_with_rollups(connection, numeric, columns)
+            else:
+                await connection.execute(upsert, *columns)
         if text:
             await connection.execute(
                 UPSERT_OBSERVATIONS.format(table="states", kind="text"),
@@ -146,6 +114,29 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool) -> None:
                 [r.reason for r in rejected],
                 [r.raw for r in rejected],
             )
+
+
+async def _write_numeric_with_rollups(
+    connection: Any, numeric: list[Row], columns: tuple[list[Any], ...]
+) -> None:
+    inserted = await connection.fetch(INSERT_NEW_OBSERVATIONS, *columns)
+    new_keys = {tuple(record) for record in inserted}
+    added = [row.observation for row in numeric if _key(row) in new_keys]
+    rest = [row for row in numeric if _key(row) not in new_keys]
+    corrected: list[Observation] = []
+    if rest:  # replays (which change nothing) and corrections
+        upsert = UPSERT_OBSERVATIONS.format(table="observations", kind="double precision")
+        changed = await connection.fetch(
+            upsert + RETURNING_CHANGES, *_columns(rest, lambda row: row.observation.value)
+        )
+        changed_keys = {tuple(record) for record in changed}
+        corrected = [row.observation for row in rest if _key(row) in changed_keys]
+    await update_rollups(connection, added, corrected)
+
+
+def _key(row: Row) -> tuple[str, str, str, datetime]:
+    o = row.observation
+    return (o.feed, o.entity, o.metric, o.ts)
 
 
 def _columns(rows: list[Row], value: Callable[[Row], object]) -> tuple[list[Any], ...]:
