@@ -10,11 +10,14 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from services.common.db import create_pool, storage_mode
 from services.common.feeds import load_feeds
-from services.common.keys import KeyKind, issue_key
+from services.common.keys import KeyKind, issue_key, list_keys, revoke_key
 from services.common.settings import CommonSettings
+
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -46,12 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     topics.add_argument("action", choices=["ensure"])
     topics.set_defaults(run=_topics)
 
-    keys = commands.add_parser("keys", help="API keys")
-    keys.add_argument("action", choices=["issue"])
-    who = keys.add_mutually_exclusive_group(required=True)
+    keys = commands.add_parser("keys", help="API keys: issue, list, revoke")
+    key_actions = keys.add_subparsers(required=True, metavar="ACTION")
+    issue = key_actions.add_parser("issue", help="print a new key once (its last line)")
+    who = issue.add_mutually_exclusive_group(required=True)
     who.add_argument("--agency", help="an agency id: the key pushes to that agency's feeds")
     who.add_argument("--reader", help="a reader's name (a wall display, Grafana): reads")
-    keys.set_defaults(run=_keys)
+    issue.set_defaults(run=_keys_issue)
+    listing = key_actions.add_parser("list", help="every key: id, kind, subject, state")
+    listing.set_defaults(run=_keys_list)
+    revoke = key_actions.add_parser("revoke", help="revoke a key by its id, at once")
+    revoke.add_argument("key_id", type=int)
+    revoke.set_defaults(run=_keys_revoke)
 
     expected = commands.add_parser(
         "feed-expected", help="print a feed's examples normalised (a draft of expected.ndjson)"
@@ -97,16 +106,8 @@ def _run_until_signalled(start: Callable[[asyncio.Event], Awaitable[None]]) -> N
 def _info(args: argparse.Namespace) -> None:
     settings = CommonSettings.from_env()
 
-    async def read_mode() -> str | None:
-        pool = await create_pool(settings.database_url, max_size=1)
-        try:
-            async with pool.acquire() as connection:
-                return await storage_mode(connection)
-        finally:
-            await pool.close()
-
     feeds = load_feeds(settings.schemas_dir)
-    mode = asyncio.run(read_mode())
+    mode = _with_connection(settings, storage_mode)
     print(f"database:     {settings.database_url}")
     print(f"kafka:        {settings.kafka_bootstrap}")
     print(f"storage mode: {mode or 'not migrated (run: ioc migrate)'}")
@@ -136,7 +137,36 @@ def _topics(args: argparse.Namespace) -> None:
     print(f"topics ready ({len(created)} created: {', '.join(created) or 'none'})")
 
 
-def _keys(args: argparse.Namespace) -> None:
+def _with_connection(settings: CommonSettings, use: Callable[[Any], Awaitable[T]]) -> T:
+    async def run() -> T:
+        pool = await create_pool(settings.database_url, max_size=1)
+        try:
+            async with pool.acquire() as connection:
+                return await use(connection)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+def _keys_list(args: argparse.Namespace) -> None:
+    rows = _with_connection(CommonSettings.from_env(), list_keys)
+    print(f"{'id':>5}  {'kind':<7} {'subject':<20} {'created (UTC)':<17} state")
+    for row in rows:
+        state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
+        print(
+            f"{row['id']:>5}  {row['kind']:<7} {row['subject']:<20} "
+            f"{row['created_at']:%Y-%m-%d %H:%M}  {state}"
+        )
+
+
+def _keys_revoke(args: argparse.Namespace) -> None:
+    if not _with_connection(CommonSettings.from_env(), lambda c: revoke_key(c, args.key_id)):
+        sys.exit(f"ioc keys revoke: no key #{args.key_id}")
+    print(f"key #{args.key_id} revoked")
+
+
+def _keys_issue(args: argparse.Namespace) -> None:
     settings = CommonSettings.from_env()
     if args.agency:
         agencies = {feed.agency for feed in load_feeds(settings.schemas_dir).values()}
@@ -147,15 +177,7 @@ def _keys(args: argparse.Namespace) -> None:
     kind: KeyKind = "agency" if args.agency else "reader"
     subject: str = args.agency or args.reader
 
-    async def issue() -> tuple[int, str]:
-        pool = await create_pool(settings.database_url, max_size=1)
-        try:
-            async with pool.acquire() as connection:
-                return await issue_key(connection, kind, subject)
-        finally:
-            await pool.close()
-
-    key_id, key = asyncio.run(issue())
+    key_id, key = _with_connection(settings, lambda c: issue_key(c, kind, subject))
     print(f"issued {kind} key #{key_id} for {subject}; it is shown once, keep it safe:")
     print(key)
 

@@ -44,6 +44,21 @@ async def issue_key(connection: Any, kind: KeyKind, subject: str) -> tuple[int, 
     return key_id, key
 
 
+async def list_keys(connection: Any) -> list[Any]:
+    rows: list[Any] = await connection.fetch(
+        "SELECT id, kind, subject, created_at, revoked_at FROM api_keys ORDER BY id"
+    )
+    return rows
+
+
+async def revoke_key(connection: Any, key_id: int) -> bool:
+    """Revokes a key at once (every API process looks keys up per request); False if unknown."""
+    status: str = await connection.execute(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1", key_id
+    )
+    return status == "UPDATE 1"
+
+
 async def find_principal(connection: Any, key: str) -> Principal | None:
     row = await connection.fetchrow(
         "SELECT id, kind, subject FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from services.api.app import create_app
-from services.common.keys import issue_key
+from services.common.keys import issue_key, revoke_key
 from services.common.settings import CommonSettings
 from tests.integration.api.conftest import PUSH_MAX_BYTES, api_settings
 from tests.integration.pipeline import read_topic
@@ -117,3 +117,13 @@ async def test_an_unreachable_broker_gives_503_and_accepts_nothing(
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
     assert "nothing was accepted" in response.json()["detail"]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_revoked_key_is_refused_at_once(client: httpx.AsyncClient, db: Any) -> None:
+    key_id, key = await issue_key(db, "agency", "snnmt")
+    headers = {"Authorization": f"Bearer {key}"}
+    assert (await client.post(URL, json=[_reading("S1", 0)], headers=headers)).status_code == 202
+    assert await revoke_key(db, key_id) is True
+    assert (await client.post(URL, json=[_reading("S1", 0)], headers=headers)).status_code == 401
+    assert await revoke_key(db, 10**9) is False
