@@ -13,6 +13,7 @@ from services.api.health.endpoints import router as health_router
 from services.api.observations.endpoints import router as observations_router
 from services.api.push.endpoints import router as push_router
 from services.api.push.gateway import KafkaGateway
+from services.api.push.rate_limit import RateLimiter
 from services.api.rejections.endpoints import router as rejections_router
 from services.api.settings import ApiSettings
 from services.common.db import create_pool
@@ -32,6 +33,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             feeds=feeds,
             normalisers={name: Normaliser(feed) for name, feed in feeds.items()},
             gateway=gateway,
+            rate_limiter=RateLimiter(settings.push_rate_per_s, settings.push_burst),
         )
         try:
             yield

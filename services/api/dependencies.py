@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.api.errors import NotFound, Unauthorized
 from services.api.push.gateway import KafkaGateway
+from services.api.push.rate_limit import RateLimiter
 from services.api.settings import ApiSettings
 from services.common.feeds import FeedDefinition
 from services.common.keys import Principal, find_principal
@@ -24,6 +25,7 @@ class AppState:
     feeds: dict[str, FeedDefinition]
     normalisers: dict[str, Normaliser]
     gateway: KafkaGateway
+    rate_limiter: RateLimiter
 
 
 def _state(request: Request) -> AppState:

@@ -23,6 +23,9 @@ class ApiError(Exception):
         self.headers = headers
         self.extra = extra or {}
 
+    def body(self) -> dict[str, object]:
+        return {"error": self.error, "detail": self.detail, **self.extra}
+
 
 class Unauthorized(ApiError):
     status_code = 401
@@ -52,8 +55,4 @@ class Unavailable(ApiError):
 
 async def render_api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return JSONResponse(
-        {"error": exc.error, "detail": exc.detail, **exc.extra},
-        status_code=exc.status_code,
-        headers=exc.headers,
-    )
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)

@@ -18,6 +18,9 @@ class ApiSettings:
     push_max_bytes: int  # the largest push body accepted
     future_bound_s: float  # how far ahead of the clock a pushed event time may be
     broker_timeout_s: float  # how long a push waits for the broker's acknowledgement
+    push_read_timeout_s: float  # how long a push body may take to arrive
+    push_rate_per_s: float  # pushes a second per key, sustained
+    push_burst: float  # ... and in a burst
 
     @classmethod
     def from_env(
@@ -31,4 +34,7 @@ class ApiSettings:
             push_max_bytes=env_int(env, "IOC_PUSH_MAX_BYTES", 5 * 1024 * 1024),
             future_bound_s=env_float(env, "IOC_FUTURE_BOUND_S", 300.0),
             broker_timeout_s=env_float(env, "IOC_BROKER_TIMEOUT_S", 10.0),
+            push_read_timeout_s=env_float(env, "IOC_PUSH_READ_TIMEOUT_S", 30.0),
+            push_rate_per_s=env_float(env, "IOC_PUSH_RATE_PER_S", 20.0),
+            push_burst=env_float(env, "IOC_PUSH_BURST", 40.0),
         )

@@ -144,3 +144,18 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),
 )
+
+# Idempotency keys of HTTP pushes, per agency, kept 24 hours. A row without a response is a
+# request still in flight.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("agency", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),
+    Column("response_status", Integer),
+    Column("response_body", JSONB),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("agency", "key"),
+)
+Index("idempotency_keys_created_at", idempotency_keys.c.created_at)

@@ -5,6 +5,7 @@ fresh database cloned from a migrated template and, where it asks, topics of its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import uuid
@@ -122,26 +123,33 @@ async def db(database_url: str) -> AsyncIterator[Any]:
         await pool.close()
 
 
+@contextlib.asynccontextmanager
+async def db_connection(db: Any) -> AsyncIterator[Any]:
+    """A real connection from the ``db`` fixture's pool, for code that takes one."""
+    async with db.pool.acquire() as connection:
+        yield connection
+
+
 class _Reconnecting:
     """The few asyncpg calls the tests make, each on a pooled connection that is checked first."""
 
     def __init__(self, pool: Any) -> None:
-        self._pool = pool
+        self.pool = pool
 
     async def fetch(self, query: str, *args: Any) -> Any:
-        async with self._pool.acquire() as connection:
+        async with self.pool.acquire() as connection:
             return await connection.fetch(query, *args)
 
     async def fetchrow(self, query: str, *args: Any) -> Any:
-        async with self._pool.acquire() as connection:
+        async with self.pool.acquire() as connection:
             return await connection.fetchrow(query, *args)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        async with self._pool.acquire() as connection:
+        async with self.pool.acquire() as connection:
             return await connection.fetchval(query, *args)
 
     async def execute(self, query: str, *args: Any) -> Any:
-        async with self._pool.acquire() as connection:
+        async with self.pool.acquire() as connection:
             return await connection.execute(query, *args)
 
 

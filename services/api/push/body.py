@@ -17,6 +17,11 @@ class PayloadTooLarge(ApiError):
     error = "payload_too_large"
 
 
+class RequestTimeout(ApiError):
+    status_code = 408
+    error = "request_timeout"
+
+
 class UnsupportedMediaType(ApiError):
     status_code = 415
     error = "unsupported_media_type"

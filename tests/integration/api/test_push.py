@@ -10,9 +10,11 @@ import httpx
 import pytest
 
 from services.api.app import create_app
+from services.api.push import idempotency
 from services.common.keys import issue_key, revoke_key
 from services.common.settings import CommonSettings
 from tests.integration.api.conftest import PUSH_MAX_BYTES, api_settings
+from tests.integration.conftest import db_connection
 from tests.integration.pipeline import read_topic
 
 pytestmark = pytest.mark.integration
@@ -127,3 +129,77 @@ async def test_a_revoked_key_is_refused_at_once(client: httpx.AsyncClient, db: A
     assert await revoke_key(db, key_id) is True
     assert (await client.post(URL, json=[_reading("S1", 0)], headers=headers)).status_code == 401
     assert await revoke_key(db, 10**9) is False
+
+
+def _body(*readings: dict[str, Any]) -> bytes:
+    return json.dumps(list(readings)).encode()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_idempotent_retry_gets_the_first_answer_and_produces_nothing_twice(
+    client: httpx.AsyncClient, db: Any, settings: CommonSettings
+) -> None:
+    owner = {**await _agency(db), "Content-Type": "application/json", "Idempotency-Key": "k-1"}
+    body = _body(_reading("S1", 0), {"bad": True})
+    first = await client.post(URL, content=body, headers=owner)
+    again = await client.post(URL, content=body, headers=owner)
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json()
+    assert first.json()["accepted"] == 1
+
+    other_body = await client.post(URL, content=_body(_reading("S2", 0)), headers=owner)
+    assert other_body.status_code == 422
+    assert other_body.json()["error"] == "idempotency_key_reused"
+
+    # Keys are per agency: another agency's "k-1" is its own.
+    await _produce_marker(client, db)
+    records = await read_topic(settings.kafka_bootstrap, settings.topics.raw("salinity"), 2)
+    assert [json.loads(r.value)["ma_tram"] for r in records] == ["S1", "MARK"]
+
+
+async def _produce_marker(client: httpx.AsyncClient, db: Any) -> None:
+    headers = {**await _agency(db), "Content-Type": "application/json"}
+    response = await client.post(URL, content=_body(_reading("MARK", 0)), headers=headers)
+    assert response.status_code == 202
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_retry_while_the_first_is_in_flight_gets_409(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    body = _body(_reading("S1", 0))
+    digest = idempotency.request_hash("salinity", "application/json", body)
+    async with db_connection(db) as connection:
+        assert await idempotency.claim(connection, "snnmt", "k-busy", digest) is None
+    headers = {**await _agency(db), "Content-Type": "application/json", "Idempotency-Key": "k-busy"}
+    response = await client.post(URL, content=body, headers=headers)
+    assert response.status_code == 409
+    other_agency_key = await _agency(db, "syt")
+    assert (
+        await client.post(
+            "/v1/feeds/hospital-beds/messages",
+            content=b"[]",
+            headers={
+                **other_agency_key,
+                "Content-Type": "application/json",
+                "Idempotency-Key": "k-busy",
+            },
+        )
+    ).status_code == 422  # its own key space: not 409, just an empty batch
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_one_agencys_flood_is_limited_without_slowing_another(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    flooding = {**await _agency(db), "Content-Type": "application/json"}
+    calm = {**await _agency(db, "syt"), "Content-Type": "application/json"}
+    statuses = [
+        (await client.post(URL, content=b"[]", headers=flooding)).status_code for _ in range(60)
+    ]
+    assert statuses.count(429) > 0
+    limited = await client.post(URL, content=b"[]", headers=flooding)
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+    calm_answer = await client.post("/v1/feeds/hospital-beds/messages", content=b"[]", headers=calm)
+    assert calm_answer.status_code == 422  # served (an empty batch), not limited

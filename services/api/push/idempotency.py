@@ -1,0 +1,94 @@
+"""Idempotency-Key for pushes (the IETF httpapi draft's semantics), scoped per agency.
+
+The first request with a key claims it; a retry with the same key and body gets the first
+answer, and nothing is produced twice; the same key with another body is a 422; a retry while
+the first is still in flight is a 409. Keys are kept 24 hours. A request that failed for a
+reason worth retrying (503) releases its key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from services.api.errors import ApiError
+
+KEPT = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyConflict(ApiError):
+    status_code = 409
+    error = "conflict"
+
+
+class IdempotencyMismatch(ApiError):
+    status_code = 422
+    error = "idempotency_key_reused"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    body: dict[str, Any]
+
+
+def request_hash(feed: str, content_type: str, body: bytes) -> str:
+    return hashlib.sha256(b"\0".join([feed.encode(), content_type.encode(), body])).hexdigest()
+
+
+async def claim(connection: Any, agency: str, key: str, digest: str) -> StoredResponse | None:
+    """Claims ``key`` for this request; returns the stored answer when it was answered before."""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ApiError(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+    async with connection.transaction():
+        await connection.execute(
+            "DELETE FROM idempotency_keys WHERE agency = $1 AND key = $2"
+            " AND created_at < now() - $3::interval",
+            agency,
+            key,
+            KEPT,
+        )
+        claimed = await connection.fetchval(
+            "INSERT INTO idempotency_keys (agency, key, request_hash) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING RETURNING true",
+            agency,
+            key,
+            digest,
+        )
+        if claimed:
+            return None
+        row = await connection.fetchrow(
+            "SELECT request_hash, response_status, response_body FROM idempotency_keys"
+            " WHERE agency = $1 AND key = $2",
+            agency,
+            key,
+        )
+    if row["request_hash"] != digest:
+        raise IdempotencyMismatch(
+            "this Idempotency-Key was used with another request body; use a new key"
+        )
+    if row["response_status"] is None:
+        raise IdempotencyConflict("a request with this Idempotency-Key is still in flight")
+    return StoredResponse(row["response_status"], row["response_body"])
+
+
+async def record(connection: Any, agency: str, key: str, response: StoredResponse) -> None:
+    await connection.execute(
+        "UPDATE idempotency_keys SET response_status = $3, response_body = $4"
+        " WHERE agency = $1 AND key = $2",
+        agency,
+        key,
+        response.status,
+        response.body,
+    )
+
+
+async def release(connection: Any, agency: str, key: str) -> None:
+    await connection.execute(
+        "DELETE FROM idempotency_keys WHERE agency = $1 AND key = $2 AND response_status IS NULL",
+        agency,
+        key,
+    )
