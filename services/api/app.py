@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
+from services.api import openapi
 from services.api.dependencies import AppState
-from services.api.errors import ApiError, render_api_error
+from services.api.errors import ApiError, render_api_error, render_validation_error
 from services.api.health.endpoints import router as health_router
 from services.api.observations.endpoints import router as observations_router
 from services.api.push.endpoints import router as push_router
@@ -48,8 +50,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_exception_handler(ApiError, render_api_error)
+    app.add_exception_handler(RequestValidationError, render_validation_error)
     app.include_router(health_router)
     app.include_router(observations_router)
     app.include_router(rejections_router)
     app.include_router(push_router)
+    openapi.install(app, load_feeds(settings.common.schemas_dir))
     return app

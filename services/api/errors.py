@@ -4,6 +4,7 @@ handler as ``{"error": ..., "detail": ...}``. An expected condition is never a 5
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 
@@ -51,6 +52,20 @@ class Unavailable(ApiError):
 
     def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail, headers={"Retry-After": "5", **(headers or {})})
+
+
+class InvalidRequest(ApiError):
+    status_code = 422
+    error = "invalid_request"
+
+
+async def render_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own parameter validation, in the API's one error shape."""
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+    )
+    return await render_api_error(request, InvalidRequest(problems or "invalid request"))
 
 
 async def render_api_error(request: Request, exc: Exception) -> JSONResponse:

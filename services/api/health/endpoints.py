@@ -10,9 +10,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.api.dependencies import State
 from services.api.errors import Unavailable
+from services.api.schemas import error_responses
 from services.common.db import storage_mode
 
 router = APIRouter(tags=["health"])
+READY_ERRORS = error_responses(503)
 
 
 @router.get("/healthz")
@@ -21,7 +23,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=READY_ERRORS)
 async def readyz(state: State) -> dict[str, Any]:
     """The store answers and is migrated; names the storage mode."""
     try:

@@ -10,8 +10,9 @@ from services.api.dependencies import Caller, Connection, Feed, State
 from services.api.errors import ApiError
 from services.api.observations.repository import ObservationQuery, fetch_observations
 from services.api.observations.schemas import ObservationOut, ObservationPage
+from services.api.schemas import error_responses
 
-router = APIRouter(tags=["observations"])
+router = APIRouter(tags=["observations"], responses=error_responses(400, 401, 403, 404, 422))
 
 
 @router.get("/v1/feeds/{feed}/observations", response_model=ObservationPage)

@@ -21,6 +21,7 @@ from services.api.push.body import (
 )
 from services.api.push.gateway import BrokerUnavailable
 from services.api.push.schemas import PushResult, RejectedMessage
+from services.api.schemas import ErrorBody
 from services.common.canonical import Rejection
 from services.common.feeds import FeedDefinition
 from services.ingest.admit import admit
@@ -33,16 +34,19 @@ router = APIRouter(tags=["push"])
     status_code=status.HTTP_202_ACCEPTED,
     response_model=PushResult,
     responses={
-        401: {"description": "No key, or an unknown or revoked one"},
-        403: {"description": "The key is not this feed's agency's"},
-        404: {"description": "Unknown feed"},
-        408: {"description": "The body took too long to arrive"},
-        409: {"description": "A request with this Idempotency-Key is still in flight"},
-        413: {"description": "Body larger than the limit"},
-        415: {"description": "Not application/json nor application/x-ndjson"},
-        422: {"description": "No valid message, or an Idempotency-Key reused for another body"},
-        429: {"description": "Too many pushes with this key; retry after Retry-After"},
-        503: {"description": "Broker unavailable: nothing accepted; retry after Retry-After"},
+        code: {"model": ErrorBody, "description": description}
+        for code, description in {
+            401: "No key, or an unknown or revoked one",
+            403: "The key is not this feed's agency's",
+            404: "Unknown feed",
+            408: "The body took too long to arrive",
+            409: "A request with this Idempotency-Key is still in flight",
+            413: "Body larger than the limit",
+            415: "Not application/json nor application/x-ndjson",
+            422: "No valid message, or an Idempotency-Key reused for another body",
+            429: "Too many pushes with this key; retry after Retry-After",
+            503: "Broker unavailable: nothing accepted; retry after Retry-After",
+        }.items()
     },
 )
 async def push_messages(

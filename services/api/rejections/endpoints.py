@@ -9,8 +9,9 @@ from services.api.access import require_read
 from services.api.dependencies import Caller, Connection, Feed
 from services.api.rejections.repository import fetch_rejections
 from services.api.rejections.schemas import RejectionOut, RejectionPage
+from services.api.schemas import error_responses
 
-router = APIRouter(tags=["rejections"])
+router = APIRouter(tags=["rejections"], responses=error_responses(401, 403, 404, 422))
 
 
 @router.get("/v1/feeds/{feed}/rejections", response_model=RejectionPage)
