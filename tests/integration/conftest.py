@@ -98,10 +98,20 @@ async def _recorded_mode() -> str:
 @pytest_asyncio.fixture(loop_scope="session")
 async def database_url(stack: StackUnderTest) -> AsyncIterator[str]:
     """A fresh, migrated database for this test alone."""
+    url = await fresh_database_url()
+    yield url
+    await drop_database(url)
+
+
+async def drop_database(url: str) -> None:
+    await _admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+async def fresh_database_url() -> str:
+    """A new database cloned from the migrated template (dropped with the test stack's data)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     await _admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-    yield f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}"
-    await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}"
 
 
 async def _admin(statement: str) -> None:

@@ -56,7 +56,11 @@ async def push_messages(
     request: Request,
     idempotency_key: Annotated[
         str | None,
-        Header(description="Retries with the same key and body get the first answer (24 h)"),
+        Header(
+            min_length=1,
+            max_length=idempotency.MAX_KEY_LENGTH,
+            description="Retries with the same key and body get the first answer (24 h)",
+        ),
     ] = None,
 ) -> Response:
     """Messages in the department's own format, as a JSON array or NDJSON. Each is checked as
