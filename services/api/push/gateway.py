@@ -22,14 +22,30 @@ class KafkaGateway:
         self._starting = asyncio.Lock()
 
     async def send_all(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
-        """Sends (key, value) pairs; returns only once the broker acknowledged all of them."""
+        """Sends (key, value) pairs; returns only once the broker acknowledged all of them.
+
+        On failure, whatever the producer still holds is dropped before the caller hears
+        "not accepted", so no message of a refused request reaches the broker later.
+        """
         producer = await self._started()
         try:
             async with asyncio.timeout(self.timeout_s):
                 deliveries = [await producer.send(topic, value, key=key) for key, value in messages]
                 await asyncio.gather(*deliveries)
         except (KafkaError, TimeoutError) as error:
-            raise BrokerUnavailable(f"{error.__class__.__name__}") from error
+            await self._abandon(producer)
+            raise BrokerUnavailable(error.__class__.__name__) from error
+
+    async def _abandon(self, producer: AIOKafkaProducer) -> None:
+        """Drops the producer and every record it still holds. aiokafka retries a batch for a
+        known but unreachable leader without end and has no public way to drop it, so this
+        reaches into it (aiokafka is pinned): stop the sender first, so nothing more is sent,
+        then fail what is buffered. That is what makes "503: nothing accepted" true."""
+        if self._producer is producer:
+            self._producer = None
+        await producer._sender.close()
+        producer._message_accumulator.fail_all(BrokerUnavailable("request abandoned"))
+        await producer.stop()
 
     async def _started(self) -> AIOKafkaProducer:
         async with self._starting:

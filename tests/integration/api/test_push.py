@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from typing import Any
@@ -14,7 +15,7 @@ from services.api.push import idempotency
 from services.common.keys import issue_key, revoke_key
 from services.common.settings import CommonSettings
 from tests.integration.api.conftest import PUSH_MAX_BYTES, api_settings
-from tests.integration.conftest import db_connection
+from tests.integration.conftest import db_connection, run_stack
 from tests.integration.pipeline import read_topic
 
 pytestmark = pytest.mark.integration
@@ -203,3 +204,25 @@ async def test_one_agencys_flood_is_limited_without_slowing_another(
     assert int(limited.headers["Retry-After"]) >= 1
     calm_answer = await client.post("/v1/feeds/hospital-beds/messages", content=b"[]", headers=calm)
     assert calm_answer.status_code == 422  # served (an empty batch), not limited
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_broker_stopped_gives_503_and_the_message_never_appears_later(
+    client: httpx.AsyncClient, db: Any, settings: CommonSettings
+) -> None:
+    owner = await _agency(db)
+    assert (await client.post(URL, json=[_reading("BEFORE", 0)], headers=owner)).status_code == 202
+    await asyncio.to_thread(run_stack, "down", "kafka")
+    try:
+        during = await client.post(URL, json=[_reading("DURING", 0)], headers=owner)
+    finally:
+        await asyncio.to_thread(run_stack, "up", "kafka")
+    assert during.status_code == 503
+    assert during.headers["Retry-After"] == "5"
+    assert (await client.post(URL, json=[_reading("AFTER", 0)], headers=owner)).status_code == 202
+
+    records = await read_topic(settings.kafka_bootstrap, settings.topics.raw("salinity"), 2)
+    await asyncio.sleep(2)  # anything the producer might still deliver late would be here now
+    everything = await read_topic(settings.kafka_bootstrap, settings.topics.raw("salinity"), 2)
+    assert sorted(json.loads(r.value)["ma_tram"] for r in records) == ["AFTER", "BEFORE"]
+    assert len(everything) == 2

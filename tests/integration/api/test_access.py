@@ -1,0 +1,79 @@
+"""No agency touches another's data: every feed endpoint, every agency's key, every feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from services.common.feeds import FeedDefinition
+from services.common.keys import issue_key
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_agency_key_reaches_only_its_own_feeds_on_every_endpoint(
+    client: httpx.AsyncClient, db: Any, feeds: dict[str, FeedDefinition]
+) -> None:
+    agencies = sorted({feed.agency for feed in feeds.values()})
+    keys = {}
+    for agency in agencies:
+        _, key = await issue_key(db, "agency", agency)
+        keys[agency] = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    for agency, headers in keys.items():
+        for name, feed in feeds.items():
+            statuses = [
+                (await client.get(f"/v1/feeds/{name}/observations", headers=headers)).status_code,
+                (await client.get(f"/v1/feeds/{name}/rejections", headers=headers)).status_code,
+                (
+                    await client.post(f"/v1/feeds/{name}/messages", content=b"[]", headers=headers)
+                ).status_code,
+            ]
+            # Its own feed: reads answer, an empty push is merely invalid. Another's: 403 all.
+            expected = [200, 200, 422] if feed.agency == agency else [403, 403, 403]
+            assert statuses == expected, (agency, name)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_reader_key_reads_every_feed_and_pushes_to_none(
+    client: httpx.AsyncClient, db: Any, feeds: dict[str, FeedDefinition]
+) -> None:
+    _, key = await issue_key(db, "reader", "wall")
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    for name in feeds:
+        assert (
+            await client.get(f"/v1/feeds/{name}/observations", headers=headers)
+        ).status_code == 200
+        assert (
+            await client.get(f"/v1/feeds/{name}/rejections", headers=headers)
+        ).status_code == 200
+        push = await client.post(f"/v1/feeds/{name}/messages", content=b"[]", headers=headers)
+        assert push.status_code == 403
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Bearer ioc_" + "x" * 43,
+        "Bearer " + "\\x00" * 10,
+    ],
+)
+async def test_malformed_and_unknown_keys_are_401(
+    client: httpx.AsyncClient, authorization: str
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    for method, url in [
+        ("GET", "/v1/feeds/salinity/observations"),
+        ("GET", "/v1/feeds/salinity/rejections"),
+        ("POST", "/v1/feeds/salinity/messages"),
+    ]:
+        response = await client.request(method, url, headers=headers, json=[])
+        assert response.status_code == 401, (authorization, url)
+        assert response.headers["WWW-Authenticate"] == "Bearer"
