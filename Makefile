@@ -17,7 +17,7 @@ help:
 	@echo "make up      start Kafka, PostgreSQL, the worker, the API and the simulator"
 	@echo "make down    stop them (data survives)    make reset   stop and wipe local data"
 	@echo "make test    ruff, mypy and the whole test suite against real Kafka and PostgreSQL"
-	@echo "make bench   ingest benchmark against the COPY ceiling; figures in BENCHMARKS.md"
+	@echo "make bench   ingest and HTTP benchmarks against their ceilings; figures in BENCHMARKS.md"
 
 # The virtual environment, rebuilt when pyproject.toml changes.
 $(BIN)/ioc: pyproject.toml
@@ -63,4 +63,5 @@ test: lint typecheck
 # Benchmarks on a stack of their own; figures go to bench/results/ and BENCHMARKS.md.
 bench: venv
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.http
 	$(BIN)/python -m bench.report

@@ -59,6 +59,28 @@ def main() -> None:
             f"| ingest rows/s with {figures['table_rows_before_second_run']:,} rows already "
             f"stored | {figures['ingest_rows_per_s_at_growth']:,} |"
         )
+    http_results = REPO_ROOT / "bench" / "results" / "http.json"
+    if http_results.exists():
+        http = json.loads(http_results.read_text())
+        rate, ratio = http["http_messages_per_s"], http["http_ratio_to_producer"]
+        lines += [
+            "",
+            "## HTTP push",
+            "",
+            f"{http['messages']:,} salinity readings pushed to `POST /v1/feeds/salinity/messages` "
+            "in batches of 500 by 32 concurrent clients (one API process, every message "
+            "validated, 202 only after acks=all). The ceiling is a bare aiokafka producer "
+            "(acks=all, idempotent) sending the same messages.",
+            "",
+            "| figure | value | target | met |",
+            "|---|---:|---|---|",
+            f"| messages/s accepted | {rate:,} | >= 20,000 | {'yes' if rate >= 20_000 else 'NO'} |",
+            f"| HTTP / bare producer | {ratio} | >= 0.40 | {'yes' if ratio >= 0.4 else 'NO'} |",
+            f"| latency p50 (ms) | {http['latency_p50_ms']} | | |",
+            f"| latency p99 (ms) | {http['latency_p99_ms']} | | |",
+            f"| bare producer ceiling, messages/s | {http['producer_ceiling_messages_per_s']:,} |"
+            " | |",
+        ]
     notes = REPO_ROOT / "bench" / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text(encoding="utf-8").strip()]

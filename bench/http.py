@@ -1,0 +1,199 @@
+"""`make bench` (HTTP push): messages/s accepted by POST /v1/feeds/{feed}/messages in batches of
+500 from 32 concurrent clients, p50/p99 latency, against the ceiling of a bare aiokafka producer
+sending the same messages (acks=all, idempotent) in the same run.
+
+    .venv/bin/python -m bench.http [--requests 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from bench import stack
+from bench.ingest import log
+from services.common.feeds import load_feeds
+from services.common.settings import REPO_ROOT
+from services.common.topics import Topics, ensure_topics
+
+BATCH = 500
+PATH = "/v1/feeds/salinity/messages"
+LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+CLIENTS = 32
+
+
+def salinity_batches(requests: int) -> list[list[dict[str, Any]]]:
+    """Valid salinity readings, distinct series, recent enough for every bound."""
+    start = datetime.now(UTC) - timedelta(days=2)
+    batches = []
+    for r in range(requests):
+        local_time = (start + timedelta(minutes=r)).astimezone(LOCAL).strftime("%d/%m/%Y %H:%M")
+        batch = []
+        for n in range(BATCH):
+            batch.append(
+                {
+                    "ma_tram": f"B-{n:04d}",
+                    "thoi_gian": local_time,
+                    "do_man_phan_nghin": f"{n % 40},{r % 10}",
+                    "muc_nuoc_cm": 100 + n % 50,
+                    "xa_phuong_ma": "32150",
+                }
+            )
+        batches.append(batch)
+    return batches
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def load(url: str, key: str, bodies: list[bytes]) -> tuple[float, list[float], int]:
+    """Posts every body from CLIENTS concurrent clients; returns seconds, latencies, accepted."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    accepted = 0
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    async def client() -> None:
+        nonlocal accepted
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            while not queue.empty():
+                body = queue.get_nowait()
+                started = time.perf_counter()
+                response = await http.post(
+                    "/v1/feeds/salinity/messages", content=body, headers=headers
+                )
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 202:
+                    raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+                accepted += response.json()["accepted"]
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return time.perf_counter() - started, latencies, accepted
+
+
+async def ceiling(topic: str, batches: list[list[dict[str, Any]]]) -> float:
+    """Seconds for a bare producer to have the broker acknowledge the same messages."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        deliveries = []
+        for batch in batches:
+            for message in batch:
+                value = json.dumps(message, ensure_ascii=False).encode()
+                deliveries.append(
+                    await producer.send(topic, value, key=message["ma_tram"].encode())
+                )
+        await asyncio.gather(*deliveries)
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.http")
+    parser.add_argument("--requests", type=int, default=400)
+    args = parser.parse_args()
+    feeds = load_feeds(REPO_ROOT / "schemas")
+    stack.run_stack("up", "postgres", "kafka")
+    api = None
+    try:
+        database = stack.fresh_database("http")
+        topics = Topics(namespace=f"http{uuid.uuid4().hex[:6]}.")
+        asyncio.run(ensure_topics(stack.BOOTSTRAP, topics.partitions(feeds)))
+        port = _free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
+            "IOC_DATABASE_URL": database,
+            "IOC_KAFKA_BOOTSTRAP": stack.BOOTSTRAP,
+            "IOC_TOPIC_NAMESPACE": topics.namespace,
+            "IOC_PUSH_RATE_PER_S": "100000",
+            "IOC_PUSH_BURST": "100000",
+        }
+        key = (
+            subprocess.run(
+                [sys.executable, "-m", "services.cli", "keys", "issue", "--agency", "snnmt"],
+                cwd=REPO_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        api = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "api", "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        _wait_for(url)
+        batches = salinity_batches(args.requests)
+        bodies = [json.dumps(batch, ensure_ascii=False).encode() for batch in batches]
+        log(f"HTTP: warming up, then {len(bodies)} pushes of {BATCH} from {CLIENTS} clients")
+        asyncio.run(load(url, key, bodies[:CLIENTS]))
+        seconds, latencies, accepted = asyncio.run(load(url, key, bodies))
+        log("HTTP ceiling: a bare producer sending the same messages")
+        ceiling_seconds = asyncio.run(ceiling(topics.raw("salinity"), batches))
+    finally:
+        if api is not None:
+            api.terminate()
+            api.wait(timeout=30)
+        stack.run_stack("down", "kafka", "postgres")
+
+    quantiles = statistics.quantiles(latencies, n=100)
+    rate, ceiling_rate = accepted / seconds, accepted / ceiling_seconds
+    figures = {
+        "messages": accepted,
+        "http_messages_per_s": round(rate),
+        "producer_ceiling_messages_per_s": round(ceiling_rate),
+        "http_ratio_to_producer": round(rate / ceiling_rate, 3),
+        "latency_p50_ms": round(quantiles[49] * 1000, 1),
+        "latency_p99_ms": round(quantiles[98] * 1000, 1),
+    }
+    print(json.dumps(figures, indent=2))
+    out = REPO_ROOT / "bench" / "results" / "http.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+def _wait_for(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/healthz", timeout=1)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    main()
