@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -20,6 +23,7 @@ from tests.integration.pipeline import read_topic
 
 pytestmark = pytest.mark.integration
 URL = "/v1/feeds/salinity/messages"
+LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def _reading(station: str, minute: int, salinity: str = "9,2") -> dict[str, Any]:
@@ -226,3 +230,35 @@ async def test_the_broker_stopped_gives_503_and_the_message_never_appears_later(
     everything = await read_topic(settings.kafka_bootstrap, settings.topics.raw("salinity"), 2)
     assert sorted(json.loads(r.value)["ma_tram"] for r in records) == ["AFTER", "BEFORE"]
     assert len(everything) == 2
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_message_from_the_future_is_rejected_with_its_reason(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(LOCAL)
+    future = {**_reading("S1", 0), "thoi_gian": tomorrow.strftime("%d/%m/%Y %H:%M")}
+    response = await client.post(URL, json=[_reading("S1", 0), future], headers=await _agency(db))
+    assert response.status_code == 202
+    [rejected] = response.json()["rejected"]
+    assert rejected["index"] == 1
+    assert "ahead of the IOC clock (at most 5 min allowed)" in rejected["error"]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_body_that_trickles_in_too_slowly_gets_408(
+    settings: CommonSettings, db: Any
+) -> None:
+    app = create_app(replace(api_settings(settings), push_read_timeout_s=0.5))
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b'[{"ma_tram": "S1",'
+        await asyncio.sleep(2)
+        yield b"}]"
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as slow_client:
+            headers = {**await _agency(db), "Content-Type": "application/json"}
+            response = await slow_client.post(URL, content=trickle(), headers=headers)
+    assert response.status_code == 408
