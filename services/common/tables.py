@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -26,10 +24,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 metadata = MetaData()
 
 
-def _now() -> Column[datetime]:
-    return Column("ingested_at", DateTime(timezone=True), nullable=False, server_default=func.now())
-
-
 storage_info = Table(
     "storage_info",
     metadata,
@@ -38,37 +32,28 @@ storage_info = Table(
     comment="How the store was built: 'mode' is timescaledb or postgres, chosen at migration.",
 )
 
-# Numeric observations, one row per (series, event time). Partitioned by event time: native
-# range partitions in plain mode, a hypertable in TimescaleDB mode. The source offset decides
-# which of two messages for the same key wins (the later one in log order).
-observations = Table(
-    "observations",
-    metadata,
-    Column("feed", Text, nullable=False),
-    Column("entity", Text, nullable=False),
-    Column("metric", Text, nullable=False),
-    Column("ts", DateTime(timezone=True), nullable=False),
-    Column("value", Float, nullable=False),
-    Column("src_partition", Integer, nullable=False),
-    Column("src_offset", BigInteger, nullable=False),
-    _now(),
-    PrimaryKeyConstraint("feed", "entity", "metric", "ts"),
-)
 
-# Text states (a citizen report's or a programme task's status), keyed like observations.
-states = Table(
-    "states",
-    metadata,
-    Column("feed", Text, nullable=False),
-    Column("entity", Text, nullable=False),
-    Column("metric", Text, nullable=False),
-    Column("ts", DateTime(timezone=True), nullable=False),
-    Column("value", Text, nullable=False),
-    Column("src_partition", Integer, nullable=False),
-    Column("src_offset", BigInteger, nullable=False),
-    _now(),
-    PrimaryKeyConstraint("feed", "entity", "metric", "ts"),
-)
+def _event_table(name: str, value_type: type[Float[float]] | type[Text]) -> Table:
+    """One row per (series, event time). Partitioned by event time: native range partitions in
+    plain mode, a hypertable in TimescaleDB mode. The source partition and offset say which
+    message wrote the row (the later one in log order wins)."""
+    return Table(
+        name,
+        metadata,
+        Column("feed", Text, nullable=False),
+        Column("entity", Text, nullable=False),
+        Column("metric", Text, nullable=False),
+        Column("ts", DateTime(timezone=True), nullable=False),
+        Column("value", value_type, nullable=False),
+        Column("src_partition", Integer, nullable=False),
+        Column("src_offset", BigInteger, nullable=False),
+        Column("ingested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("feed", "entity", "metric", "ts"),
+    )
+
+
+observations = _event_table("observations", Float)  # numeric metrics
+states = _event_table("states", Text)  # text states: a citizen report's, a programme task's
 
 
 def _rollup(name: str) -> Table:
