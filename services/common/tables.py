@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
 
 metadata = MetaData()
 
@@ -33,7 +36,7 @@ storage_info = Table(
 )
 
 
-def _event_table(name: str, value_type: type[Float[float]] | type[Text]) -> Table:
+def _event_table(name: str, value_type: TypeEngine[Any]) -> Table:
     """One row per (series, event time). Partitioned by event time: native range partitions in
     plain mode, a hypertable in TimescaleDB mode. The source partition and offset say which
     message wrote the row (the later one in log order wins)."""
@@ -52,8 +55,8 @@ def _event_table(name: str, value_type: type[Float[float]] | type[Text]) -> Tabl
     )
 
 
-observations = _event_table("observations", Float)  # numeric metrics
-states = _event_table("states", Text)  # text states: a citizen report's, a programme task's
+observations = _event_table("observations", Float())  # numeric metrics
+states = _event_table("states", Text())  # text states: a citizen report's, a programme task's
 
 
 def _rollup(name: str) -> Table:
