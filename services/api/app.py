@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +13,7 @@ from services.api import openapi
 from services.api.dependencies import AppState
 from services.api.errors import ApiError, render_api_error, render_validation_error
 from services.api.health.endpoints import router as health_router
+from services.api.indicators.endpoints import router as indicators_router
 from services.api.observations.endpoints import router as observations_router
 from services.api.push.endpoints import router as push_router
 from services.api.push.gateway import KafkaGateway
@@ -20,10 +22,15 @@ from services.api.rejections.endpoints import router as rejections_router
 from services.api.settings import ApiSettings
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
+from services.common.indicators import load_indicators
 from services.ingest.normalise import Normaliser
 
 
-def create_app(settings: ApiSettings) -> FastAPI:
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         feeds = load_feeds(settings.common.schemas_dir)
@@ -36,6 +43,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             normalisers={name: Normaliser(feed) for name, feed in feeds.items()},
             gateway=gateway,
             rate_limiter=RateLimiter(settings.push_rate_per_s, settings.push_burst),
+            indicators=load_indicators(settings.common.schemas_dir, feeds),
+            clock=clock,
         )
         try:
             yield
@@ -55,5 +64,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(observations_router)
     app.include_router(rejections_router)
     app.include_router(push_router)
+    app.include_router(indicators_router)
     openapi.install(app, load_feeds(settings.common.schemas_dir))
     return app

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -14,6 +15,7 @@ from services.api.push.gateway import KafkaGateway
 from services.api.push.rate_limit import RateLimiter
 from services.api.settings import ApiSettings
 from services.common.feeds import FeedDefinition
+from services.common.indicators import IndicatorDefinition
 from services.common.keys import Principal, find_principal
 from services.ingest.normalise import Normaliser
 
@@ -26,6 +28,8 @@ class AppState:
     normalisers: dict[str, Normaliser]
     gateway: KafkaGateway
     rate_limiter: RateLimiter
+    indicators: dict[str, IndicatorDefinition]
+    clock: Callable[[], datetime]
 
 
 def _state(request: Request) -> AppState:

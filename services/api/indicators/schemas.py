@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from services.api.indicators.status import Status
+
+
+class BreakdownItem(BaseModel):
+    code: str = Field(description="Commune/ward code")
+    value: float
+
+
+class IndicatorOut(BaseModel):
+    id: str
+    title: str
+    value: float | None
+    unit: str
+    status: Status
+    as_of: datetime | None = Field(description="Event time of the newest data used")
+    updated_at: datetime = Field(description="When this value was computed")
+    breakdown: list[BreakdownItem] | None = Field(
+        description="By commune/ward, where the indicator has one"
+    )
+
+
+class IndicatorList(BaseModel):
+    indicators: list[IndicatorOut]

@@ -1,0 +1,189 @@
+"""The wall's indicators from known inputs: every department example ingested by the real
+worker, each indicator read at a moment its data is fresh, its value checked against a
+computation straight from the department's own messages."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from services.api.app import create_app
+from services.common.feeds import FeedDefinition
+from services.common.keys import issue_key
+from services.common.settings import CommonSettings
+from tests.conftest import read_examples
+from tests.integration.api.conftest import api_settings
+from tests.integration.pipeline import all_committed, eventually, produce, running_worker
+
+pytestmark = pytest.mark.integration
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 26, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def wall(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Clock]]:
+    async with running_worker(settings, feeds) as worker:
+        for feed in feeds.values():
+            messages = feed.examples_path.read_bytes().splitlines()
+            await produce(settings, feed.feed, messages)
+            await eventually(functools.partial(all_committed, worker, feed.feed, len(messages)))
+    clock = Clock()
+    app = create_app(api_settings(settings), clock=clock)
+    _, key = await issue_key(db, "reader", "wall")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://ioc", headers={"Authorization": f"Bearer {key}"}
+        ) as client:
+            yield client, clock
+
+
+async def _read(wall: tuple[httpx.AsyncClient, Clock], indicator: str, at: str) -> Any:
+    client, clock = wall
+    clock.now = datetime.fromisoformat(at)
+    response = await client.get(f"/v1/indicators/{indicator}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _examples(feeds: dict[str, FeedDefinition], feed: str) -> list[dict[str, Any]]:
+    return read_examples(feeds[feed].examples_path)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_programme_indicators_give_the_reported_figures(wall: Any) -> None:
+    # The programme as reported on 2025-09-18: 66 of 123 done, 38 of the 65 planned for 2025.
+    at = "2025-09-18T12:00:00+00:00"
+    rate = await _read(wall, "programme.completion_rate", at)
+    assert (rate["value"], rate["unit"], rate["status"]) == (53.66, "%", "warning")
+    assert rate["as_of"] == "2025-09-18T01:00:00Z"
+    assert (await _read(wall, "programme.completion_rate_2025", at))["value"] == 58.46
+    overdue = await _read(wall, "programme.overdue_tasks", at)
+    assert (overdue["value"], overdue["status"]) == (0.0, "ok")
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_status_change_of_one_task_moves_them(
+    wall: Any, settings: CommonSettings, feeds: dict[str, FeedDefinition]
+) -> None:
+    task = next(
+        t
+        for t in _examples(feeds, "programme-tasks")
+        if t["nam_ke_hoach"] == 2025 and t["trang_thai"] == "dang_thuc_hien"
+    )
+    overdue = {**task, "trang_thai": "qua_han", "cap_nhat_luc": "2025-09-19T08:00:00+07:00"}
+    async with running_worker(settings, feeds) as worker:
+        committed = 123
+        await produce(settings, "programme-tasks", [json.dumps(overdue).encode()])
+        await eventually(lambda: all_committed(worker, "programme-tasks", committed + 1))
+    at = "2025-09-19T12:00:00+00:00"
+    assert (await _read(wall, "programme.overdue_tasks", at))["value"] == 1.0
+    assert (await _read(wall, "programme.completion_rate_2025", at))["value"] == 58.46
+    done = {**task, "trang_thai": "hoan_thanh", "cap_nhat_luc": "2025-09-20T08:00:00+07:00"}
+    async with running_worker(settings, feeds) as worker:
+        await produce(settings, "programme-tasks", [json.dumps(done).encode()])
+        await eventually(lambda: all_committed(worker, "programme-tasks", committed + 2))
+    at = "2025-09-20T12:00:00+00:00"
+    assert (await _read(wall, "programme.overdue_tasks", at))["value"] == 0.0
+    assert (await _read(wall, "programme.completion_rate_2025", at))["value"] == round(
+        100 * 39 / 65, 2
+    )
+    assert (await _read(wall, "programme.completion_rate", at))["value"] == round(100 * 67 / 123, 2)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_staleness_flips_as_time_passes(wall: Any) -> None:
+    # Salinity reports every 15 min; its newest reading is 25/11 07:45 local (00:45 UTC).
+    fresh = await _read(wall, "salinity.max_ppt", "2026-11-25T01:00:00+00:00")
+    assert (fresh["value"], fresh["status"]) == (19.8, "critical")
+    stale = await _read(wall, "salinity.max_ppt", "2026-11-25T01:21:00+00:00")
+    assert (stale["value"], stale["status"]) == (19.8, "stale")
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_every_other_required_indicator_matches_the_departments_messages(
+    wall: Any, feeds: dict[str, FeedDefinition]
+) -> None:
+    dossiers = _examples(feeds, "admin-dossiers")
+    on_time = sum(d["ho_so"]["dung_han"] for d in dossiers)
+    resolved = sum(d["ho_so"]["da_giai_quyet"] for d in dossiers)
+    rate = await _read(wall, "dossiers.on_time_rate_30d", "2026-11-26T00:00:00+00:00")
+    assert rate["value"] == round(100 * on_time / resolved, 2)
+    by_commune: dict[str, list[int]] = {}
+    for d in dossiers:
+        sums = by_commune.setdefault(d["don_vi"]["ma"], [0, 0])
+        sums[0] += d["ho_so"]["dung_han"]
+        sums[1] += d["ho_so"]["da_giai_quyet"]
+    assert rate["breakdown"] == [
+        {"code": code, "value": round(100 * a / b, 2)}
+        for code, (a, b) in sorted(by_commune.items())
+    ]
+
+    latest_report: dict[str, dict[str, Any]] = {}
+    for report in sorted(_examples(feeds, "citizen-feedback"), key=lambda r: r["thoi_gian"]):
+        latest_report[report["ma_phan_anh"]] = report
+    open_reports = [r for r in latest_report.values() if r["trang_thai"] != "da_xu_ly"]
+    reports = await _read(wall, "feedback.open_reports", "2026-11-25T10:00:00+00:00")
+    assert reports["value"] == float(len(open_reports))
+    assert sum(item["value"] for item in reports["breakdown"]) == len(open_reports)
+
+    latest_beds: dict[str, dict[str, Any]] = {}
+    for report in sorted(_examples(feeds, "hospital-beds"), key=lambda r: r["thoi_diem"]):
+        latest_beds[report["benh_vien"]["ma"]] = report
+    inpatients = sum(r["dang_dieu_tri_noi_tru"] for r in latest_beds.values())
+    planned = sum(r["giuong_ke_hoach"] for r in latest_beds.values())
+    beds = await _read(wall, "hospital.bed_occupancy", "2026-11-25T18:00:00+00:00")
+    assert beds["value"] == round(100 * inpatients / planned, 2)
+
+    air = _examples(feeds, "air-quality")
+    newest = max(a["timestamp"] for a in air)
+    last_hour = [a["pm25_ugm3"] for a in air if a["timestamp"] == newest]
+    pm25 = await _read(
+        wall,
+        "air.pm25_avg_1h",
+        (datetime.fromisoformat(newest) + timedelta(minutes=30)).isoformat(),
+    )
+    assert pm25["value"] == round(sum(last_hour) / len(last_hour), 2)
+
+    traffic = _examples(feeds, "traffic")
+    end = max(t["epoch_ms"] for t in traffic)  # the last 15 minutes: the newest three intervals
+    counted = [t for t in traffic if end - t["epoch_ms"] < 15 * 60 * 1000]
+    vehicles = sum(lane["vehicles"] for t in counted for lane in t["lanes"])
+    at = datetime.fromtimestamp(end / 1000, UTC).isoformat()
+    assert (await _read(wall, "traffic.vehicles_15m", at))["value"] == float(vehicles)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_list_names_every_required_indicator_and_an_unknown_one_is_404(
+    wall: Any,
+) -> None:
+    client, _ = wall
+    listing = (await client.get("/v1/indicators", params={"lang": "en"})).json()["indicators"]
+    assert {i["id"] for i in listing} >= {
+        "programme.completion_rate",
+        "programme.completion_rate_2025",
+        "programme.overdue_tasks",
+        "dossiers.on_time_rate_30d",
+        "feedback.open_reports",
+        "hospital.bed_occupancy",
+        "salinity.max_ppt",
+        "air.pm25_avg_1h",
+        "traffic.vehicles_15m",
+    }
+    assert next(i for i in listing if i["id"] == "salinity.max_ppt")["title"] == "Highest salinity"
+    assert (await client.get("/v1/indicators/nope")).status_code == 404
