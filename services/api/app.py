@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from services.api import openapi
 from services.api.dependencies import AppState
 from services.api.errors import ApiError, render_api_error, render_validation_error
+from services.api.feeds.endpoints import router as feeds_router
 from services.api.health.endpoints import router as health_router
 from services.api.indicators.endpoints import router as indicators_router
 from services.api.observations.endpoints import router as observations_router
@@ -65,5 +66,6 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(rejections_router)
     app.include_router(push_router)
     app.include_router(indicators_router)
+    app.include_router(feeds_router)
     openapi.install(app, load_feeds(settings.common.schemas_dir))
     return app

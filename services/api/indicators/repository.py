@@ -24,6 +24,7 @@ class Part:
 class Evaluation:
     value: float | None
     as_of: datetime | None
+    updated_at: datetime | None
     breakdown: dict[str, float] | None = field(default=None)
 
 
@@ -78,13 +79,17 @@ WHERE o.feed = $1 AND o.metric = $2 AND o.ts > $5 AND o.ts <= $6 AND e.attribute
 GROUP BY 1
 """
 
-NEWEST_EVENT = "SELECT max(ts) FROM latest WHERE feed = $1 AND metric = ANY($2::text[])"
+NEWEST = """
+SELECT max(ts) AS as_of, max(updated_at) AS updated_at FROM latest
+WHERE feed = $1 AND metric = ANY($2::text[])
+"""
 
 
 async def evaluate(connection: Any, d: IndicatorDefinition, now: datetime) -> Evaluation:
     parts = await _parts(connection, d, now)
+    newest = await _newest(connection, d)
     if not parts:
-        return Evaluation(None, await _newest_event(connection, d))
+        return Evaluation(None, newest["as_of"], newest["updated_at"])
     whole = _combine(d, parts)
     breakdown = None
     if d.breakdown is not None:
@@ -93,7 +98,7 @@ async def evaluate(connection: Any, d: IndicatorDefinition, now: datetime) -> Ev
             for p in parts
             if p.part is not None and (value := _value(d, p)) is not None
         }
-    return Evaluation(_value(d, whole), whole.as_of, breakdown)
+    return Evaluation(_value(d, whole), whole.as_of, newest["updated_at"], breakdown)
 
 
 async def _parts(connection: Any, d: IndicatorDefinition, now: datetime) -> list[Part]:
@@ -157,7 +162,6 @@ def _value(d: IndicatorDefinition, p: Part) -> float | None:
     return round(p.a, 2)
 
 
-async def _newest_event(connection: Any, d: IndicatorDefinition) -> datetime | None:
+async def _newest(connection: Any, d: IndicatorDefinition) -> Any:
     metrics = [m for m in (d.metric, d.numerator, d.denominator) if m is not None]
-    newest: datetime | None = await connection.fetchval(NEWEST_EVENT, d.feed, metrics)
-    return newest
+    return await connection.fetchrow(NEWEST, d.feed, metrics)

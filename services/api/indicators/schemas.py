@@ -19,7 +19,9 @@ class IndicatorOut(BaseModel):
     unit: str
     status: Status
     as_of: datetime | None = Field(description="Event time of the newest data used")
-    updated_at: datetime = Field(description="When this value was computed")
+    updated_at: datetime | None = Field(
+        description="When the data behind this value last changed in the store"
+    )
     breakdown: list[BreakdownItem] | None = Field(
         description="By commune/ward, where the indicator has one"
     )

@@ -187,3 +187,48 @@ async def test_the_list_names_every_required_indicator_and_an_unknown_one_is_404
     }
     assert next(i for i in listing if i["id"] == "salinity.max_ppt")["title"] == "Highest salinity"
     assert (await client.get("/v1/indicators/nope")).status_code == 404
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_etag_changes_exactly_when_the_answer_does(
+    wall: Any, settings: CommonSettings, feeds: dict[str, FeedDefinition]
+) -> None:
+    client, clock = wall
+    clock.now = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+    url = "/v1/indicators/salinity.max_ppt"
+    first = await client.get(url)
+    assert first.headers["Cache-Control"] == "private, no-cache"
+    etag = first.headers["ETag"]
+    again = await client.get(url, headers={"If-None-Match": etag})
+    assert (again.status_code, again.content, again.headers["ETag"]) == (304, b"", etag)
+
+    clock.now += timedelta(minutes=30)  # the same data, now stale: another answer
+    stale = await client.get(url, headers={"If-None-Match": etag})
+    assert stale.status_code == 200
+    assert stale.json()["status"] == "stale"
+    assert stale.headers["ETag"] != etag
+
+    saltier = {**_examples(feeds, "salinity")[-1], "thoi_gian": "25/11/2026 08:00"}
+    saltier["do_man_phan_nghin"] = "25,5"
+    async with running_worker(settings, feeds) as worker:
+        await produce(settings, "salinity", [json.dumps(saltier).encode()])
+        await eventually(lambda: all_committed(worker, "salinity", 25))
+    fresh = await client.get(url, headers={"If-None-Match": stale.headers["ETag"]})
+    assert (fresh.status_code, fresh.json()["value"]) == (200, 25.5)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_feeds_show_which_departments_lag(wall: Any) -> None:
+    client, clock = wall
+    clock.now = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 08:00 local on the examples' day
+    feeds = {f["feed"]: f for f in (await client.get("/v1/feeds")).json()["feeds"]}
+    assert feeds["salinity"]["status"] == "live"  # newest 07:45 local, every 15 min
+    assert feeds["salinity"]["agency"] == "snnmt"
+    assert feeds["salinity"]["last_event"] == "2026-11-25T00:45:00Z"
+    assert feeds["programme-tasks"]["status"] == "silent"  # last heard in 2025-09
+    clock.now = datetime(2026, 11, 25, 1, 20, tzinfo=UTC)
+    feeds = {f["feed"]: f for f in (await client.get("/v1/feeds")).json()["feeds"]}
+    assert feeds["salinity"]["status"] == "late"
+    clock.now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+    feeds = {f["feed"]: f for f in (await client.get("/v1/feeds")).json()["feeds"]}
+    assert feeds["salinity"]["status"] == "stale"

@@ -1,0 +1,25 @@
+"""Strong ETags for what the wall polls: the tag is a hash of the exact body, so it changes
+exactly when the answer does, and an unchanged answer costs a 304 with no body."""
+
+from __future__ import annotations
+
+import hashlib
+
+from fastapi import Request, Response
+from pydantic import BaseModel
+
+# Caches may keep the answer but must ask again each time: cheap with If-None-Match.
+CACHE_CONTROL = "private, no-cache"
+
+
+def conditional(request: Request, model: BaseModel) -> Response:
+    body = model.model_dump_json().encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+    if etag in _tags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _tags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
