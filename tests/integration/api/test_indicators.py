@@ -21,6 +21,7 @@ from services.common.settings import CommonSettings
 from tests.conftest import read_examples
 from tests.integration.api.conftest import api_settings
 from tests.integration.pipeline import all_committed, eventually, produce, running_worker
+from tests.unit.common.test_indicators import REQUIRED as REQUIRED_INDICATORS
 
 pytestmark = pytest.mark.integration
 
@@ -174,17 +175,7 @@ async def test_the_list_names_every_required_indicator_and_an_unknown_one_is_404
 ) -> None:
     client, _ = wall
     listing = (await client.get("/v1/indicators", params={"lang": "en"})).json()["indicators"]
-    assert {i["id"] for i in listing} >= {
-        "programme.completion_rate",
-        "programme.completion_rate_2025",
-        "programme.overdue_tasks",
-        "dossiers.on_time_rate_30d",
-        "feedback.open_reports",
-        "hospital.bed_occupancy",
-        "salinity.max_ppt",
-        "air.pm25_avg_1h",
-        "traffic.vehicles_15m",
-    }
+    assert {i["id"] for i in listing} >= REQUIRED_INDICATORS
     assert next(i for i in listing if i["id"] == "salinity.max_ppt")["title"] == "Highest salinity"
     assert (await client.get("/v1/indicators/nope")).status_code == 404
 
