@@ -29,3 +29,15 @@ class IndicatorOut(BaseModel):
 
 class IndicatorList(BaseModel):
     indicators: list[IndicatorOut]
+
+
+class SeriesPoint(BaseModel):
+    ts: datetime = Field(description="The bucket's start")
+    value: float
+
+
+class SeriesOut(BaseModel):
+    id: str
+    unit: str
+    interval_s: int
+    points: list[SeriesPoint]

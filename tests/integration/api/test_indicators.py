@@ -223,3 +223,61 @@ async def test_feeds_show_which_departments_lag(wall: Any) -> None:
     clock.now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
     feeds = {f["feed"]: f for f in (await client.get("/v1/feeds")).json()["feeds"]}
     assert feeds["salinity"]["status"] == "stale"
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_series_are_bucketed_from_rollups_or_observations(
+    wall: Any, feeds: dict[str, FeedDefinition]
+) -> None:
+    client, _ = wall
+    window = {"from": "2026-11-25T06:00:00+07:00", "to": "2026-11-25T08:00:00+07:00"}
+    salinity = _examples(feeds, "salinity")
+
+    def highest(times: tuple[str, ...]) -> float:
+        return max(
+            float(s["do_man_phan_nghin"].replace(",", "."))
+            for s in salinity
+            if s["thoi_gian"].endswith(times)
+        )
+
+    hourly = await client.get(
+        "/v1/indicators/salinity.max_ppt/series", params={**window, "interval": "1h"}
+    )
+    assert hourly.json()["points"] == [
+        {"ts": "2026-11-24T23:00:00Z", "value": highest(("06:00", "06:15", "06:30", "06:45"))},
+        {"ts": "2026-11-25T00:00:00Z", "value": highest(("07:00", "07:15", "07:30", "07:45"))},
+    ]
+    for interval in ("5m", "15m", "7m"):  # 5-minute rollups, then the observations themselves
+        points = (
+            await client.get(
+                "/v1/indicators/salinity.max_ppt/series", params={**window, "interval": interval}
+            )
+        ).json()["points"]
+        assert points[0]["value"] == highest(("06:00",))
+        assert max(p["value"] for p in points) == highest(("",))
+        # Buckets align on 2000-01-01 00:00 UTC: 7-minute ones start at 22:58 here.
+        assert points[0]["ts"] == (
+            "2026-11-24T22:58:00Z" if interval == "7m" else "2026-11-24T23:00:00Z"
+        )
+
+    dossiers = _examples(feeds, "admin-dossiers")
+    first_day = [d for d in dossiers if d["ngay"] == "2026-11-23"]
+    daily = await client.get(
+        "/v1/indicators/dossiers.on_time_rate_30d/series",
+        params={"from": "2026-11-22T00:00:00Z", "to": "2026-11-23T00:00:00Z", "interval": "1d"},
+    )
+    on_time = sum(d["ho_so"]["dung_han"] for d in first_day)
+    resolved = sum(d["ho_so"]["da_giai_quyet"] for d in first_day)
+    assert daily.json()["points"] == [
+        {"ts": "2026-11-22T00:00:00Z", "value": round(100 * on_time / resolved, 2)}
+    ]
+
+    state = await client.get("/v1/indicators/programme.completion_rate/series")
+    assert state.status_code == 400
+    bad = await client.get("/v1/indicators/salinity.max_ppt/series", params={"interval": "soon"})
+    assert (bad.status_code, bad.json()["error"]) == (400, "bad_request")
+    too_many = await client.get(
+        "/v1/indicators/salinity.max_ppt/series",
+        params={"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z", "interval": "1m"},
+    )
+    assert too_many.status_code == 400
