@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
-    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -111,10 +110,13 @@ def api_schema(api_url: str) -> Any:
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_the_api_keeps_its_openapi_promises(case: Any) -> None:
-    # Every check but positive-data acceptance: the push body's schema is "an array of
-    # messages", and which messages a feed accepts is its own schema's word (a 422 with reasons).
+    # No 5xx, and every answer as documented: status, content type, headers, body schema.
+    # Left out: positive-data acceptance (the push body's schema is "an array of messages";
+    # which messages a feed accepts is its own schema's word, a 422 with reasons) and
+    # negative-data rejection (unknown query parameters are ignored, and this test's own key
+    # header stands in for any Authorization a negative case leaves out).
     case.call_and_validate(
         headers={"Authorization": f"Bearer {os.environ['IOC_CONFORMANCE_KEY']}"},
         checks=[
@@ -123,6 +125,5 @@ def test_the_api_keeps_its_openapi_promises(case: Any) -> None:
             content_type_conformance,
             response_headers_conformance,
             response_schema_conformance,
-            negative_data_rejection,
         ],
     )
