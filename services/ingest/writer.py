@@ -7,7 +7,7 @@ Arrays are passed through ``unnest`` so each table costs one round trip per batc
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -86,33 +86,19 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool) -> None:
         newest = _newest_per_series(rows)
         if newest:
             await connection.execute(
-                UPSERT_LATEST,
-                [o.feed for o in newest],
-                [o.entity for o in newest],
-                [o.metric for o in newest],
-                [o.ts for o in newest],
-                [o.value for o in newest],
-                [o.text for o in newest],
+                UPSERT_LATEST, *_arrays(newest, "feed", "entity", "metric", "ts", "value", "text")
             )
         if batch.entities:
             records = list(batch.entities.values())
-            await connection.execute(
-                UPSERT_ENTITIES,
-                [r.feed for r in records],
-                [r.entity for r in records],
-                [json.dumps(r.attributes, ensure_ascii=False, sort_keys=True) for r in records],
-                [r.ts for r in records],
-            )
+            feeds, entities, times = _arrays(records, "feed", "entity", "ts")
+            attributes = [
+                json.dumps(r.attributes, ensure_ascii=False, sort_keys=True) for r in records
+            ]
+            await connection.execute(UPSERT_ENTITIES, feeds, entities, attributes, times)
         if batch.rejected:
-            rejected = batch.rejected
             await connection.execute(
                 INSERT_REJECTIONS,
-                [r.feed for r in rejected],
-                [r.topic for r in rejected],
-                [r.partition for r in rejected],
-                [r.offset for r in rejected],
-                [r.reason for r in rejected],
-                [r.raw for r in rejected],
+                *_arrays(batch.rejected, "feed", "topic", "partition", "offset", "reason", "raw"),
             )
 
 
@@ -137,6 +123,11 @@ async def _write_numeric_with_rollups(
 def _key(row: Row) -> tuple[str, str, str, datetime]:
     o = row.observation
     return (o.feed, o.entity, o.metric, o.ts)
+
+
+def _arrays(items: Sequence[object], *fields: str) -> list[list[Any]]:
+    """One array per field, for ``unnest``: the batch's rows as columns."""
+    return [[getattr(item, field) for item in items] for field in fields]
 
 
 def _columns(rows: list[Row], value: Callable[[Row], object]) -> tuple[list[Any], ...]:

@@ -3,6 +3,7 @@ by the API with its canonical values, and it survives `make down && make up`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -63,11 +64,9 @@ def _observations(key: str) -> list[dict[str, object]]:
 def _wait_for_observations(key: str) -> list[dict[str, object]]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(OSError):  # the API may still be starting
             if found := _observations(key):
                 return found
-        except OSError:
-            pass  # the API is still starting
         time.sleep(0.5)
     raise AssertionError("the produced message never reached the API")
 
