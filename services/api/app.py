@@ -24,7 +24,7 @@ from services.api.settings import ApiSettings
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
 from services.common.indicators import load_indicators
-from services.ingest.normalise import Normaliser
+from services.ingest.intake import FeedIntake
 
 
 def utc_now() -> datetime:
@@ -41,7 +41,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             settings=settings,
             pool=pool,
             feeds=feeds,
-            normalisers={name: Normaliser(feed) for name, feed in feeds.items()},
+            intakes={name: FeedIntake.of(feed) for name, feed in feeds.items()},
             gateway=gateway,
             rate_limiter=RateLimiter(settings.push_rate_per_s, settings.push_burst),
             indicators=load_indicators(settings.common.schemas_dir, feeds),

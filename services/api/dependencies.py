@@ -17,7 +17,7 @@ from services.api.settings import ApiSettings
 from services.common.feeds import FeedDefinition
 from services.common.indicators import IndicatorDefinition
 from services.common.keys import Principal, find_principal
-from services.ingest.normalise import Normaliser
+from services.ingest.intake import FeedIntake
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class AppState:
     settings: ApiSettings
     pool: Any
     feeds: dict[str, FeedDefinition]
-    normalisers: dict[str, Normaliser]
+    intakes: dict[str, FeedIntake]  # by feed name
     gateway: KafkaGateway
     rate_limiter: RateLimiter
     indicators: dict[str, IndicatorDefinition]

@@ -13,9 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from services.common.canonical import Normalised, Observation, Rejection
-from services.ingest.admit import admit
 from services.ingest.decode import decode
-from services.ingest.normalise import Normaliser
+from services.ingest.intake import FeedIntake
 
 
 class KafkaRecord(Protocol):
@@ -80,15 +79,6 @@ class Batch:
             self.entities[entity_key] = outcome
 
 
-@dataclass(frozen=True, slots=True)
-class FeedIntake:
-    """What the worker knows of one feed's raw topic."""
-
-    feed: str
-    normalise: Normaliser
-    backfill: timedelta
-
-
 def assemble(
     records: Iterable[KafkaRecord],
     intakes: Mapping[str, FeedIntake],
@@ -102,8 +92,10 @@ def assemble(
     for record in records:
         intake = intakes[record.topic]
         decoded: Any = decode(record.value)
-        outcome = decoded if isinstance(decoded, Rejection) else intake.normalise(decoded)
-        if isinstance(outcome, Normalised):
-            outcome = admit(outcome, now=at, future_bound=future_bound, backfill=intake.backfill)
+        outcome = (
+            decoded
+            if isinstance(decoded, Rejection)
+            else intake.check(decoded, now=at, future_bound=future_bound)
+        )
         batch.add(record, outcome, intake.feed)
     return batch

@@ -24,10 +24,10 @@ from services.common.db import create_pool, storage_mode
 from services.common.feeds import FeedDefinition
 from services.common.topics import Topics
 from services.ingest import metrics
-from services.ingest.batch import Batch, FeedIntake, assemble
+from services.ingest.batch import Batch, assemble
 from services.ingest.dead_letter import send_dead_letters
+from services.ingest.intake import FeedIntake
 from services.ingest.invalid_ratio import InvalidRatioLimit
-from services.ingest.normalise import Normaliser
 from services.ingest.settings import WorkerSettings
 from services.ingest.writer import write_batch
 
@@ -53,10 +53,7 @@ def utc_now() -> datetime:
 
 
 def feed_intakes(feeds: Iterable[FeedDefinition], topics: Topics) -> dict[str, FeedIntake]:
-    return {
-        topics.raw(f.feed): FeedIntake(f.feed, Normaliser(f), timedelta(days=f.backfill_days))
-        for f in feeds
-    }
+    return {topics.raw(f.feed): FeedIntake.of(f) for f in feeds}
 
 
 async def run_worker(
@@ -83,6 +80,7 @@ async def run_worker(
     async with pool.acquire() as connection:
         mode = await storage_mode(connection)
     if mode is None:
+        await pool.close()
         raise RuntimeError("the store is not migrated: run `ioc migrate` first")
     worker = _Worker(settings, intakes, pool, consumer, producer, now, plain=mode == "postgres")
     consumer.subscribe(list(intakes), listener=worker.rebalance_listener())
@@ -235,6 +233,7 @@ class _Maintenance:
     (TimescaleDB mode runs its policies itself.)"""
 
     EVERY_S = 3600.0
+    RETRY_S = 60.0
     AHEAD = timedelta(days=95)
 
     def __init__(self, pool: Any, now: Callable[[], datetime]) -> None:
@@ -245,7 +244,16 @@ class _Maintenance:
     async def run_if_due(self) -> None:
         if time.monotonic() < self.due:
             return
+        try:
+            await self._run()
+        except DATABASE_UNAVAILABLE as error:
+            # Like a batch, maintenance waits for the database rather than crash the worker.
+            log.warning("storage maintenance postponed: database unavailable (%r)", error)
+            self.due = time.monotonic() + self.RETRY_S
+            return
         self.due = time.monotonic() + self.EVERY_S
+
+    async def _run(self) -> None:
         async with self.pool.acquire() as connection:
             retention_days = int(
                 await connection.fetchval(

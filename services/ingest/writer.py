@@ -107,8 +107,13 @@ async def _write_numeric_with_rollups(
 ) -> None:
     inserted = await connection.fetch(INSERT_NEW_OBSERVATIONS, *columns)
     new_keys = {tuple(record) for record in inserted}
-    added = [row.observation for row in numeric if _key(row) in new_keys]
-    rest = [row for row in numeric if _key(row) not in new_keys]
+    added: list[Observation] = []
+    rest: list[Row] = []
+    for row in numeric:
+        if _key(row) in new_keys:
+            added.append(row.observation)
+        else:
+            rest.append(row)
     corrected: list[Observation] = []
     if rest:  # replays (which change nothing) and corrections
         upsert = UPSERT_OBSERVATIONS.format(table="observations", kind="double precision")

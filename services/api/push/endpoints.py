@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response, status
@@ -24,7 +24,6 @@ from services.api.push.schemas import PushResult, RejectedMessage
 from services.api.schemas import ErrorBody
 from services.common.canonical import Rejection
 from services.common.feeds import FeedDefinition
-from services.ingest.admit import admit
 
 router = APIRouter(tags=["push"])
 
@@ -117,21 +116,16 @@ def _json(status_code: int, body: dict[str, Any]) -> JSONResponse:
 async def _accept(state: AppState, feed: FeedDefinition, body: bytes, kind: str) -> PushResult:
     """Validates every message; produces the valid ones and waits for the broker's acks."""
     pieces = split(body, kind)
-    normalise = state.normalisers[feed.feed]
-    now = datetime.now(UTC)
-    bounds = {
-        "future_bound": timedelta(seconds=state.settings.future_bound_s),
-        "backfill": timedelta(days=feed.backfill_days),
-    }
+    intake = state.intakes[feed.feed]
+    now = state.clock()
+    future_bound = timedelta(seconds=state.settings.future_bound_s)
     accepted: list[tuple[bytes, bytes]] = []
     rejected: list[RejectedMessage] = []
     for piece in pieces:
         if piece.error is not None:
             rejected.append(RejectedMessage(index=piece.index, error=piece.error))
             continue
-        outcome = normalise(piece.message)
-        if not isinstance(outcome, Rejection):
-            outcome = admit(outcome, now=now, **bounds)
+        outcome = intake.check(piece.message, now=now, future_bound=future_bound)
         if isinstance(outcome, Rejection):
             rejected.append(RejectedMessage(index=piece.index, error=outcome.reason))
             continue

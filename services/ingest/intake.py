@@ -1,0 +1,33 @@
+"""A feed's intake: a department message normalised, then admitted within the feed's event-time
+bounds. The worker and the HTTP push check every message through this one path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.common.canonical import Normalised, Rejection
+from services.common.feeds import FeedDefinition
+from services.ingest.admit import admit
+from services.ingest.normalise import Normaliser
+
+
+@dataclass(frozen=True, slots=True)
+class FeedIntake:
+    feed: str
+    normalise: Normaliser
+    backfill: timedelta
+
+    @classmethod
+    def of(cls, definition: FeedDefinition) -> FeedIntake:
+        return cls(
+            definition.feed, Normaliser(definition), timedelta(days=definition.backfill_days)
+        )
+
+    def check(
+        self, message: object, *, now: datetime, future_bound: timedelta
+    ) -> Normalised | Rejection:
+        outcome = self.normalise(message)
+        if isinstance(outcome, Rejection):
+            return outcome
+        return admit(outcome, now=now, future_bound=future_bound, backfill=self.backfill)
