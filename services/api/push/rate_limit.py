@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from services.api.errors import ApiError
@@ -22,11 +23,12 @@ class TooManyRequests(ApiError):
 class RateLimiter:
     rate_per_s: float
     burst: float
+    clock: Callable[[], float] = time.monotonic
     _buckets: dict[int, tuple[float, float]] = field(default_factory=dict)  # key -> tokens, at
 
     def take(self, key_id: int) -> None:
         """Spends one token of the key's bucket, or raises 429 with the wait in Retry-After."""
-        now = time.monotonic()
+        now = self.clock()
         tokens, at = self._buckets.get(key_id, (self.burst, now))
         tokens = min(self.burst, tokens + (now - at) * self.rate_per_s)
         if tokens < 1:
