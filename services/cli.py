@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
 
     api = commands.add_parser("api", help="run the HTTP API")
     api.add_argument("--port", type=int)
+    api.add_argument(
+        "--processes", type=int, default=1, help="API processes sharing the port (default 1)"
+    )
     api.set_defaults(run=_api)
 
     simulate = commands.add_parser("simulate", help="play the department feeds live")
@@ -266,13 +269,31 @@ def _worker(args: argparse.Namespace) -> None:
 
 
 def _api(args: argparse.Namespace) -> None:
+    import os
+    import tempfile
+
     import uvicorn
 
     from services.api.app import create_app
     from services.api.settings import ApiSettings
 
     settings = ApiSettings.from_env(port=args.port)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    if args.processes <= 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        return
+    # Several processes: each writes its metric samples to a directory of this run, which
+    # /metrics merges (prometheus-client's multiprocess mode); the processes read it from env.
+    with tempfile.TemporaryDirectory(prefix="ioc-api-metrics-") as metrics_dir:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        os.environ["IOC_API_PORT"] = str(settings.port)
+        uvicorn.run(
+            "services.api.app:app_from_env",
+            factory=True,
+            workers=args.processes,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+        )
 
 
 def _simulate(args: argparse.Namespace) -> None:

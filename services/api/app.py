@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -13,8 +15,10 @@ from services.api import openapi
 from services.api.dependencies import AppState
 from services.api.errors import ApiError, render_api_error, render_validation_error
 from services.api.feeds.endpoints import router as feeds_router
+from services.api.feeds.freshness import keep_freshness_published
 from services.api.health.endpoints import router as health_router
 from services.api.indicators.endpoints import router as indicators_router
+from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
 from services.api.push.endpoints import router as push_router
 from services.api.push.gateway import KafkaGateway
@@ -47,9 +51,15 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             indicators=load_indicators(settings.common.schemas_dir, feeds),
             clock=clock,
         )
+        freshness = asyncio.create_task(
+            keep_freshness_published(pool, feeds, clock, settings.freshness_refresh_s)
+        )
         try:
             yield
         finally:
+            freshness.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await freshness
             await gateway.close()
             await pool.close()
 
@@ -59,6 +69,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
         description="Department feeds in, up-to-date indicators out, for the IOC wall.",
         lifespan=lifespan,
     )
+    app.add_middleware(RequestMetrics)
     app.add_exception_handler(ApiError, render_api_error)
     app.add_exception_handler(RequestValidationError, render_validation_error)
     app.include_router(health_router)
@@ -69,3 +80,8 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(feeds_router)
     openapi.install(app, load_feeds(settings.common.schemas_dir))
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory each API process calls when ``ioc api`` runs several."""
+    return create_app(ApiSettings.from_env())

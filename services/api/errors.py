@@ -7,6 +7,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from services.api.metrics import KEY_REJECTIONS
+
 
 class ApiError(Exception):
     status_code = 400
@@ -70,4 +72,6 @@ async def render_validation_error(request: Request, exc: Exception) -> JSONRespo
 
 async def render_api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
+    if isinstance(exc, Unauthorized | Forbidden):
+        KEY_REJECTIONS.labels(reason=exc.error).inc()
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)

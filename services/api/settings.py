@@ -21,6 +21,7 @@ class ApiSettings:
     push_read_timeout_s: float  # how long a push body may take to arrive
     push_rate_per_s: float  # pushes a second per key, sustained
     push_burst: float  # ... and in a burst
+    freshness_refresh_s: float  # how often the feed freshness gauges are refreshed
 
     @classmethod
     def from_env(
@@ -37,4 +38,5 @@ class ApiSettings:
             push_read_timeout_s=env_float(env, "IOC_PUSH_READ_TIMEOUT_S", 30.0),
             push_rate_per_s=env_float(env, "IOC_PUSH_RATE_PER_S", 20.0),
             push_burst=env_float(env, "IOC_PUSH_BURST", 40.0),
+            freshness_refresh_s=env_float(env, "IOC_FRESHNESS_REFRESH_S", 5.0),
         )

@@ -10,7 +10,13 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 FeedStatus = Literal["live", "late", "stale", "silent"]
+FEED_STATUSES: tuple[FeedStatus, ...] = ("live", "late", "stale", "silent")
 GRACE = timedelta(minutes=5)
+
+
+def stale_after(cadence: timedelta) -> timedelta:
+    """The feed's deadline: an age past this is stale (and, at ten cadences, silent)."""
+    return 2 * cadence + GRACE
 
 
 def feed_status(last_event: datetime | None, *, cadence: timedelta, now: datetime) -> FeedStatus:
@@ -19,7 +25,7 @@ def feed_status(last_event: datetime | None, *, cadence: timedelta, now: datetim
     age = now - last_event
     if age <= cadence + GRACE:
         return "live"
-    if age <= 2 * cadence + GRACE:
+    if age <= stale_after(cadence):
         return "late"
     if age <= 10 * cadence:
         return "stale"

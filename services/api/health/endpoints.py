@@ -6,10 +6,10 @@ from typing import Any
 
 import asyncpg
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.api.dependencies import State
 from services.api.errors import Unavailable
+from services.api.metrics import exposition
 from services.api.schemas import error_responses
 from services.common.db import storage_mode
 
@@ -38,4 +38,5 @@ async def readyz(state: State) -> dict[str, Any]:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)

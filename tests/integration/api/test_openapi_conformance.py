@@ -6,11 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -31,15 +28,9 @@ from services.common.settings import REPO_ROOT
 from services.common.topics import Topics, ensure_topics
 from tests.conftest import SCHEMAS_DIR
 from tests.integration.conftest import drop_database, fresh_database_url
+from tests.integration.processes import free_port, wait_for_url
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +39,7 @@ def api_url(stack: Any) -> Iterator[str]:
     database_url = asyncio.run(fresh_database_url())
     topics = Topics(namespace=f"c{uuid.uuid4().hex[:10]}.")
     asyncio.run(ensure_topics(stack.bootstrap, topics.partitions(load_feeds(SCHEMAS_DIR))))
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
         "IOC_DATABASE_URL": database_url,
@@ -66,15 +57,7 @@ def api_url(stack: Any) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or api.poll() is not None:
-                    raise
-                time.sleep(0.2)
+        wait_for_url(f"{url}/healthz", api)
         os.environ["IOC_CONFORMANCE_KEY"] = _issue_key(env)
         yield url
     finally:

@@ -1,0 +1,75 @@
+"""The services as real processes (``python -m services.cli ...``) for tests that need a port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from services.common.settings import REPO_ROOT, CommonSettings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def service_env(settings: CommonSettings, **extra: str) -> dict[str, str]:
+    """The environment a service process needs to use the test's database and topics."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("IOC_", "PROMETHEUS_"))},
+        "IOC_DATABASE_URL": settings.database_url,
+        "IOC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "IOC_TOPIC_NAMESPACE": settings.topics.namespace,
+        "IOC_SCHEMAS_DIR": str(settings.schemas_dir),
+        **extra,
+    }
+
+
+def wait_for_url(url: str, process: subprocess.Popen[bytes], within_s: float = 30.0) -> None:
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"the process for {url} exited ({process.returncode})") from None
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@contextmanager
+def running_service(
+    args: Sequence[str], env: dict[str, str], ready_url: str, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``ioc <args>`` running until the block ends (SIGTERM, then waited for)."""
+    output = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_url(ready_url, process)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if log:
+            output.close()  # type: ignore[union-attr]
