@@ -11,7 +11,7 @@ API_PORT := $(or $(IOC_API_PORT),8000)
 export IOC_DATABASE_URL ?= postgresql://postgres@127.0.0.1:$(or $(IOC_PG_PORT),55432)/ioc
 export IOC_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(or $(IOC_KAFKA_PORT),19092)
 
-.PHONY: help venv up down reset status test lint typecheck unit integration bench
+.PHONY: help venv tools up down reset status test lint typecheck unit integration bench
 
 help:
 	@echo "make up      start Kafka, PostgreSQL, the worker, the API and the simulator"
@@ -57,7 +57,11 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-test: lint typecheck
+# Prometheus (promtool) and Chromium, which the tests use; installed when missing (as root).
+tools:
+	@$(STACK) tools
+
+test: lint typecheck tools
 	$(BIN)/pytest -p no:cacheprovider
 
 # Benchmarks on a stack of their own; figures go to bench/results/ and BENCHMARKS.md.

@@ -6,6 +6,7 @@
 #   deploy/stack.sh down [SERVICE...]   stop (default: everything that runs)
 #   deploy/stack.sh status              one line per service
 #   deploy/stack.sh reset               stop everything and wipe the stack's data
+#   deploy/stack.sh tools               install what the tests use beside the stack
 #
 # Services: postgres, kafka, worker, api, simulator. Data and logs live in $IOC_STACK_DIR
 # (default: .stack/ at the repository root, git-ignored).
@@ -244,6 +245,14 @@ status() {
   done
 }
 
+# The tests' own tools: Prometheus and promtool (alert rules), Chromium (the wall page).
+tools() {
+  if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+    apt_install prometheus
+  fi
+  command -v chromium >/dev/null || apt_install chromium
+}
+
 main() {
   local command=${1:-status}; shift || true
   mkdir -p "$LOGS" "$RUN"
@@ -255,12 +264,13 @@ main() {
       local services=("$@"); [ ${#services[@]} -gt 0 ] || services=(simulator api worker kafka postgres)
       for s in "${services[@]}"; do "down_$s"; done ;;
     status) status ;;
+    tools) tools ;;
     reset)
       main down
       say "wiping $STACK_DIR"
       if [ -L "$PG_LINK" ]; then rm -rf "$PG_DIR"; fi
       rm -rf "$STACK_DIR" ;;
-    *) die "unknown command '$command' (up, down, status, reset)" ;;
+    *) die "unknown command '$command' (up, down, status, reset, tools)" ;;
   esac
 }
 
