@@ -33,6 +33,8 @@ KEY_REJECTIONS = Counter(
     "Requests refused for their key: unauthorized (missing, unknown, revoked) or forbidden",
     ["reason"],
 )
+for reason in ("unauthorized", "forbidden"):  # both series exist from the start, at zero
+    KEY_REJECTIONS.labels(reason=reason)
 FEED_LAST_EVENT = Gauge(
     "ioc_feed_last_event_timestamp_seconds",
     "Event time of the feed's newest record in the store",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 RECORDS_IN = Counter("ioc_ingest_records_total", "Kafka records consumed", ["feed"])
@@ -27,3 +29,12 @@ CONSUMER_LAG = Gauge(
 FEED_HALTED = Gauge(
     "ioc_ingest_feed_halted", "1 when the feed is halted by the invalid-ratio limit", ["feed"]
 )
+
+
+def initialise(feeds: Iterable[str]) -> None:
+    """Every feed's series from the start, at zero: a rate or a ratio over them then exists
+    before the first record (Prometheus's advice for labelled metrics)."""
+    for feed in feeds:
+        for counter in (RECORDS_IN, ROWS_WRITTEN, RECORDS_REJECTED):
+            counter.labels(feed=feed)
+        FEED_HALTED.labels(feed=feed).set(0)

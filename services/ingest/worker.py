@@ -65,6 +65,7 @@ async def run_worker(
 ) -> None:
     """Consumes every feed's raw topic until ``stop`` is set, then drains and returns."""
     intakes = feed_intakes(feeds, settings.common.topics)
+    metrics.initialise(intake.feed for intake in intakes.values())
     pool = await create_pool(settings.common.database_url, min_size=1, max_size=2)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.common.kafka_bootstrap,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -121,3 +122,21 @@ async def read_topic(bootstrap: str, topic: str, count: int) -> list[ConsumerRec
 
 async def all_committed(worker: WorkerSettings, feed: str, records: int) -> bool:
     return await committed_records(worker, worker.common.topics.raw(feed)) == records
+
+
+async def ingest_every_example(
+    settings: CommonSettings,
+    feeds: dict[str, FeedDefinition],
+    extra: dict[str, list[bytes]] | None = None,
+) -> None:
+    """Every example of every feed (and any ``extra`` records) through a real worker, until the
+    worker has committed them all."""
+    extra = extra or {}
+    counts = {}
+    for feed in feeds.values():
+        records = [*feed.examples_path.read_bytes().splitlines(), *extra.get(feed.feed, [])]
+        await produce(settings, feed.feed, records)
+        counts[feed.feed] = len(records)
+    async with running_worker(settings, feeds) as worker:
+        for name, count in counts.items():
+            await eventually(functools.partial(all_committed, worker, name, count))

@@ -21,6 +21,8 @@ import pytest
 import yaml
 
 from services.common.settings import REPO_ROOT, CommonSettings
+from tests.deploy.grafana import PROMETHEUS_UID, expand_promql
+from tests.deploy.grafana import targets as targets_of
 from tests.integration.pipeline import produce
 from tests.integration.processes import free_port, running_service, service_env, wait_for_url
 
@@ -171,3 +173,9 @@ def test_prometheus_scrapes_the_pipeline_and_calls_a_stale_feed(
         }
         assert ("IocFeedSilent", "air-quality") not in firing
         assert ("IocWorkerDown", None) not in firing
+
+        # Every Grafana panel's PromQL, expanded as Grafana would, runs and finds its series.
+        for target in targets_of(PROMETHEUS_UID):
+            expr = expand_promql(target.query["expr"], rate_interval="1m", variables={"feed": ".*"})
+            result = _api(prometheus, "/api/v1/query", query=expr)["result"]
+            assert result, target.name

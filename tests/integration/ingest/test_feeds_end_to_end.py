@@ -3,7 +3,6 @@ store with exactly its checked canonical values."""
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 
 from services.common.feeds import FeedDefinition
 from services.common.settings import CommonSettings
-from tests.integration.pipeline import all_committed, eventually, produce, running_worker
+from tests.integration.pipeline import ingest_every_example
 
 pytestmark = pytest.mark.integration
 
@@ -22,16 +21,12 @@ async def test_every_example_ingests_to_its_exact_canonical_values(
 ) -> None:
     expected: dict[tuple[str, str, str, str], object] = {}
     for feed in feeds.values():
-        await produce(settings, feed.feed, feed.examples_path.read_bytes().splitlines())
         for line in (feed.directory / "expected.ndjson").read_text(encoding="utf-8").splitlines():
             canonical = json.loads(line)
             for metric, value in canonical["observations"].items():
                 expected[(feed.feed, canonical["entity"], metric, canonical["ts"])] = value
 
-    async with running_worker(settings, feeds) as worker:
-        for feed in feeds.values():
-            count = len(feed.examples_path.read_bytes().splitlines())
-            await eventually(functools.partial(all_committed, worker, feed.feed, count))
+    await ingest_every_example(settings, feeds)
 
     rows = await db.fetch(
         "SELECT feed, entity, metric, ts, value::text AS value, true AS numeric FROM observations"

@@ -1,0 +1,40 @@
+"""The Grafana provisioning of deploy/grafana/ hangs together: every dashboard is valid JSON
+with a unique uid, and every panel and variable uses a provisioned datasource."""
+
+from __future__ import annotations
+
+from tests.deploy.grafana import (
+    PROMETHEUS_UID,
+    STORE_UID,
+    datasource_uids,
+    load_dashboards,
+    targets,
+)
+
+
+def test_the_provisioned_datasources_are_the_store_and_prometheus() -> None:
+    assert datasource_uids() == {STORE_UID, PROMETHEUS_UID}
+
+
+def test_the_three_dashboards_have_unique_uids_and_panels() -> None:
+    dashboards = load_dashboards()
+    assert set(dashboards) == {"ioc-overview", "feed-health", "pipeline-operations"}
+    uids = [dashboard["uid"] for dashboard in dashboards.values()]
+    assert len(set(uids)) == len(uids)
+    for dashboard in dashboards.values():
+        ids = [panel["id"] for panel in dashboard["panels"]]
+        assert len(set(ids)) == len(ids), dashboard["uid"]
+        assert all(panel["targets"] for panel in dashboard["panels"]), dashboard["uid"]
+
+
+def test_every_query_uses_a_provisioned_datasource() -> None:
+    provisioned = datasource_uids()
+    for dashboard in load_dashboards().values():
+        for panel in dashboard["panels"]:
+            assert panel["datasource"]["uid"] in provisioned, panel["title"]
+            for query in panel["targets"]:
+                assert query["datasource"]["uid"] in provisioned, panel["title"]
+        for variable in dashboard["templating"]["list"]:
+            assert variable["datasource"]["uid"] in provisioned, variable["name"]
+    assert any(True for _ in targets(STORE_UID))
+    assert any(True for _ in targets(PROMETHEUS_UID))

@@ -1,0 +1,76 @@
+"""Every SQL query of the Grafana dashboards, expanded as Grafana would, runs against a store
+holding the departments' example feeds and returns rows of the shape its panel expects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from services.common.feeds import FeedDefinition
+from services.common.settings import CommonSettings
+from tests.deploy.grafana import STORE_UID, Target, expand_sql, load_dashboards, store_variables
+from tests.deploy.grafana import targets as dashboard_targets
+from tests.integration.pipeline import TEST_NOW, ingest_every_example
+
+pytestmark = pytest.mark.integration
+
+NUMBER = int | float | Decimal
+
+
+def _shape_problem(target: Target, rows: list[Any]) -> str | None:
+    """What is wrong with the rows for the panel that shows them, or None."""
+    if not rows:
+        return "no rows"
+    columns = list(rows[0].keys())
+    numeric = [c for c in columns if all(isinstance(r[c], NUMBER | None) for r in rows)]
+    numeric = [c for c in numeric if c != "time" and any(r[c] is not None for r in rows)]
+    if target.query["format"] == "time_series":
+        if columns[0] != "time" or not all(isinstance(r["time"], NUMBER) for r in rows):
+            return f"a time series needs a numeric 'time' column first, got {columns}"
+        times = [r["time"] for r in rows]
+        if times != sorted(times):
+            return "a time series must come ordered by time"
+        if "metric" in columns and not all(isinstance(r["metric"], str) for r in rows):
+            return "the 'metric' column names the series: text"
+    if not numeric and target.panel["type"] != "table":
+        return f"no numeric column to show in a {target.panel['type']} panel, got {columns}"
+    if target.panel["type"] == "stat" and len(rows) != 1:
+        return f"a stat panel shows one value, got {len(rows)} rows"
+    return None
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_every_panel_query_returns_the_shape_its_panel_expects(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    await ingest_every_example(settings, feeds, extra={"salinity": [b"not json at all"]})
+    time_from = datetime(2026, 11, 20, tzinfo=UTC)
+    time_to = max(datetime.now(UTC), TEST_NOW) + timedelta(days=1)
+
+    # Each dashboard's variables hold every value their own queries give ("All").
+    variables: dict[str, dict[str, list[str]]] = {}
+    for name, dashboard in load_dashboards().items():
+        variables[name] = {}
+        for variable in store_variables(dashboard):
+            values = [row[0] for row in await db.fetch(variable["query"])]
+            assert values, f"{name}: variable {variable['name']} has no values"
+            variables[name][variable["name"]] = values
+
+    problems = {}
+    targets = list(dashboard_targets(STORE_UID))
+    for target in targets:
+        sql = expand_sql(
+            target.query["rawSql"],
+            time_from=time_from,
+            time_to=time_to,
+            interval="1h",
+            variables=variables[target.dashboard],
+        )
+        problem = _shape_problem(target, await db.fetch(sql))
+        if problem:
+            problems[target.name] = problem
+    assert problems == {}
+    assert len(targets) >= 10
