@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,6 +14,7 @@ from typing import Any, TypeVar
 from services.common.db import create_pool, storage_mode
 from services.common.feeds import load_feeds
 from services.common.keys import KeyKind, issue_key, list_keys, revoke_key
+from services.common.logs import configure_logging
 from services.common.settings import CommonSettings
 
 T = TypeVar("T")
@@ -23,11 +23,7 @@ T = TypeVar("T")
 def main(argv: Sequence[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging()
     try:
         args.run(args)
     except KeyboardInterrupt:
@@ -279,7 +275,7 @@ def _api(args: argparse.Namespace) -> None:
 
     settings = ApiSettings.from_env(port=args.port)
     if args.processes <= 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
         return
     # Several processes: each writes its metric samples to a directory of this run, which
     # /metrics merges (prometheus-client's multiprocess mode); the processes read it from env.
@@ -292,7 +288,7 @@ def _api(args: argparse.Namespace) -> None:
             workers=args.processes,
             host=settings.host,
             port=settings.port,
-            log_level="info",
+            log_config=None,  # uvicorn's loggers go through the JSON logging of every process
         )
 
 

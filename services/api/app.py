@@ -28,6 +28,7 @@ from services.api.settings import ApiSettings
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
 from services.common.indicators import load_indicators
+from services.common.logs import configure_logging
 from services.ingest.intake import FeedIntake
 
 
@@ -84,4 +85,5 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
 
 def app_from_env() -> FastAPI:
     """The factory each API process calls when ``ioc api`` runs several."""
+    configure_logging()  # a process of its own: its logs as the parent's
     return create_app(ApiSettings.from_env())

@@ -125,6 +125,7 @@ class _Worker:
         )
         # Held from the first write to the commit: a revocation waits for the batch in flight.
         self.in_flight = asyncio.Lock()
+        self.batches = 0  # a sequence number for the logs: which batch a line speaks of
 
     async def step(self) -> None:
         """One batch: poll, assemble, dead-letter, write, commit."""
@@ -140,10 +141,12 @@ class _Worker:
             now=self.now,
             future_bound=timedelta(seconds=self.settings.future_bound_s),
         )
+        self.batches += 1
         async with self.in_flight:
             await send_dead_letters(self.producer, self.settings.common.topics.dlq, batch.rejected)
             await self._write_until_done(batch)
             await self._commit(batch)
+        _log_batch(self.batches, batch)
         self._apply_invalid_ratio(batch)
         _count(batch)
         self._report_lag(batch)
@@ -157,7 +160,12 @@ class _Worker:
                         await write_batch(connection, batch, rollups=self.plain)
             except DATABASE_UNAVAILABLE as error:
                 metrics.DB_RETRIES.inc()
-                log.warning("database unavailable (%r); pausing, retry in %.1fs", error, delay)
+                log.warning(
+                    "database unavailable (%r); pausing, retry in %.1fs",
+                    error,
+                    delay,
+                    extra={"batch": self.batches, "records": batch.records},
+                )
                 # Paused, the consumer still polls (so it keeps its partitions) but fetches
                 # nothing; the batch in hand is retried as it is, and nothing is committed.
                 self.consumer.pause(*self.consumer.assignment())
@@ -178,7 +186,9 @@ class _Worker:
             # The partitions moved to another worker during the write: it replays this batch,
             # and the idempotent upserts make that replay change nothing.
             log.warning(
-                "commit failed after a rebalance; %d records will be replayed", batch.records
+                "commit failed after a rebalance; %d records will be replayed",
+                batch.records,
+                extra={"batch": self.batches, "records": batch.records},
             )
             return
         metrics.LAST_COMMIT.set_to_current_time()
@@ -194,6 +204,7 @@ class _Worker:
                     100 * self.settings.invalid_ratio_limit,
                     self.settings.invalid_ratio_window,
                     feed,
+                    extra={"feed": feed, "batch": self.batches},
                 )
                 metrics.FEED_HALTED.labels(feed).set(1)
         halted = [tp for tp in self.consumer.assignment() if self.is_halted(tp.topic)]
@@ -278,3 +289,27 @@ def _count(batch: Batch) -> None:
         metrics.ROWS_WRITTEN.labels(feed).inc(count)
     for feed, count in Counter(rejected.feed for rejected in batch.rejected).items():
         metrics.RECORDS_REJECTED.labels(feed).inc(count)
+
+
+def _log_batch(number: int, batch: Batch) -> None:
+    """A debug line per batch; a warning per quarantined record, where an operator finds it
+    (feed, topic, partition, offset, reason) without opening the quarantine table."""
+    log.debug(
+        "batch committed: %d records, %d rows",
+        batch.records,
+        len(batch.rows),
+        extra={"batch": number, "records": batch.records, "rows": len(batch.rows)},
+    )
+    for rejected in batch.rejected:
+        log.warning(
+            "record quarantined: %s",
+            rejected.reason,
+            extra={
+                "batch": number,
+                "feed": rejected.feed,
+                "topic": rejected.topic,
+                "partition": rejected.partition,
+                "offset": rejected.offset,
+                "reason": rejected.reason,
+            },
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.request
@@ -34,8 +35,9 @@ def local_stack(tmp_path: Path) -> Iterator[dict[str, str]]:
         **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
         **PORTS,
         "IOC_STACK_DIR": str(tmp_path / "stack"),
-        "IOC_SIMULATE": "0",
+        "IOC_SIMULATE": "1",  # the simulator plays every feed; its entities differ from ours
         "IOC_WORKER_METRICS_PORT": "9111",
+        "IOC_FRESHNESS_REFRESH_S": "1",
     }
     try:
         yield env
@@ -69,6 +71,32 @@ def _wait_for_observations(key: str) -> list[dict[str, object]]:
                 return found
         time.sleep(0.5)
     raise AssertionError("the produced message never reached the API")
+
+
+def _metrics(port: str) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text: str = response.read().decode()
+        return text
+
+
+def _wait_for_per_feed_metrics() -> None:
+    """While the simulator plays, the worker's and the API's /metrics carry every feed."""
+    feeds = sorted(path.name for path in (REPO_ROOT / "schemas" / "feeds").iterdir())
+    deadline = time.monotonic() + 60
+    while True:
+        worker, api = _metrics("9111"), _metrics(PORTS["IOC_API_PORT"])
+        missing = [
+            feed
+            for feed in feeds
+            if not re.search(rf'ioc_ingest_records_total{{feed="{feed}"}} [1-9]', worker)
+            or 'ioc_feed_status{agency="' not in api
+            or not re.search(rf'ioc_feed_age_seconds{{agency="[a-z]+",feed="{feed}"}}', api)
+        ]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no per-feed series for {missing} in /metrics")
+        time.sleep(1)
 
 
 def test_make_up_serves_a_produced_message_and_keeps_it_across_a_restart(
@@ -106,6 +134,7 @@ def test_make_up_serves_a_produced_message_and_keeps_it_across_a_restart(
         },
     ]
     assert _wait_for_observations(key) == expected
+    _wait_for_per_feed_metrics()
 
     again = _make(local_stack, "up")
     assert "already running" in again

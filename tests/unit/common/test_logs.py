@@ -1,0 +1,59 @@
+"""Log lines: JSON with the operator's context fields, and never a key or a password."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from services.common.logs import JsonFormatter, RedactingFormatter, redact
+
+
+def _record(message: str, *args: object, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("ioc.ingest", logging.WARNING, __file__, 1, message, args, None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_a_line_is_one_json_object_with_the_context_fields() -> None:
+    record = _record(
+        "record quarantined: %s", "not JSON", feed="salinity", partition=2, offset=41, batch=7
+    )
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "record quarantined: not JSON"
+    assert line["level"] == "warning"
+    assert line["logger"] == "ioc.ingest"
+    assert (line["feed"], line["partition"], line["offset"], line["batch"]) == (
+        "salinity",
+        2,
+        41,
+        7,
+    )
+    assert line["ts"].endswith("+00:00")
+
+
+def test_fields_outside_the_context_list_stay_out() -> None:
+    line = json.loads(JsonFormatter().format(_record("x", secret_thing="k")))
+    assert "secret_thing" not in line
+
+
+def test_keys_and_passwords_never_reach_a_line() -> None:
+    key = "ioc_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+    message = f"refused Authorization: Bearer {key} for postgresql://ioc:s3cret@db:5432/ioc"
+    for formatter in (JsonFormatter(), RedactingFormatter("%(message)s")):
+        text = formatter.format(_record(message))
+        assert key not in text
+        assert "s3cret" not in text
+        assert "postgresql://ioc:[redacted]@db:5432/ioc" in text
+    assert redact("password=hunter2 port=5432") == "password=[redacted] port=5432"
+
+
+def test_an_exception_is_kept_redacted() -> None:
+    try:
+        raise ConnectionError("could not reach postgresql://ioc:s3cret@db/ioc")
+    except ConnectionError:
+        record = _record("database unavailable")
+        record.exc_info = sys.exc_info()
+    line = json.loads(JsonFormatter().format(record))
+    assert "ConnectionError" in line["error"]
+    assert "s3cret" not in line["error"]
