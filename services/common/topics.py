@@ -6,6 +6,7 @@ benchmarks get topics of their own on a shared broker.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -50,6 +51,27 @@ async def ensure_topics(bootstrap: str, partitions_by_topic: dict[str, int]) -> 
         with suppress(TopicAlreadyExistsError):
             if missing:
                 await admin.create_topics(missing)
+        await _until_led(admin, list(partitions_by_topic))
         return [topic.name for topic in missing]
     finally:
         await admin.close()
+
+
+async def _until_led(admin: AIOKafkaAdminClient, topics: list[str], within_s: float = 30) -> None:
+    """Returns once every partition of ``topics`` has a leader: a topic just created (or a broker
+    just restarted) takes a moment to elect them, and a produce meanwhile would wait or fail."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        described = await admin.describe_topics(topics)
+        leaderless = sorted(
+            topic["topic"]
+            for topic in described
+            if topic["error_code"] != 0
+            or not topic["partitions"]
+            or any(p["error_code"] != 0 or p["leader"] < 0 for p in topic["partitions"])
+        )
+        if not leaderless:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"no partition leader within {within_s:g}s for {leaderless}")
+        await asyncio.sleep(0.2)

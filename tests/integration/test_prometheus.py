@@ -177,5 +177,7 @@ def test_prometheus_scrapes_the_pipeline_and_calls_a_stale_feed(
         # Every Grafana panel's PromQL, expanded as Grafana would, runs and finds its series.
         for target in targets_of(PROMETHEUS_UID):
             expr = expand_promql(target.query["expr"], rate_interval="1m", variables={"feed": ".*"})
-            result = _api(prometheus, "/api/v1/query", query=expr)["result"]
-            assert result, target.name
+            # A rate needs two scrapes of its counter: wait for them rather than race them.
+            _eventually(
+                lambda e=expr: _api(prometheus, "/api/v1/query", query=e)["result"], target.name
+            )
