@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from services.api.errors import ApiError, render_api_error, render_validation_er
 from services.api.feeds.endpoints import router as feeds_router
 from services.api.feeds.freshness import keep_freshness_published
 from services.api.health.endpoints import router as health_router
+from services.api.indicators.board import IndicatorBoard
 from services.api.indicators.endpoints import router as indicators_router
 from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
@@ -25,6 +25,7 @@ from services.api.push.gateway import KafkaGateway
 from services.api.push.rate_limit import RateLimiter
 from services.api.rejections.endpoints import router as rejections_router
 from services.api.settings import ApiSettings
+from services.api.stream.endpoints import router as stream_router
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
 from services.common.indicators import load_indicators
@@ -42,6 +43,8 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
         feeds = load_feeds(settings.common.schemas_dir)
         pool = await create_pool(settings.common.database_url, min_size=1, max_size=10)
         gateway = KafkaGateway(settings.common.kafka_bootstrap, timeout_s=settings.broker_timeout_s)
+        indicators = load_indicators(settings.common.schemas_dir, feeds)
+        board = IndicatorBoard(pool, feeds, indicators, clock)
         app.state.ioc = AppState(
             settings=settings,
             pool=pool,
@@ -49,18 +52,24 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             intakes={name: FeedIntake.of(feed) for name, feed in feeds.items()},
             gateway=gateway,
             rate_limiter=RateLimiter(settings.push_rate_per_s, settings.push_burst),
-            indicators=load_indicators(settings.common.schemas_dir, feeds),
+            indicators=indicators,
             clock=clock,
+            board=board,
         )
-        freshness = asyncio.create_task(
-            keep_freshness_published(pool, feeds, clock, settings.freshness_refresh_s)
-        )
+        background = [
+            asyncio.create_task(
+                keep_freshness_published(pool, feeds, clock, settings.freshness_refresh_s)
+            ),
+            asyncio.create_task(
+                board.keep_fresh(settings.indicator_refresh_s, settings.common.database_url)
+            ),
+        ]
         try:
             yield
         finally:
-            freshness.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await freshness
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await gateway.close()
             await pool.close()
 
@@ -79,6 +88,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(push_router)
     app.include_router(indicators_router)
     app.include_router(feeds_router)
+    app.include_router(stream_router)
     openapi.install(app, load_feeds(settings.common.schemas_dir))
     return app
 

@@ -4,6 +4,7 @@ exactly when the answer does, and an unchanged answer costs a 304 with no body."
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from fastapi import Request, Response
 from pydantic import BaseModel
@@ -12,13 +13,28 @@ from pydantic import BaseModel
 CACHE_CONTROL = "private, no-cache"
 
 
-def conditional(request: Request, model: BaseModel) -> Response:
-    body = model.model_dump_json().encode()
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if etag in _tags(request.headers.get("if-none-match", "")):
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One answer, as sent: the JSON body and its strong ETag."""
+
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, model: BaseModel) -> Rendered:
+        body = model.model_dump_json().encode()
+        return cls(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+
+def send(request: Request, answer: Rendered) -> Response:
+    headers = {"ETag": answer.etag, "Cache-Control": CACHE_CONTROL}
+    if answer.etag in _tags(request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(answer.body, media_type="application/json", headers=headers)
+
+
+def conditional(request: Request, model: BaseModel) -> Response:
+    return send(request, Rendered.of(model))
 
 
 def _tags(header: str) -> set[str]:

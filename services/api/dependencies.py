@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.api.errors import NotFound, Unauthorized
+from services.api.indicators.board import IndicatorBoard
 from services.api.push.gateway import KafkaGateway
 from services.api.push.rate_limit import RateLimiter
 from services.api.settings import ApiSettings
@@ -30,6 +31,7 @@ class AppState:
     rate_limiter: RateLimiter
     indicators: dict[str, IndicatorDefinition]
     clock: Callable[[], datetime]
+    board: IndicatorBoard
 
 
 def _state(request: Request) -> AppState:

@@ -22,6 +22,7 @@ class ApiSettings:
     push_rate_per_s: float  # pushes a second per key, sustained
     push_burst: float  # ... and in a burst
     freshness_refresh_s: float  # how often the feed freshness gauges are refreshed
+    indicator_refresh_s: float  # how often the wall's indicators are re-evaluated at the latest
 
     @classmethod
     def from_env(
@@ -39,4 +40,5 @@ class ApiSettings:
             push_rate_per_s=env_float(env, "IOC_PUSH_RATE_PER_S", 20.0),
             push_burst=env_float(env, "IOC_PUSH_BURST", 40.0),
             freshness_refresh_s=env_float(env, "IOC_FRESHNESS_REFRESH_S", 5.0),
+            indicator_refresh_s=env_float(env, "IOC_INDICATOR_REFRESH_S", 5.0),
         )

@@ -7,6 +7,10 @@ from typing import Any
 
 import asyncpg
 
+# The worker notifies this channel in each batch's transaction (so on commit): the API then
+# refreshes the wall's indicators at once instead of at its next cadence.
+INGESTED_CHANNEL = "ioc_ingested"
+
 
 def sqlalchemy_url(database_url: str) -> str:
     """The same database, addressed through SQLAlchemy's asyncpg dialect (for Alembic)."""

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from services.common.canonical import Observation
+from services.common.db import INGESTED_CHANNEL
 from services.ingest.batch import Batch, Row
 from services.ingest.rollups import update_rollups
 
@@ -95,6 +96,9 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool) -> None:
                 json.dumps(r.attributes, ensure_ascii=False, sort_keys=True) for r in records
             ]
             await connection.execute(UPSERT_ENTITIES, feeds, entities, attributes, times)
+        if rows:  # delivered on commit, to the API processes listening
+            changed_feeds = ",".join(sorted({row.observation.feed for row in rows}))
+            await connection.execute("SELECT pg_notify($1, $2)", INGESTED_CHANNEL, changed_feeds)
         if batch.rejected:
             await connection.execute(
                 INSERT_REJECTIONS,

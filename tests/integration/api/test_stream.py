@@ -1,0 +1,84 @@
+"""``/v1/stream`` from a real API process: every indicator on connect, then an event as soon as
+the worker commits data that changes one (its NOTIFY, not a polling cadence)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from services.common.feeds import FeedDefinition
+from services.common.indicators import load_indicators
+from services.common.keys import issue_key
+from services.common.settings import CommonSettings
+from tests.integration.pipeline import produce, running_worker
+from tests.integration.processes import free_port, running_service, service_env
+
+pytestmark = pytest.mark.integration
+
+
+async def _events(lines: Any) -> Any:
+    """(event, data) pairs of a server-sent event stream."""
+    event, data = None, None
+    async for line in lines:
+        if line.startswith("event: "):
+            event = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            data = json.loads(line.removeprefix("data: "))
+        elif line == "" and event is not None:
+            yield event, data
+            event, data = None, None
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_stream_sends_every_indicator_then_each_change_as_data_arrives(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    _, key = await issue_key(db, "reader", "wall")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    # An hour between cadence refreshes: only the worker's NOTIFY can bring the change quickly.
+    env = service_env(settings, IOC_INDICATOR_REFRESH_S="3600")
+    indicators = load_indicators(settings.schemas_dir, feeds)
+    with contextlib.ExitStack() as stack:
+        await asyncio.to_thread(
+            stack.enter_context,
+            running_service(["api", "--port", str(port)], env, f"{url}/healthz"),
+        )
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            assert (await client.get("/v1/stream")).status_code == 401
+            headers = {"Authorization": f"Bearer {key}"}
+            async with client.stream("GET", "/v1/stream", headers=headers) as response:
+                assert response.status_code == 200
+                assert response.headers["content-type"].startswith("text/event-stream")
+                events = _events(response.aiter_lines())
+                first = [await anext(events) for _ in indicators]
+                assert {data["id"] for _, data in first} == set(indicators)
+                salinity = next(data for _, data in first if data["id"] == "salinity.max_ppt")
+                assert (salinity["value"], salinity["status"]) == (None, "no_data")
+
+                await produce(settings, "salinity", [_reading_now("CM-SAL-01", "21,5")])
+                async with running_worker(settings, feeds, now=lambda: datetime.now(UTC)):
+                    async with asyncio.timeout(20):
+                        async for kind, data in events:
+                            if kind == "indicator" and data["id"] == "salinity.max_ppt":
+                                break
+                assert (data["value"], data["status"]) == (21.5, "critical")
+
+
+def _reading_now(station: str, salinity: str) -> bytes:
+    local = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    message = {
+        "ma_tram": station,
+        "thoi_gian": local.strftime("%d/%m/%Y %H:%M"),
+        "do_man_phan_nghin": salinity,
+        "muc_nuoc_cm": 107,
+        "xa_phuong_ma": "32150",
+    }
+    return json.dumps(message).encode()
