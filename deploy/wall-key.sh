@@ -9,5 +9,6 @@ if [ ! -s "$KEY_FILE" ]; then
   umask 077
   "$ROOT/.venv/bin/ioc" keys issue --reader wall | tail -n 1 >"$KEY_FILE"
 fi
-echo "  reader key for the wall (Authorization: Bearer ...):"
+echo "  wall       http://127.0.0.1:${IOC_API_PORT:-8000}/wall#key=$(cat "$KEY_FILE")"
+echo "  reader key for the wall and Grafana (Authorization: Bearer ...):"
 echo "  $(cat "$KEY_FILE")"

@@ -26,6 +26,7 @@ from services.api.push.rate_limit import RateLimiter
 from services.api.rejections.endpoints import router as rejections_router
 from services.api.settings import ApiSettings
 from services.api.stream.endpoints import router as stream_router
+from services.api.wall.endpoints import router as wall_router
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
 from services.common.indicators import load_indicators
@@ -89,6 +90,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(indicators_router)
     app.include_router(feeds_router)
     app.include_router(stream_router)
+    app.include_router(wall_router)
     openapi.install(app, load_feeds(settings.common.schemas_dir))
     return app
 

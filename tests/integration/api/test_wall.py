@@ -1,0 +1,161 @@
+"""The wall page as a person sees it, in headless Chromium (Debian's) against a real API
+process: every indicator as a tile, a stale feed shown as stale, an update arriving live, the
+English toggle, and a clear "connection lost" when the API goes away. Screenshots are kept in
+artifacts/ for a person to look at."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import shutil
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.async_api import Page, async_playwright
+
+from services.common.feeds import FeedDefinition
+from services.common.indicators import load_indicators
+from services.common.keys import issue_key
+from services.common.settings import REPO_ROOT, CommonSettings
+from tests.integration.pipeline import all_committed, eventually, produce, running_worker
+from tests.integration.processes import free_port, running_service, service_env
+
+pytestmark = pytest.mark.integration
+
+ARTIFACTS = REPO_ROOT / "artifacts"
+LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def _salinity(at: datetime, value: str) -> bytes:
+    return json.dumps(
+        {
+            "ma_tram": "CM-SAL-01",
+            "thoi_gian": at.astimezone(LOCAL).strftime("%d/%m/%Y %H:%M"),
+            "do_man_phan_nghin": value,
+            "muc_nuoc_cm": 107,
+            "xa_phuong_ma": "32150",
+        }
+    ).encode()
+
+
+def _air(at: datetime) -> bytes:
+    return json.dumps(
+        {
+            "station_id": "CM-AQ-01",
+            "timestamp": at.astimezone(LOCAL).isoformat(timespec="seconds"),
+            "pm25_ugm3": 22.4,
+            "pm10_ugm3": 38.9,
+            "no2_ugm3": 32.1,
+            "vn_aqi": 47,
+        }
+    ).encode()
+
+
+class Ingest:
+    """Produces records and waits for a worker on the real clock to commit all of them."""
+
+    def __init__(self, settings: CommonSettings, feeds: dict[str, FeedDefinition]) -> None:
+        self.settings, self.feeds = settings, feeds
+        self.produced: Counter[str] = Counter()
+
+    async def __call__(self, records: dict[str, list[bytes]]) -> None:
+        for feed, values in records.items():
+            await produce(self.settings, feed, values)
+            self.produced[feed] += len(values)
+        clock = functools.partial(datetime.now, UTC)
+        async with running_worker(self.settings, self.feeds, now=clock) as worker:
+            for feed in records:
+                total = self.produced[feed]
+                await eventually(functools.partial(all_committed, worker, feed, total))
+
+
+@contextlib.asynccontextmanager
+async def _browser_page() -> AsyncIterator[Page]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is missing: `make tools` installs Debian's chromium package")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            yield await browser.new_page(viewport={"width": 1920, "height": 1080})
+        finally:
+            await browser.close()
+
+
+async def _tile(page: Page, indicator: str) -> dict[str, str]:
+    tile = page.locator(f'.tile[data-id="{indicator}"]')
+    return {
+        "status": await tile.get_attribute("data-status") or "",
+        "value": await tile.locator(".value").inner_text(),
+        "status_text": await tile.locator(".status").inner_text(),
+        "title": await tile.locator(".title").inner_text(),
+    }
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_wall_shows_the_indicators_live_and_says_what_is_stale_or_lost(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    now = datetime.now(UTC)
+    # Salinity reports every 15 minutes: an hour old, it is stale. Air quality: fresh.
+    ingest = Ingest(settings, feeds)
+    await ingest(
+        {"salinity": [_salinity(now - timedelta(hours=1), "9,2")], "air-quality": [_air(now)]}
+    )
+    _, key = await issue_key(db, "reader", "wall")
+    indicators = load_indicators(settings.schemas_dir, feeds)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = service_env(settings, IOC_INDICATOR_REFRESH_S="1", IOC_FRESHNESS_REFRESH_S="1")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        api = await asyncio.to_thread(
+            stack.enter_context,
+            running_service(["api", "--port", str(port)], env, f"{url}/healthz"),
+        )
+        async with _browser_page() as page:
+            await page.goto(f"{url}/wall#key={key}")
+            await page.wait_for_function(
+                f"document.querySelectorAll('.tile').length === {len(indicators)}"
+            )
+            assert "#key" not in page.url  # the key leaves the address bar at once
+            salinity = await _tile(page, "salinity.max_ppt")
+            assert salinity == {
+                "status": "stale",
+                "value": "9,2",  # Vietnamese by default: a decimal comma
+                "status_text": "DỮ LIỆU CŨ",
+                "title": "Độ mặn cao nhất",
+            }
+            air = await _tile(page, "air.pm25_avg_1h")
+            assert (air["status"], air["value"]) == ("ok", "22,4")
+            await page.wait_for_selector('.feed[data-feed="salinity"][data-status="stale"]')
+            await page.wait_for_selector("#live.live")  # on server-sent events
+            await page.screenshot(path=ARTIFACTS / "wall.png", full_page=True)
+
+            await ingest({"salinity": [_salinity(now, "21,5")]})
+            await page.wait_for_selector(
+                '.tile[data-id="salinity.max_ppt"][data-status="critical"]', timeout=20_000
+            )
+            salinity = await _tile(page, "salinity.max_ppt")
+            assert (salinity["value"], salinity["status_text"]) == ("21,5", "NGUY CẤP")
+            await page.screenshot(path=ARTIFACTS / "wall-live-update.png", full_page=True)
+
+            await page.click("#lang")
+            await page.wait_for_function(
+                "document.querySelector('.tile[data-id=\"salinity.max_ppt\"] .title')"
+                ".textContent === 'Highest salinity'"
+            )
+            assert (await _tile(page, "salinity.max_ppt"))["value"] == "21.5"
+
+            api.terminate()  # the API goes away: the wall must say so, not freeze quietly
+            await page.wait_for_selector("body.lost #banner", timeout=30_000)
+            assert "lost" in (await page.inner_text("#banner")).lower()
+            await page.screenshot(path=ARTIFACTS / "wall-connection-lost.png", full_page=True)
