@@ -23,6 +23,7 @@ from services.api.observations.endpoints import router as observations_router
 from services.api.push.endpoints import router as push_router
 from services.api.push.gateway import KafkaGateway
 from services.api.push.rate_limit import RateLimiter
+from services.api.quality.endpoints import router as quality_router
 from services.api.rejections.endpoints import router as rejections_router
 from services.api.settings import ApiSettings
 from services.api.stream.endpoints import router as stream_router
@@ -89,6 +90,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(push_router)
     app.include_router(indicators_router)
     app.include_router(feeds_router)
+    app.include_router(quality_router)
     app.include_router(stream_router)
     app.include_router(wall_router)
     openapi.install(app, load_feeds(settings.common.schemas_dir))

@@ -64,6 +64,12 @@ class FeedDefinition:
     def examples_path(self) -> Path:
         return self.directory / "examples.ndjson"
 
+    @property
+    def periodic(self) -> bool:
+        """Readings at a cadence (numbers), not events (states of reports, of tasks): only a
+        periodic feed has an expected number of records."""
+        return any(metric.parse != "text" for metric in self.metrics)
+
 
 def load_feeds(schemas_dir: Path) -> dict[str, FeedDefinition]:
     """Every feed under ``schemas_dir/feeds``, by name."""

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     Float,
     Identity,
@@ -147,3 +148,15 @@ idempotency_keys = Table(
     PrimaryKeyConstraint("agency", "key"),
 )
 Index("idempotency_keys_created_at", idempotency_keys.c.created_at)
+
+# Per feed and day (UTC), what the worker received: the quality scores (đúng, sạch) read it.
+feed_daily_counts = Table(
+    "feed_daily_counts",
+    metadata,
+    Column("feed", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("records", BigInteger, nullable=False, server_default="0"),
+    Column("quarantined", BigInteger, nullable=False, server_default="0"),
+    Column("repeated", BigInteger, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("feed", "day"),
+)

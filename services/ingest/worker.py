@@ -157,7 +157,12 @@ class _Worker:
             try:
                 with metrics.WRITE_SECONDS.time():
                     async with self.pool.acquire() as connection:
-                        await write_batch(connection, batch, rollups=self.plain)
+                        await write_batch(
+                            connection,
+                            batch,
+                            rollups=self.plain,
+                            received_on=self.now().astimezone(UTC).date(),
+                        )
             except DATABASE_UNAVAILABLE as error:
                 metrics.DB_RETRIES.inc()
                 log.warning(

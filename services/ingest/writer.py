@@ -7,8 +7,9 @@ Arrays are passed through ``unnest`` so each table costs one round trip per batc
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from services.common.canonical import Observation
@@ -48,15 +49,29 @@ SET attributes = EXCLUDED.attributes, ts = EXCLUDED.ts
 WHERE entities.ts <= EXCLUDED.ts
 """
 
-# Plain mode writes new rows first, so it knows which are new (most) and which may be changes.
-INSERT_NEW_OBSERVATIONS = """
-INSERT INTO observations (feed, entity, metric, ts, value, src_partition, src_offset)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
-                     $5::double precision[], $6::int[], $7::bigint[])
+# New rows are written first, so the writer knows which are new (most) and which may be
+# changes (replays, which change nothing, and corrections): the rollups and the daily counts
+# need to know, and PostgreSQL cannot say "inserted or updated" of a partitioned table's upsert.
+INSERT_NEW = """
+INSERT INTO {table} (feed, entity, metric, ts, value, src_partition, src_offset)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::{kind}[],
+                     $6::int[], $7::bigint[])
 ON CONFLICT (feed, entity, metric, ts) DO NOTHING
 RETURNING feed, entity, metric, ts
 """
 RETURNING_CHANGES = " RETURNING feed, entity, metric, ts"
+
+# What the feed sent today: the quality scores (correct, clean) read these sums.
+ADD_DAILY_COUNTS = """
+INSERT INTO feed_daily_counts (feed, day, records, quarantined, repeated)
+SELECT feed, $5::date, records, quarantined, repeated
+FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
+    AS batch (feed, records, quarantined, repeated)
+ON CONFLICT (feed, day) DO UPDATE
+SET records = feed_daily_counts.records + EXCLUDED.records,
+    quarantined = feed_daily_counts.quarantined + EXCLUDED.quarantined,
+    repeated = feed_daily_counts.repeated + EXCLUDED.repeated
+"""
 
 INSERT_REJECTIONS = """
 INSERT INTO rejections (feed, topic, partition, "offset", reason, raw)
@@ -65,25 +80,20 @@ ON CONFLICT (topic, partition, "offset") DO NOTHING
 """
 
 
-async def write_batch(connection: Any, batch: Batch, *, rollups: bool) -> None:
+async def write_batch(connection: Any, batch: Batch, *, rollups: bool, received_on: date) -> None:
     """Writes the batch in one transaction; nothing of it is visible unless all of it is.
-    ``rollups``: keep the rollup tables exact too (plain mode)."""
+    ``rollups``: keep the rollup tables exact too (plain mode). ``received_on``: the (UTC) day
+    the feeds' daily counts are added to."""
     rows = list(batch.rows.values())
     numeric = [row for row in rows if row.observation.value is not None]
     text = [row for row in rows if row.observation.text is not None]
     async with connection.transaction():
-        if numeric:
-            upsert = UPSERT_OBSERVATIONS.format(table="observations", kind="double precision")
-            columns = _columns(numeric, lambda row: row.observation.value)
-            if rollups:
-                await _write_numeric_with_rollups(connection, numeric, columns)
-            else:
-                await connection.execute(upsert, *columns)
-        if text:
-            await connection.execute(
-                UPSERT_OBSERVATIONS.format(table="states", kind="text"),
-                *_columns(text, lambda row: row.observation.text),
+        added, corrected = await _write_rows(connection, "observations", numeric, _number)
+        if rollups:
+            await update_rollups(
+                connection, [r.observation for r in added], [r.observation for r in corrected]
             )
+        added_states, _ = await _write_rows(connection, "states", text, _text)
         newest = _newest_per_series(rows)
         if newest:
             await connection.execute(
@@ -104,29 +114,58 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool) -> None:
                 INSERT_REJECTIONS,
                 *_arrays(batch.rejected, "feed", "topic", "partition", "offset", "reason", "raw"),
             )
+        new_keys = {(r.observation.feed, r.observation.entity, r.observation.ts) for r in added}
+        new_keys |= {
+            (r.observation.feed, r.observation.entity, r.observation.ts) for r in added_states
+        }
+        await connection.execute(ADD_DAILY_COUNTS, *_daily_counts(batch, new_keys), received_on)
 
 
-async def _write_numeric_with_rollups(
-    connection: Any, numeric: list[Row], columns: tuple[list[Any], ...]
-) -> None:
-    inserted = await connection.fetch(INSERT_NEW_OBSERVATIONS, *columns)
+async def _write_rows(
+    connection: Any, table: str, rows: list[Row], value: Callable[[Row], object]
+) -> tuple[list[Row], list[Row]]:
+    """Writes the rows to an event table; returns those added and those corrected."""
+    if not rows:
+        return [], []
+    kind = "text" if table == "states" else "double precision"
+    inserted = await connection.fetch(
+        INSERT_NEW.format(table=table, kind=kind), *_columns(rows, value)
+    )
     new_keys = {tuple(record) for record in inserted}
-    added: list[Observation] = []
-    rest: list[Row] = []
-    for row in numeric:
-        if _key(row) in new_keys:
-            added.append(row.observation)
-        else:
-            rest.append(row)
-    corrected: list[Observation] = []
-    if rest:  # replays (which change nothing) and corrections
-        upsert = UPSERT_OBSERVATIONS.format(table="observations", kind="double precision")
-        changed = await connection.fetch(
-            upsert + RETURNING_CHANGES, *_columns(rest, lambda row: row.observation.value)
-        )
-        changed_keys = {tuple(record) for record in changed}
-        corrected = [row.observation for row in rest if _key(row) in changed_keys]
-    await update_rollups(connection, added, corrected)
+    added = [row for row in rows if _key(row) in new_keys]
+    rest = [row for row in rows if _key(row) not in new_keys]
+    if not rest:
+        return added, []
+    upsert = UPSERT_OBSERVATIONS.format(table=table, kind=kind) + RETURNING_CHANGES
+    changed_keys = {
+        tuple(record) for record in await connection.fetch(upsert, *_columns(rest, value))
+    }
+    return added, [row for row in rest if _key(row) in changed_keys]
+
+
+def _record_key(row: Row) -> tuple[str, str, datetime]:
+    """The department record a row came from: one entity at one event time."""
+    return (row.observation.feed, row.observation.entity, row.observation.ts)
+
+
+def _number(row: Row) -> object:
+    return row.observation.value
+
+
+def _text(row: Row) -> object:
+    return row.observation.text
+
+
+def _daily_counts(batch: Batch, new_keys: set[tuple[str, str, datetime]]) -> list[list[Any]]:
+    """Per feed: records received, quarantined, and repeated (valid, but for an event time
+    already held or already in this batch: duplicates and corrections)."""
+    quarantined = Counter(rejected.feed for rejected in batch.rejected)
+    new = Counter(feed for feed, _, _ in new_keys)
+    feeds = sorted(batch.records_by_feed)
+    received = [batch.records_by_feed[feed] for feed in feeds]
+    held = [quarantined[feed] for feed in feeds]
+    repeated = [max(r - q - new[f], 0) for f, r, q in zip(feeds, received, held, strict=True)]
+    return [feeds, received, held, repeated]
 
 
 def _key(row: Row) -> tuple[str, str, str, datetime]:

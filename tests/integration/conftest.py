@@ -16,6 +16,8 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from services.common.feeds import FeedDefinition
 from services.common.migrate import upgrade
@@ -166,14 +168,28 @@ class _Reconnecting:
 @pytest_asyncio.fixture(loop_scope="session")
 async def settings(
     stack: StackUnderTest, database_url: str, feeds: dict[str, FeedDefinition]
-) -> CommonSettings:
-    """Settings for this test: its own database, and topics of its own on the test broker."""
+) -> AsyncIterator[CommonSettings]:
+    """Settings for this test: its own database, and topics of its own on the test broker,
+    deleted afterwards (a broker holding every test's partitions restarts slowly)."""
     topics = Topics(namespace=f"t{uuid.uuid4().hex[:10]}.")
-    await ensure_topics(stack.bootstrap, topics.partitions(feeds))
-    return replace(
+    partitions = topics.partitions(feeds)
+    await ensure_topics(stack.bootstrap, partitions)
+    yield replace(
         CommonSettings.from_env({}),
         database_url=database_url,
         kafka_bootstrap=stack.bootstrap,
         topics=topics,
         schemas_dir=SCHEMAS_DIR,
     )
+    await delete_topics(stack.bootstrap, list(partitions))
+
+
+async def delete_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(names)
+    except KafkaError:  # the broker is down at the end of a fault test: nothing to tidy
+        pass
+    finally:
+        await admin.close()

@@ -27,7 +27,7 @@ from services.common.feeds import load_feeds
 from services.common.settings import REPO_ROOT
 from services.common.topics import Topics, ensure_topics
 from tests.conftest import SCHEMAS_DIR
-from tests.integration.conftest import drop_database, fresh_database_url
+from tests.integration.conftest import delete_topics, drop_database, fresh_database_url
 from tests.integration.processes import free_port, wait_for_url
 
 pytestmark = pytest.mark.integration
@@ -64,6 +64,9 @@ def api_url(stack: Any) -> Iterator[str]:
         api.terminate()
         api.wait(timeout=30)
         asyncio.run(drop_database(database_url))
+        asyncio.run(
+            delete_topics(stack.bootstrap, list(topics.partitions(load_feeds(SCHEMAS_DIR))))
+        )
 
 
 def _issue_key(env: dict[str, str]) -> str:
