@@ -17,7 +17,7 @@ help:
 	@echo "make up      start Kafka, PostgreSQL, the worker, the API and the simulator"
 	@echo "make down    stop them (data survives)    make reset   stop and wipe local data"
 	@echo "make test    ruff, mypy and the whole test suite against real Kafka and PostgreSQL"
-	@echo "make bench   ingest and HTTP benchmarks against their ceilings; figures in BENCHMARKS.md"
+	@echo "make bench   ingest, HTTP push and wall API benchmarks against their ceilings (BENCHMARKS.md)"
 
 # The virtual environment, rebuilt when pyproject.toml changes.
 $(BIN)/ioc: pyproject.toml
@@ -68,4 +68,5 @@ test: lint typecheck tools
 bench: venv
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.http
+	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.report

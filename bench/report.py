@@ -81,6 +81,29 @@ def main() -> None:
             f"| bare producer ceiling, messages/s | {http['producer_ceiling_messages_per_s']:,} |"
             " | |",
         ]
+    api_results = REPO_ROOT / "bench" / "results" / "api.json"
+    if api_results.exists():
+        api = json.loads(api_results.read_text())
+        p99, ratio = api["load_p99_ms"], api["not_modified_ratio_to_trivial"]
+        lines += [
+            "",
+            "## API for the wall",
+            "",
+            f"{api['displays']} simulated displays poll `GET /v1/indicators` every "
+            f"{api['poll_s']:g} s with If-None-Match, each starting with a cold full fetch "
+            "(one API process, the indicators of every department's examples). Then 304s back to "
+            "back, against a trivial FastAPI endpoint (same uvicorn, same client) as the ceiling.",
+            "",
+            "| figure | value | target | met |",
+            "|---|---:|---|---|",
+            f"| p99 at that load (ms) | {p99} | < 25 | {'yes' if p99 < 25 else 'NO'} |",
+            f"| 304s/s / trivial | {ratio} | >= 0.60 | {'yes' if ratio >= 0.6 else 'NO'} |",
+            f"| requests/s at that load | {api['load_requests_per_s']:,} | | |",
+            f"| p50 at that load (ms) | {api['load_p50_ms']} | | |",
+            f"| cold full fetch p99 (ms) | {api['load_cold_p99_ms']} | | |",
+            f"| 304s/s, one process | {api['not_modified_per_s']:,} | | |",
+            f"| trivial endpoint ceiling, requests/s | {api['trivial_per_s']:,} | | |",
+        ]
     notes = REPO_ROOT / "bench" / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text(encoding="utf-8").strip()]

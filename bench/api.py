@@ -1,0 +1,222 @@
+"""`make bench` (API part): 500 simulated wall displays polling /v1/indicators every 2 s with
+ETags (each starting with a cold full fetch), requests/s and p99; then the most 304s/s one API
+process gives, against a trivial FastAPI endpoint measured in the same run as the ceiling.
+
+    .venv/bin/python -m bench.api [--displays 500] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from bench import stack
+from bench.ingest import log
+from services.common.feeds import load_feeds
+from services.common.settings import REPO_ROOT
+from services.common.topics import Topics, ensure_topics
+
+POLL_S = 2.0
+CLOSED_LOOP_CLIENTS = 16
+
+
+@contextmanager
+def _process(args: list[str], env: dict[str, str], ready: str) -> Iterator[None]:
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(ready, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def displays(url: str, key: str, count: int, seconds: float) -> dict[str, Any]:
+    """``count`` displays, each a cold fetch then a conditional poll every POLL_S."""
+    cold: list[float] = []
+    warm: list[float] = []
+    statuses: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30, headers=headers) as http:
+        end = time.perf_counter() + seconds
+
+        async def display(index: int) -> None:
+            await asyncio.sleep(POLL_S * index / count)  # displays switched on over one period
+            etag = None
+            while time.perf_counter() < end:
+                started = time.perf_counter()
+                conditional = {"If-None-Match": etag} if etag else {}
+                response = await http.get("/v1/indicators", headers=conditional)
+                (warm if etag else cold).append(time.perf_counter() - started)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                etag = response.headers.get("ETag", etag)
+                await asyncio.sleep(max(0.0, POLL_S - (time.perf_counter() - started)))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(display(i) for i in range(count)))
+        elapsed = time.perf_counter() - started
+    everything = cold + warm
+    return {
+        "requests": len(everything),
+        "requests_per_s": round(len(everything) / elapsed, 1),
+        "p99_ms": round(statistics.quantiles(everything, n=100)[98] * 1000, 1),
+        "p50_ms": round(statistics.median(everything) * 1000, 1),
+        "cold_p99_ms": round(statistics.quantiles(cold, n=100)[98] * 1000, 1),
+        "statuses": statuses,
+    }
+
+
+async def closed_loop(url: str, path: str, headers: dict[str, str], seconds: float) -> float:
+    """Requests/s with CLOSED_LOOP_CLIENTS clients asking back to back."""
+    limits = httpx.Limits(max_connections=CLOSED_LOOP_CLIENTS)
+    done = 0
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+        end = time.perf_counter() + seconds
+
+        async def client() -> None:
+            nonlocal done
+            while time.perf_counter() < end:
+                response = await http.get(path, headers=headers)
+                if response.status_code not in (200, 304):
+                    raise RuntimeError(f"{path}: {response.status_code}")
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(CLOSED_LOOP_CLIENTS)))
+        return done / (time.perf_counter() - started)
+
+
+def _seed(env: dict[str, str], url: str, key: str, topics: Topics) -> None:
+    """Every department's examples through a real worker, so the indicators have values."""
+    feeds = load_feeds(REPO_ROOT / "schemas")
+    lines = []
+    for feed in feeds.values():
+        lines += [
+            (topics.raw(feed.feed), line) for line in feed.examples_path.read_bytes().splitlines()
+        ]
+
+    async def produce() -> None:
+        from aiokafka import AIOKafkaProducer
+
+        producer = AIOKafkaProducer(bootstrap_servers=stack.BOOTSTRAP, acks="all")
+        await producer.start()
+        try:
+            for topic, line in lines:
+                await producer.send(topic, line)
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    worker_env = {**env, "IOC_WORKER_METRICS_PORT": "0"}
+    with _process(["-m", "services.cli", "worker"], worker_env, f"{url}/healthz"):
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            listing = httpx.get(f"{url}/v1/feeds", headers={"Authorization": f"Bearer {key}"})
+            if all(feed["last_event"] for feed in listing.json()["feeds"]):
+                return
+            time.sleep(1)
+    raise RuntimeError("the worker did not ingest every feed's examples within 2 minutes")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.api")
+    parser.add_argument("--displays", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    feeds = load_feeds(REPO_ROOT / "schemas")
+    stack.run_stack("up", "postgres", "kafka")
+    try:
+        database = stack.fresh_database("api")
+        topics = Topics(namespace=f"api{uuid.uuid4().hex[:6]}.")
+        asyncio.run(ensure_topics(stack.BOOTSTRAP, topics.partitions(feeds)))
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
+            "IOC_DATABASE_URL": database,
+            "IOC_KAFKA_BOOTSTRAP": stack.BOOTSTRAP,
+            "IOC_TOPIC_NAMESPACE": topics.namespace,
+            "IOC_LOG_LEVEL": "WARNING",
+        }
+        key = (
+            subprocess.run(
+                [sys.executable, "-m", "services.cli", "keys", "issue", "--reader", "bench"],
+                cwd=REPO_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        api_url, trivial_url = "http://127.0.0.1:8091", "http://127.0.0.1:8092"
+        api = ["-m", "services.cli", "api", "--port", "8091"]
+        trivial = [
+            "-m",
+            "uvicorn",
+            "bench.trivial_app:app",
+            "--port",
+            "8092",
+            "--log-level",
+            "warning",
+        ]
+        with _process(api, env, f"{api_url}/healthz"):
+            log("API: seeding every feed's examples through a worker")
+            _seed(env, api_url, key, topics)
+            log(f"API: {args.displays} displays polling every {POLL_S:g} s for {args.seconds:g} s")
+            load = asyncio.run(displays(api_url, key, args.displays, args.seconds))
+            etag = httpx.get(
+                f"{api_url}/v1/indicators", headers={"Authorization": f"Bearer {key}"}
+            ).headers["ETag"]
+            log("API: 304s back to back")
+            conditional = {"Authorization": f"Bearer {key}", "If-None-Match": etag}
+            not_modified = asyncio.run(closed_loop(api_url, "/v1/indicators", conditional, 10))
+        with _process(trivial, env, f"{trivial_url}/ping"):
+            log("API ceiling: a trivial FastAPI endpoint back to back")
+            ceiling = asyncio.run(closed_loop(trivial_url, "/ping", {}, 10))
+    finally:
+        stack.run_stack("down", "kafka", "postgres")
+
+    figures = {
+        "displays": args.displays,
+        "poll_s": POLL_S,
+        **{f"load_{name}": value for name, value in load.items()},
+        "not_modified_per_s": round(not_modified),
+        "trivial_per_s": round(ceiling),
+        "not_modified_ratio_to_trivial": round(not_modified / ceiling, 3),
+    }
+    print(json.dumps(figures, indent=2))
+    out = REPO_ROOT / "bench" / "results" / "api.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
