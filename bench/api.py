@@ -72,7 +72,7 @@ async def displays(url: str, key: str, count: int, seconds: float) -> dict[str, 
             etag = None
             while time.perf_counter() < end:
                 started = time.perf_counter()
-                conditional = {"If-None-Match": etag} if etag else {}
+                conditional: dict[str, str] = {"If-None-Match": etag} if etag else {}
                 response = await http.get("/v1/indicators", headers=conditional)
                 (warm if etag else cold).append(time.perf_counter() - started)
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1

@@ -6,7 +6,8 @@ Kinds (each computed from kept state, see ``services/api/indicators/repository.p
 - ``ratio_of_sums``: 100 * Σ ``numerator`` / Σ ``denominator`` over the last ``window_seconds``
 - ``latest_ratio``: 100 * Σ latest ``numerator`` / Σ latest ``denominator`` across entities
 - ``latest_max``: the highest latest ``metric`` across entities
-- ``window_avg`` / ``window_sum``: mean / sum of ``metric`` over the last ``window_seconds``
+- ``window_avg`` / ``window_sum`` / ``window_min`` / ``window_max`` / ``window_count``: the mean,
+  sum, lowest, highest or number of ``metric`` observations over the last ``window_seconds``
 ``filter`` keeps entities by attribute; ``breakdown`` names the attribute to group by.
 """
 
@@ -28,6 +29,9 @@ Kind = Literal[
     "latest_max",
     "window_avg",
     "window_sum",
+    "window_min",
+    "window_max",
+    "window_count",
 ]
 KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
 
@@ -89,6 +93,9 @@ def _definition(raw: dict[str, Any], feeds: dict[str, FeedDefinition]) -> Indica
         "latest_max": ("metric",),
         "window_avg": ("metric", "window_seconds"),
         "window_sum": ("metric", "window_seconds"),
+        "window_min": ("metric", "window_seconds"),
+        "window_max": ("metric", "window_seconds"),
+        "window_count": ("metric", "window_seconds"),
     }[kind]
     missing = [field for field in needs if field not in raw]
     if missing:

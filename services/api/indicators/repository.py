@@ -71,13 +71,22 @@ GROUP BY 1
 """
 
 WINDOW_AGGREGATE = """
-SELECT e.attributes ->> $3 AS part, {aggregate}(o.value) AS a, count(*)::float8 AS b,
+SELECT e.attributes ->> $3 AS part, {aggregate}(o.value)::float8 AS a, count(*)::float8 AS b,
        max(o.ts) AS as_of
 FROM observations o
 JOIN entities e ON e.feed = o.feed AND e.entity = o.entity
 WHERE o.feed = $1 AND o.metric = $2 AND o.ts > $5 AND o.ts <= $6 AND e.attributes @> $4::jsonb
 GROUP BY 1
 """
+
+# The SQL aggregate of each window kind (its parts are combined in ``_combine``).
+AGGREGATES = {
+    "window_avg": "avg",
+    "window_sum": "sum",
+    "window_min": "min",
+    "window_max": "max",
+    "window_count": "count",
+}
 
 NEWEST = """
 SELECT max(ts) AS as_of, max(updated_at) AS updated_at FROM latest
@@ -128,9 +137,8 @@ async def _parts(connection: Any, d: IndicatorDefinition, now: datetime) -> list
                 now,
             )
         else:
-            aggregate = "avg" if d.kind == "window_avg" else "sum"
             rows = await connection.fetch(
-                WINDOW_AGGREGATE.format(aggregate=aggregate),
+                WINDOW_AGGREGATE.format(aggregate=AGGREGATES[d.kind]),
                 d.feed,
                 d.metric,
                 d.breakdown,
@@ -143,8 +151,11 @@ async def _parts(connection: Any, d: IndicatorDefinition, now: datetime) -> list
 
 def _combine(d: IndicatorDefinition, parts: list[Part]) -> Part:
     as_of = max((p.as_of for p in parts if p.as_of is not None), default=None)
-    if d.kind == "latest_max":
-        return Part(None, max((p.a for p in parts if p.a is not None), default=None), None, as_of)
+    known = [p.a for p in parts if p.a is not None]
+    if d.kind in ("latest_max", "window_max"):
+        return Part(None, max(known, default=None), None, as_of)
+    if d.kind == "window_min":
+        return Part(None, min(known, default=None), None, as_of)
     if d.kind == "window_avg":  # a mean of means, weighted by each part's count
         count = sum(p.b or 0 for p in parts)
         total = sum((p.a or 0) * (p.b or 0) for p in parts)

@@ -299,3 +299,74 @@ async def test_series_are_bucketed_from_rollups_or_observations(
         params={"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z", "interval": "1m"},
     )
     assert too_many.status_code == 400
+
+
+def _canonical(feeds: dict[str, FeedDefinition], feed: str) -> list[dict[str, Any]]:
+    return read_examples(feeds[feed].directory / "expected.ndjson")
+
+
+def _latest_per_entity(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    latest: dict[str, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r["ts"]):
+        latest[row["entity"]] = row
+    return latest
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_other_wall_indicators_match_the_canonical_data(
+    wall: Any, feeds: dict[str, FeedDefinition]
+) -> None:
+    """Highest water level, AQI band, PM2.5 peak and readings, slowest traffic, late dossiers,
+    open reports by field: each kind (latest max, window max/min/count/sum, state count by an
+    attribute) against a count made here."""
+    salinity = _latest_per_entity(_canonical(feeds, "salinity"))
+    water = await _read(wall, "salinity.max_water_level_m", "2026-11-25T01:00:00+00:00")
+    assert water["value"] == max(r["observations"]["water_level_m"] for r in salinity.values())
+    assert {item["code"] for item in water["breakdown"]} == {
+        r["attributes"]["commune"] for r in salinity.values()
+    }
+
+    air = _canonical(feeds, "air-quality")
+    newest = max(r["ts"] for r in air)
+    at = (datetime.fromisoformat(newest) + timedelta(minutes=30)).isoformat()
+    last_hour = [r["observations"]["pm25"] for r in air if r["ts"] == newest]
+    aqi = await _read(wall, "air.aqi_max", at)
+    worst = max(r["observations"]["aqi"] for r in _latest_per_entity(air).values())
+    expected_band = "critical" if worst >= 151 else "warning" if worst >= 101 else "ok"
+    assert (aqi["value"], aqi["status"]) == (worst, expected_band)
+    assert (await _read(wall, "air.pm25_peak_1h", at))["value"] == max(last_hour)
+    assert (await _read(wall, "air.readings_1h", at))["value"] == float(len(last_hour))
+
+    traffic = _canonical(feeds, "traffic")
+    end = max(datetime.fromisoformat(r["ts"]) for r in traffic)
+    window = [r for r in traffic if end - datetime.fromisoformat(r["ts"]) < timedelta(minutes=15)]
+    slowest = await _read(wall, "traffic.lowest_speed_15m", end.isoformat())
+    assert slowest["value"] == round(min(r["observations"]["avg_speed_kmh"] for r in window), 2)
+
+    dossiers = _canonical(feeds, "admin-dossiers")
+    day_end = max(datetime.fromisoformat(r["ts"]) for r in dossiers)  # the newest day's figures
+    late = sum(
+        r["observations"]["resolved_late"]
+        for r in _latest_per_day(dossiers)
+        if day_end - timedelta(days=1) < datetime.fromisoformat(r["ts"]) <= day_end
+    )
+    assert late > 0
+    assert (await _read(wall, "dossiers.resolved_late_24h", day_end.isoformat()))["value"] == late
+
+    reports = _latest_per_entity(_canonical(feeds, "citizen-feedback"))
+    by_field: dict[str, int] = {}
+    for report in reports.values():
+        if report["observations"]["status"] != "resolved":
+            by_field[report["attributes"]["field"]] = (
+                by_field.get(report["attributes"]["field"], 0) + 1
+            )
+    open_by_field = await _read(wall, "feedback.open_by_field", "2026-11-25T10:00:00+00:00")
+    assert open_by_field["value"] == float(sum(by_field.values()))
+    assert open_by_field["breakdown"] == [
+        {"code": field, "value": float(count)} for field, count in sorted(by_field.items())
+    ]
+
+
+def _latest_per_day(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A corrected day replaces its first figures: the last row per (entity, ts) counts."""
+    return list({(r["entity"], r["ts"]): r for r in rows}.values())
