@@ -20,6 +20,7 @@ from services.api.indicators.board import IndicatorBoard
 from services.api.indicators.endpoints import router as indicators_router
 from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
+from services.api.principals import PrincipalCache
 from services.api.push.endpoints import router as push_router
 from services.api.push.gateway import KafkaGateway
 from services.api.push.rate_limit import RateLimiter
@@ -57,6 +58,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             indicators=indicators,
             clock=clock,
             board=board,
+            principals=PrincipalCache(settings.key_cache_s),
         )
         background = [
             asyncio.create_task(

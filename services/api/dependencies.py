@@ -12,12 +12,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.api.errors import NotFound, Unauthorized
 from services.api.indicators.board import IndicatorBoard
+from services.api.principals import PrincipalCache
 from services.api.push.gateway import KafkaGateway
 from services.api.push.rate_limit import RateLimiter
 from services.api.settings import ApiSettings
 from services.common.feeds import FeedDefinition
 from services.common.indicators import IndicatorDefinition
-from services.common.keys import Principal, find_principal
+from services.common.keys import Principal, find_principal_by_hash, hash_key
 from services.ingest.intake import FeedIntake
 
 
@@ -32,6 +33,7 @@ class AppState:
     indicators: dict[str, IndicatorDefinition]
     clock: Callable[[], datetime]
     board: IndicatorBoard
+    principals: PrincipalCache
 
 
 def _state(request: Request) -> AppState:
@@ -58,10 +60,15 @@ async def _principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+    key_hash = hash_key(credentials.credentials)
+    principal = state.principals.get(key_hash)
+    if principal is not None:
+        return principal
     async with state.pool.acquire() as connection:
-        principal = await find_principal(connection, credentials.credentials)
+        principal = await find_principal_by_hash(connection, key_hash)
     if principal is None:
         raise Unauthorized("unknown or revoked API key")
+    state.principals.put(key_hash, principal)
     return principal
 
 

@@ -23,6 +23,7 @@ class ApiSettings:
     push_burst: float  # ... and in a burst
     freshness_refresh_s: float  # how often the feed freshness gauges are refreshed
     indicator_refresh_s: float  # how often the wall's indicators are re-evaluated at the latest
+    key_cache_s: float  # how long a found key is remembered: a revocation's delay at most
 
     @classmethod
     def from_env(
@@ -41,4 +42,5 @@ class ApiSettings:
             push_burst=env_float(env, "IOC_PUSH_BURST", 40.0),
             freshness_refresh_s=env_float(env, "IOC_FRESHNESS_REFRESH_S", 5.0),
             indicator_refresh_s=env_float(env, "IOC_INDICATOR_REFRESH_S", 5.0),
+            key_cache_s=env_float(env, "IOC_KEY_CACHE_S", 2.0),
         )
