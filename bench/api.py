@@ -57,8 +57,8 @@ def _process(args: list[str], env: dict[str, str], ready: str) -> Iterator[None]
         process.wait(timeout=30)
 
 
-async def displays(url: str, key: str, count: int, seconds: float) -> dict[str, Any]:
-    """``count`` displays, each a cold fetch then a conditional poll every POLL_S."""
+async def displays(url: str, key: str, count: int, seconds: float, path: str) -> dict[str, Any]:
+    """``count`` displays, each a cold fetch then a conditional poll of ``path`` every POLL_S."""
     cold: list[float] = []
     warm: list[float] = []
     statuses: dict[int, int] = {}
@@ -73,7 +73,7 @@ async def displays(url: str, key: str, count: int, seconds: float) -> dict[str, 
             while time.perf_counter() < end:
                 started = time.perf_counter()
                 conditional: dict[str, str] = {"If-None-Match": etag} if etag else {}
-                response = await http.get("/v1/indicators", headers=conditional)
+                response = await http.get(path, headers=conditional)
                 (warm if etag else cold).append(time.perf_counter() - started)
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
                 etag = response.headers.get("ETag", etag)
@@ -191,7 +191,9 @@ def main() -> None:
             log("API: seeding every feed's examples through a worker")
             _seed(env, api_url, key, topics)
             log(f"API: {args.displays} displays polling every {POLL_S:g} s for {args.seconds:g} s")
-            load = asyncio.run(displays(api_url, key, args.displays, args.seconds))
+            load = asyncio.run(
+                displays(api_url, key, args.displays, args.seconds, "/v1/indicators")
+            )
             etag = httpx.get(
                 f"{api_url}/v1/indicators", headers={"Authorization": f"Bearer {key}"}
             ).headers["ETag"]
@@ -199,8 +201,11 @@ def main() -> None:
             conditional = {"Authorization": f"Bearer {key}", "If-None-Match": etag}
             not_modified = asyncio.run(closed_loop(api_url, "/v1/indicators", conditional, 10))
         with _process(trivial, env, f"{trivial_url}/ping"):
-            log("API ceiling: a trivial FastAPI endpoint back to back")
+            log("API ceiling: a trivial FastAPI endpoint back to back, then at the displays' load")
             ceiling = asyncio.run(closed_loop(trivial_url, "/ping", {}, 10))
+            trivial_load = asyncio.run(
+                displays(trivial_url, key, args.displays, args.seconds, "/ping")
+            )
     finally:
         stack.run_stack("down", "kafka", "postgres")
 
@@ -210,6 +215,7 @@ def main() -> None:
         **{f"load_{name}": value for name, value in load.items()},
         "not_modified_per_s": round(not_modified),
         "trivial_per_s": round(ceiling),
+        "trivial_load_p99_ms": trivial_load["p99_ms"],
         "not_modified_ratio_to_trivial": round(not_modified / ceiling, 3),
     }
     print(json.dumps(figures, indent=2))

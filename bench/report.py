@@ -103,6 +103,7 @@ def main() -> None:
             f"| cold full fetch p99 (ms) | {api['load_cold_p99_ms']} | | |",
             f"| 304s/s, one process | {api['not_modified_per_s']:,} | | |",
             f"| trivial endpoint ceiling, requests/s | {api['trivial_per_s']:,} | | |",
+            f"| trivial endpoint p99 at the same load (ms) | {api['trivial_load_p99_ms']} | | |",
         ]
     notes = REPO_ROOT / "bench" / "NOTES.md"
     if notes.exists():

@@ -13,7 +13,7 @@ import asyncpg
 from services.common.migrate import upgrade
 from services.common.settings import REPO_ROOT
 
-PG_PORT = int(os.environ.get("IOC_BENCH_PG_PORT", "55472"))
+PG_PORT = int(os.environ.get("IOC_BENCH_PG_PORT", "25472"))
 KAFKA_PORT = int(os.environ.get("IOC_BENCH_KAFKA_PORT", "19222"))
 BOOTSTRAP = f"127.0.0.1:{KAFKA_PORT}"
 

@@ -132,8 +132,20 @@ timezone = 'UTC'
 EOF
   check_disk
   say "starting postgres on 127.0.0.1:$PG_PORT"
-  as_pg_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t "$READY_TIMEOUT" start \
-    >/dev/null || { tail -n 20 "$PG_DIR/postgres.log" >&2; die "postgres did not start (log: $PG_DIR/postgres.log)"; }
+  local attempt
+  for attempt in $(seq 1 15); do
+    as_pg_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t "$READY_TIMEOUT" \
+      start >/dev/null && break
+    # 55432 lies in Linux's ephemeral range: a client socket (in TIME_WAIT) may hold it a while.
+    if [ "$attempt" -lt 15 ] && tail -n 5 "$PG_DIR/postgres.log" | grep -q "Address already in use" \
+        && ! port_open "$PG_PORT"; then
+      say "port $PG_PORT briefly held by a closing connection; retrying in 5 s"
+      sleep 5
+      continue
+    fi
+    tail -n 20 "$PG_DIR/postgres.log" >&2
+    die "postgres did not start (log: $PG_DIR/postgres.log)"
+  done
   wait_until postgres "$PG_DIR/postgres.log" pg_ready
   if ! "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname = 'ioc'" | grep -q 1; then

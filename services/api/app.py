@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -60,6 +61,9 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             board=board,
             principals=PrincipalCache(settings.key_cache_s),
         )
+        # What start-up allocated lives as long as the process: out of the collector's sight,
+        # so its full collections (pauses in the wall's polls) stay short.
+        gc.freeze()
         background = [
             asyncio.create_task(
                 keep_freshness_published(pool, feeds, clock, settings.freshness_refresh_s)

@@ -42,5 +42,5 @@ class ApiSettings:
             push_burst=env_float(env, "IOC_PUSH_BURST", 40.0),
             freshness_refresh_s=env_float(env, "IOC_FRESHNESS_REFRESH_S", 5.0),
             indicator_refresh_s=env_float(env, "IOC_INDICATOR_REFRESH_S", 5.0),
-            key_cache_s=env_float(env, "IOC_KEY_CACHE_S", 2.0),
+            key_cache_s=env_float(env, "IOC_KEY_CACHE_S", 5.0),
         )

@@ -25,7 +25,7 @@ from services.common.settings import REPO_ROOT, CommonSettings
 from services.common.topics import Topics, ensure_topics
 from tests.conftest import SCHEMAS_DIR
 
-PG_PORT = int(os.environ.get("IOC_TEST_PG_PORT", "55442"))
+PG_PORT = int(os.environ.get("IOC_TEST_PG_PORT", "25442"))
 KAFKA_PORT = int(os.environ.get("IOC_TEST_KAFKA_PORT", "19192"))
 STACK_DIR = os.environ.get("IOC_TEST_STACK_DIR", str(REPO_ROOT / ".stack-test"))
 ADMIN_URL = f"postgresql://postgres@127.0.0.1:{PG_PORT}/postgres"

@@ -19,7 +19,7 @@ from services.common.settings import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
-PORTS = {"IOC_PG_PORT": "55452", "IOC_KAFKA_PORT": "19202", "IOC_API_PORT": "8010"}
+PORTS = {"IOC_PG_PORT": "25452", "IOC_KAFKA_PORT": "19202", "IOC_API_PORT": "8010"}
 MESSAGE = {
     "ma_tram": "CM-SAL-99",
     "thoi_gian": "25/11/2026 06:00",

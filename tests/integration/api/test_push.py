@@ -137,7 +137,7 @@ async def test_a_revoked_key_is_refused_within_seconds(client: httpx.AsyncClient
         response = await client.post(URL, json=[_reading("S1", 0)], headers=headers)
         return response.status_code == 401
 
-    # The API remembers a found key for IOC_KEY_CACHE_S (2 s): the revocation's delay at most.
+    # The API remembers a found key for IOC_KEY_CACHE_S (5 s): the revocation's delay at most.
     await eventually(refused, within_s=10)
     assert await revoke_key(db, 10**9) is False
 
