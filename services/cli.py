@@ -293,12 +293,17 @@ def _api(args: argparse.Namespace) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> None:
+    import os
+
+    from services.simulator.faults import FaultRates
     from services.simulator.simulate import run_simulator
 
     settings = CommonSettings.from_env()
     feeds = list(load_feeds(settings.schemas_dir).values())
+    # IOC_SIMULATOR_FAULTS=0: the examples only, without late feeds, "N/A" or corrections.
+    rates = FaultRates.none() if os.environ.get("IOC_SIMULATOR_FAULTS") == "0" else FaultRates()
     _run_until_signalled(
-        lambda stop: run_simulator(settings.kafka_bootstrap, settings.topics, feeds, stop)
+        lambda stop: run_simulator(settings.kafka_bootstrap, settings.topics, feeds, stop, rates)
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections import defaultdict
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from services.common.feeds import FeedDefinition, TimeSpec
 from services.common.topics import Topics
+from services.simulator.faults import FaultRates, Faults
 
 log = logging.getLogger("ioc.simulator")
 
@@ -55,33 +57,60 @@ def examples_by_entity(feed: FeedDefinition) -> dict[str, list[dict[str, Any]]]:
 
 
 async def play_feed(
-    producer: AIOKafkaProducer, topic: str, feed: FeedDefinition, stop: asyncio.Event
+    producer: AIOKafkaProducer,
+    topic: str,
+    feed: FeedDefinition,
+    stop: asyncio.Event,
+    faults: Faults,
 ) -> None:
     cadence = timedelta(seconds=feed.cadence_seconds)
     players = {entity: cycle(messages) for entity, messages in examples_by_entity(feed).items()}
+    quiet, first = 0, True  # the first slot always sends: the wall has data from the start
     while not stop.is_set():
         now = datetime.now(UTC)
         slot = now - (now - datetime.min.replace(tzinfo=UTC)) % cadence
-        for entity, messages in players.items():
-            message = retimed(next(messages), feed.time, slot)
-            await producer.send_and_wait(
-                topic,
-                json.dumps(message, ensure_ascii=False).encode(),
-                key=entity.encode(),
-            )
-        log.info("simulator: %s, %d entities at %s", feed.feed, len(players), slot.isoformat())
+        quiet = 0 if first else quiet - 1 if quiet else faults.quiet_slots()
+        first = False
+        if quiet:
+            log.info("simulator: %s goes quiet this slot (a late department)", feed.feed)
+        else:
+            for entity, messages in players.items():
+                message = faults.with_no_reading(retimed(next(messages), feed.time, slot), feed)
+                await _send(producer, topic, entity, message)
+                corrected = faults.correction(message, feed)
+                if corrected is not None:
+                    log.info(
+                        "simulator: %s re-sends %s's previous day, corrected", feed.feed, entity
+                    )
+                    await _send(
+                        producer, topic, entity, retimed(corrected, feed.time, slot - cadence)
+                    )
+            log.info("simulator: %s, %d entities at %s", feed.feed, len(players), slot.isoformat())
         with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=feed.cadence_seconds)
 
 
-async def run_simulator(
-    bootstrap: str, topics: Topics, feeds: list[FeedDefinition], stop: asyncio.Event
+async def _send(
+    producer: AIOKafkaProducer, topic: str, entity: str, message: dict[str, Any]
 ) -> None:
+    value = json.dumps(message, ensure_ascii=False).encode()
+    await producer.send_and_wait(topic, value, key=entity.encode())
+
+
+async def run_simulator(
+    bootstrap: str,
+    topics: Topics,
+    feeds: list[FeedDefinition],
+    stop: asyncio.Event,
+    rates: FaultRates | None = None,
+) -> None:
+    """Plays every feed until ``stop``; with the faults of real life at ``rates`` (default)."""
+    faults = Faults(rates or FaultRates(), random.Random())
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         await asyncio.gather(
-            *(play_feed(producer, topics.raw(feed.feed), feed, stop) for feed in feeds)
+            *(play_feed(producer, topics.raw(feed.feed), feed, stop, faults) for feed in feeds)
         )
     finally:
         await producer.stop()
