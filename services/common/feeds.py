@@ -7,6 +7,7 @@ shaped messages. Loading validates the definition so a mistake fails at start, n
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -59,6 +60,7 @@ class FeedDefinition:
     metrics: tuple[MetricSpec, ...]
     schema: dict[str, Any]
     directory: Path
+    due: datetime.time | None = None  # a daily feed's deadline (local): its figures by then
 
     @property
     def examples_path(self) -> Path:
@@ -99,6 +101,7 @@ def load_feed(directory: Path) -> FeedDefinition:
             metrics=tuple(_metric_spec(m) for m in raw["metrics"]),
             schema=schema,
             directory=directory,
+            due=datetime.time.fromisoformat(str(raw["due"])) if "due" in raw else None,
         )
     except (KeyError, TypeError, ValueError, InvalidOperation, OSError) as error:
         raise FeedDefinitionError(f"{where}: {error!r}") from error

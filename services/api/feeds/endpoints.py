@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Request, Response
 
 from services.api.caching import conditional
@@ -33,9 +31,7 @@ async def list_feeds(
                 title=feed.title,
                 last_event=newest.get(name),
                 expected_interval_s=feed.cadence_seconds,
-                status=feed_status(
-                    newest.get(name), cadence=timedelta(seconds=feed.cadence_seconds), now=now
-                ),
+                status=feed_status(newest.get(name), feed, now),
             )
             for name, feed in sorted(state.feeds.items())
         ]

@@ -33,7 +33,7 @@ def publish_freshness(
         if last_event is not None:
             FEED_LAST_EVENT.labels(**labels).set(last_event.timestamp())
             FEED_AGE.labels(**labels).set((now - last_event).total_seconds())
-        current = feed_status(last_event, cadence=cadence, now=now)
+        current = feed_status(last_event, feed, now)
         for status in FEED_STATUSES:
             FEED_STATUS.labels(**labels, status=status).set(1 if status == current else 0)
 

@@ -39,7 +39,7 @@ async def quality(
     by_agency: dict[str, list[FeedQuality]] = defaultdict(list)
     for name, feed in sorted(state.feeds.items()):
         cadence = timedelta(seconds=feed.cadence_seconds)
-        status = feed_status(newest.get(name), cadence=cadence, now=now)
+        status = feed_status(newest.get(name), feed, now)
         counts = received.get(name, scores.Received(0, 0, 0))
         sufficient = None
         if name in held:
