@@ -19,6 +19,7 @@ from services.api.feeds.freshness import keep_freshness_published
 from services.api.health.endpoints import router as health_router
 from services.api.indicators.board import IndicatorBoard
 from services.api.indicators.endpoints import router as indicators_router
+from services.api.indicators.kept_answers import KeptAnswers
 from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
 from services.api.principals import PrincipalCache
@@ -87,6 +88,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
         description="Department feeds in, up-to-date indicators out, for the IOC wall.",
         lifespan=lifespan,
     )
+    app.add_middleware(KeptAnswers)  # inner: the wall's polls, timed by the metrics around it
     app.add_middleware(RequestMetrics)
     app.add_exception_handler(ApiError, render_api_error)
     app.add_exception_handler(RequestValidationError, render_validation_error)

@@ -28,7 +28,7 @@ class Rendered:
 
 def send(request: Request, answer: Rendered) -> Response:
     headers = {"ETag": answer.etag, "Cache-Control": CACHE_CONTROL}
-    if answer.etag in _tags(request.headers.get("if-none-match", "")):
+    if matches(answer.etag, request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
     return Response(answer.body, media_type="application/json", headers=headers)
 
@@ -37,5 +37,6 @@ def conditional(request: Request, model: BaseModel) -> Response:
     return send(request, Rendered.of(model))
 
 
-def _tags(header: str) -> set[str]:
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+def matches(etag: str, if_none_match: str) -> bool:
+    """Whether an If-None-Match header names this ETag (weak comparison, as RFC 9110 asks)."""
+    return etag in {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from prometheus_client import REGISTRY
 
 from services.api.app import create_app
 from services.api.indicators.board import IndicatorBoard
@@ -370,3 +371,24 @@ async def test_the_other_wall_indicators_match_the_canonical_data(
 def _latest_per_day(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A corrected day replaces its first figures: the last row per (entity, ts) counts."""
     return list({(r["entity"], r["ts"]): r for r in rows}.values())
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_known_keys_polls_take_the_kept_path_with_the_same_answers(wall: Any) -> None:
+    """The first request (full path) finds the key; the next ones are answered from the board
+    by the hot path: the same bodies and ETags, timed under the endpoint's template, while
+    anything unusual still gets the endpoints' full answer."""
+    client = wall.client
+    await wall.moved_to(datetime(2026, 11, 25, 1, 0, tzinfo=UTC))
+    route = {"route": "/v1/indicators", "method": "GET", "status": "200"}
+    before = REGISTRY.get_sample_value("ioc_api_request_duration_seconds_count", route) or 0
+    first = await client.get("/v1/indicators", params={"lang": "en"})
+    second = await client.get("/v1/indicators", params={"lang": "en"})
+    assert (second.content, second.headers["ETag"]) == (first.content, first.headers["ETag"])
+    one = await client.get("/v1/indicators/salinity.max_ppt")
+    assert one.json()["title"] == "Độ mặn cao nhất"
+    assert REGISTRY.get_sample_value("ioc_api_request_duration_seconds_count", route) == before + 2
+    unknown = {"Authorization": "Bearer not-a-key"}
+    assert (await client.get("/v1/indicators", headers=unknown)).status_code == 401
+    assert (await client.get("/v1/indicators", params={"lang": "fr"})).status_code == 422
+    assert (await client.get("/v1/indicators/nope")).status_code == 404
