@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -161,25 +160,8 @@ def main() -> None:
         database = stack.fresh_database("api")
         topics = Topics(namespace=f"api{uuid.uuid4().hex[:6]}.")
         asyncio.run(ensure_topics(stack.BOOTSTRAP, topics.partitions(feeds)))
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
-            "IOC_DATABASE_URL": database,
-            "IOC_KAFKA_BOOTSTRAP": stack.BOOTSTRAP,
-            "IOC_TOPIC_NAMESPACE": topics.namespace,
-            "IOC_LOG_LEVEL": "WARNING",
-        }
-        key = (
-            subprocess.run(
-                [sys.executable, "-m", "services.cli", "keys", "issue", "--reader", "bench"],
-                cwd=REPO_ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
+        env = stack.service_env(database, topics.namespace, IOC_LOG_LEVEL="WARNING")
+        key = stack.issue_key(env, "--reader", "bench")
         api_url, trivial_url = "http://127.0.0.1:8091", "http://127.0.0.1:8092"
         api = ["-m", "services.cli", "api", "--port", "8091"]
         trivial = [

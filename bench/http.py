@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
 import statistics
 import subprocess
@@ -125,26 +124,13 @@ def main() -> None:
         topics = Topics(namespace=f"http{uuid.uuid4().hex[:6]}.")
         asyncio.run(ensure_topics(stack.BOOTSTRAP, topics.partitions(feeds)))
         port = _free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
-            "IOC_DATABASE_URL": database,
-            "IOC_KAFKA_BOOTSTRAP": stack.BOOTSTRAP,
-            "IOC_TOPIC_NAMESPACE": topics.namespace,
-            "IOC_PUSH_RATE_PER_S": "100000",
-            "IOC_PUSH_BURST": "100000",
-        }
-        key = (
-            subprocess.run(
-                [sys.executable, "-m", "services.cli", "keys", "issue", "--agency", "snnmt"],
-                cwd=REPO_ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
+        env = stack.service_env(
+            database,
+            topics.namespace,
+            IOC_PUSH_RATE_PER_S="100000",
+            IOC_PUSH_BURST="100000",
         )
+        key = stack.issue_key(env, "--agency", "snnmt")
         api = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "api", "--port", str(port)],
             cwd=REPO_ROOT,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import sys
 import uuid
 
 import asyncpg
@@ -62,3 +63,27 @@ def drop_database(url: str) -> None:
             await admin.close()
 
     asyncio.run(drop())
+
+
+def service_env(database: str, namespace: str, **extra: str) -> dict[str, str]:
+    """The environment of a service process on the bench's stack, database and topics."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
+        "IOC_DATABASE_URL": database,
+        "IOC_KAFKA_BOOTSTRAP": BOOTSTRAP,
+        "IOC_TOPIC_NAMESPACE": namespace,
+        **extra,
+    }
+
+
+def issue_key(env: dict[str, str], *who: str) -> str:
+    """A new key (``--reader NAME`` or ``--agency ID``), as `ioc keys issue` prints it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "keys", "issue", *who],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]

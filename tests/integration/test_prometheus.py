@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -23,13 +22,13 @@ import yaml
 from services.common.settings import REPO_ROOT, CommonSettings
 from tests.deploy.grafana import PROMETHEUS_UID, expand_promql
 from tests.deploy.grafana import targets as targets_of
+from tests.integration.messages import air_reading, salinity_reading
 from tests.integration.pipeline import produce
 from tests.integration.processes import free_port, running_service, service_env, wait_for_url
 
 pytestmark = pytest.mark.integration
 
 RULES = REPO_ROOT / "deploy" / "prometheus" / "rules" / "ioc-alerts.yml"
-LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @contextmanager
@@ -87,38 +86,14 @@ def _eventually(check: Any, what: str, within_s: float = 60.0) -> Any:
         time.sleep(0.5)
 
 
-def _salinity(at: datetime) -> bytes:
-    local = at.astimezone(LOCAL)
-    message = {
-        "ma_tram": "CM-SAL-01",
-        "thoi_gian": local.strftime("%d/%m/%Y %H:%M"),
-        "do_man_phan_nghin": "9,2",
-        "muc_nuoc_cm": 107,
-        "xa_phuong_ma": "32150",
-    }
-    return json.dumps(message).encode()
-
-
-def _air_quality(at: datetime) -> bytes:
-    message = {
-        "station_id": "CM-AQ-01",
-        "timestamp": at.astimezone(LOCAL).isoformat(timespec="seconds"),
-        "pm25_ugm3": 22.4,
-        "pm10_ugm3": 38.9,
-        "no2_ugm3": 32.1,
-        "vn_aqi": 47,
-    }
-    return json.dumps(message).encode()
-
-
 def test_prometheus_scrapes_the_pipeline_and_calls_a_stale_feed(
     settings: CommonSettings, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     # Salinity reports every 15 minutes: an hour old is past its 35-minute deadline. Air quality
     # reports hourly: this minute's reading is live.
-    asyncio.run(produce(settings, "salinity", [_salinity(now - timedelta(hours=1))]))
-    asyncio.run(produce(settings, "air-quality", [_air_quality(now)]))
+    asyncio.run(produce(settings, "salinity", [salinity_reading(now - timedelta(hours=1))]))
+    asyncio.run(produce(settings, "air-quality", [air_reading(now)]))
 
     api_port, worker_port = free_port(), free_port()
     env = service_env(

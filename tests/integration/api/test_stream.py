@@ -8,7 +8,6 @@ import contextlib
 import json
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,6 +16,7 @@ from services.common.feeds import FeedDefinition
 from services.common.indicators import load_indicators
 from services.common.keys import issue_key
 from services.common.settings import CommonSettings
+from tests.integration.messages import salinity_reading
 from tests.integration.pipeline import produce, running_worker
 from tests.integration.processes import free_port, running_service, service_env
 
@@ -63,22 +63,10 @@ async def test_the_stream_sends_every_indicator_then_each_change_as_data_arrives
                 salinity = next(data for _, data in first if data["id"] == "salinity.max_ppt")
                 assert (salinity["value"], salinity["status"]) == (None, "no_data")
 
-                await produce(settings, "salinity", [_reading_now("CM-SAL-01", "21,5")])
+                await produce(settings, "salinity", [salinity_reading(datetime.now(UTC), "21,5")])
                 async with running_worker(settings, feeds, now=lambda: datetime.now(UTC)):
                     async with asyncio.timeout(20):
                         async for kind, data in events:
                             if kind == "indicator" and data["id"] == "salinity.max_ppt":
                                 break
                 assert (data["value"], data["status"]) == (21.5, "critical")
-
-
-def _reading_now(station: str, salinity: str) -> bytes:
-    local = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
-    message = {
-        "ma_tram": station,
-        "thoi_gian": local.strftime("%d/%m/%Y %H:%M"),
-        "do_man_phan_nghin": salinity,
-        "muc_nuoc_cm": 107,
-        "xa_phuong_ma": "32150",
-    }
-    return json.dumps(message).encode()

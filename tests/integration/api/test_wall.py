@@ -8,13 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import shutil
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Page, async_playwright
@@ -23,38 +21,13 @@ from services.common.feeds import FeedDefinition
 from services.common.indicators import load_indicators
 from services.common.keys import issue_key
 from services.common.settings import REPO_ROOT, CommonSettings
+from tests.integration.messages import air_reading, salinity_reading
 from tests.integration.pipeline import all_committed, eventually, produce, running_worker
 from tests.integration.processes import free_port, running_service, service_env
 
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = REPO_ROOT / "artifacts"
-LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def _salinity(at: datetime, value: str) -> bytes:
-    return json.dumps(
-        {
-            "ma_tram": "CM-SAL-01",
-            "thoi_gian": at.astimezone(LOCAL).strftime("%d/%m/%Y %H:%M"),
-            "do_man_phan_nghin": value,
-            "muc_nuoc_cm": 107,
-            "xa_phuong_ma": "32150",
-        }
-    ).encode()
-
-
-def _air(at: datetime) -> bytes:
-    return json.dumps(
-        {
-            "station_id": "CM-AQ-01",
-            "timestamp": at.astimezone(LOCAL).isoformat(timespec="seconds"),
-            "pm25_ugm3": 22.4,
-            "pm10_ugm3": 38.9,
-            "no2_ugm3": 32.1,
-            "vn_aqi": 47,
-        }
-    ).encode()
 
 
 class Ingest:
@@ -108,7 +81,10 @@ async def test_the_wall_shows_the_indicators_live_and_says_what_is_stale_or_lost
     # Salinity reports every 15 minutes: an hour old, it is stale. Air quality: fresh.
     ingest = Ingest(settings, feeds)
     await ingest(
-        {"salinity": [_salinity(now - timedelta(hours=1), "9,2")], "air-quality": [_air(now)]}
+        {
+            "salinity": [salinity_reading(now - timedelta(hours=1), "9,2")],
+            "air-quality": [air_reading(now)],
+        }
     )
     _, key = await issue_key(db, "reader", "wall")
     indicators = load_indicators(settings.schemas_dir, feeds)
@@ -140,7 +116,7 @@ async def test_the_wall_shows_the_indicators_live_and_says_what_is_stale_or_lost
             await page.wait_for_selector("#live.live")  # on server-sent events
             await page.screenshot(path=ARTIFACTS / "wall.png", full_page=True)
 
-            await ingest({"salinity": [_salinity(now, "21,5")]})
+            await ingest({"salinity": [salinity_reading(now, "21,5")]})
             await page.wait_for_selector(
                 '.tile[data-id="salinity.max_ppt"][data-status="critical"]', timeout=20_000
             )
