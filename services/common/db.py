@@ -7,6 +7,22 @@ from typing import Any
 
 import asyncpg
 
+# The database is away or overloaded: retry later, never skip. For the worker anything else
+# is a bug (it crashes); the API's background refreshers log it and keep their last answers.
+DATABASE_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.OperatorInterventionError,  # the server is shutting down or restarting
+    asyncpg.TooManyConnectionsError,
+    asyncpg.QueryCanceledError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+DATABASE_ERRORS = (*DATABASE_UNAVAILABLE, asyncpg.PostgresError)
+
 # The worker notifies this channel in each batch's transaction (so on commit): the API then
 # refreshes the wall's indicators at once instead of at its next cadence.
 INGESTED_CHANNEL = "ioc_ingested"

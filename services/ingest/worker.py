@@ -16,11 +16,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
 
-from services.common.db import create_pool, storage_mode
+from services.common.db import DATABASE_UNAVAILABLE, create_pool, storage_mode
 from services.common.feeds import FeedDefinition
 from services.common.topics import Topics
 from services.ingest import metrics
@@ -32,20 +31,6 @@ from services.ingest.settings import WorkerSettings
 from services.ingest.writer import write_batch
 
 log = logging.getLogger("ioc.ingest")
-
-# The database is away or overloaded: retry, never skip. Everything else is a bug: crash.
-DATABASE_UNAVAILABLE = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.OperatorInterventionError,  # the server is shutting down or restarting
-    asyncpg.TooManyConnectionsError,
-    asyncpg.QueryCanceledError,
-    asyncpg.LockNotAvailableError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-)
 
 
 def utc_now() -> datetime:

@@ -12,11 +12,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import asyncpg
-
 from services.api.feeds.repository import newest_events
 from services.api.feeds.status import FEED_STATUSES, feed_status, stale_after
 from services.api.metrics import FEED_AGE, FEED_DEADLINE, FEED_LAST_EVENT, FEED_STATUS
+from services.common.db import DATABASE_ERRORS
 from services.common.feeds import FeedDefinition
 
 log = logging.getLogger("ioc.api")
@@ -49,7 +48,7 @@ async def keep_freshness_published(
         try:
             async with pool.acquire(timeout=interval_s) as connection:
                 newest = await newest_events(connection)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except DATABASE_ERRORS as error:
             log.warning("feed freshness not refreshed: database unavailable (%r)", error)
         publish_freshness(feeds, newest, clock())
         await asyncio.sleep(interval_s)

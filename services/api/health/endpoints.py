@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 from fastapi import APIRouter, Response
 
 from services.api.dependencies import State
 from services.api.errors import Unavailable
 from services.api.metrics import exposition
 from services.api.schemas import error_responses
-from services.common.db import storage_mode
+from services.common.db import DATABASE_ERRORS, storage_mode
 
 router = APIRouter(tags=["health"])
 READY_ERRORS = error_responses(503)
@@ -29,7 +28,7 @@ async def readyz(state: State) -> dict[str, Any]:
     try:
         async with state.pool.acquire(timeout=2) as connection:
             mode = await storage_mode(connection)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+    except DATABASE_ERRORS as error:
         raise Unavailable(f"database unavailable: {error.__class__.__name__}") from None
     if mode is None:
         raise Unavailable("database not migrated: run `ioc migrate`")

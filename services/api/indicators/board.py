@@ -21,14 +21,13 @@ from services.api.caching import Rendered
 from services.api.indicators.repository import evaluate
 from services.api.indicators.schemas import BreakdownItem, IndicatorList, IndicatorOut
 from services.api.indicators.status import status_of
-from services.common.db import INGESTED_CHANNEL
+from services.common.db import DATABASE_ERRORS, INGESTED_CHANNEL
 from services.common.feeds import FeedDefinition
 from services.common.indicators import IndicatorDefinition
 
 log = logging.getLogger("ioc.api")
 LANGUAGES = ("vi", "en")
 SUBSCRIBER_BACKLOG = 64  # changes a slow subscriber may owe before it is told to resync
-DATABASE_AWAY = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 RESYNC = "*"  # in place of an id: too much changed for this subscriber, send it everything
 
 
@@ -112,7 +111,7 @@ class IndicatorBoard:
                         listener = await asyncpg.connect(database_url)
                         await listener.add_listener(INGESTED_CHANNEL, self.data_arrived)
                     await self.refresh()
-                except DATABASE_AWAY as error:
+                except DATABASE_ERRORS as error:
                     log.warning("indicators not refreshed: database unavailable (%r)", error)
                     if listener is not None:
                         listener.terminate()

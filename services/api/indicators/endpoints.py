@@ -17,8 +17,9 @@ from services.api.indicators.schemas import (
 )
 from services.api.indicators.series import parse_interval, series
 from services.api.schemas import error_responses
+from services.common.db import DATABASE_ERRORS
 
-router = APIRouter(tags=["indicators"], responses=error_responses(400, 401, 404, 422))
+router = APIRouter(tags=["indicators"], responses=error_responses(400, 401, 404, 422, 503))
 NOT_MODIFIED: dict[int | str, dict[str, str]] = {304: {"description": "Unchanged since the ETag"}}
 Language = Annotated[Literal["vi", "en"], Query(description="Title language")]
 
@@ -50,10 +51,12 @@ async def _kept(state: State, answer: Callable[[], Rendered | None]) -> Rendered
     """The kept answer; before the board's first refresh (just started), one refresh now."""
     kept = answer()
     if kept is None:
-        await state.board.refresh()
+        try:
+            await state.board.refresh()
+        except DATABASE_ERRORS:
+            raise Unavailable("indicators not evaluated yet: database unavailable") from None
         kept = answer()
-    if kept is None:  # pragma: no cover - a refresh fills every answer
-        raise Unavailable("indicators not evaluated yet")
+    assert kept is not None, "a refresh renders every indicator"
     return kept
 
 
