@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,3 +47,13 @@ def test_a_taken_port_gives_a_clear_error(tmp_path: Path, service: str, variable
     assert result.returncode == 1
     assert f"port {port}, wanted by {service}, is taken by another process" in result.stderr
     assert f"set {variable}" in result.stderr
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_cluster_keeps_every_durability_setting_on(db: Any) -> None:
+    """The guard against drift: nothing accepted is lost only while these stay on."""
+    settings = {
+        name: await db.fetchval(f"SHOW {name}")
+        for name in ("fsync", "synchronous_commit", "full_page_writes")
+    }
+    assert settings == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}

@@ -1,0 +1,44 @@
+"""A guard against drift of the settings the promises rest on: every Kafka producer in the
+services waits for all in-sync replicas and is idempotent, every consumer commits by hand (after
+the database transaction). Read from the source, so a new producer or consumer is guarded too.
+The database's own durability settings are guarded in tests/integration/common/test_stack.py."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from services.common.settings import REPO_ROOT
+
+REQUIRED: dict[str, dict[str, object]] = {
+    "AIOKafkaProducer": {"acks": "all", "enable_idempotence": True},
+    "AIOKafkaConsumer": {"enable_auto_commit": False},
+}
+
+
+def _calls() -> list[tuple[Path, int, str, dict[str, object]]]:
+    found: list[tuple[Path, int, str, dict[str, object]]] = []
+    for path in sorted((REPO_ROOT / "services").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id in REQUIRED:
+                keywords: dict[str, object] = {
+                    k.arg: k.value.value
+                    for k in node.keywords
+                    if k.arg and isinstance(k.value, ast.Constant)
+                }
+                found.append((path, node.lineno, node.func.id, keywords))
+    return found
+
+
+def test_every_kafka_client_keeps_the_durability_settings() -> None:
+    calls = _calls()
+    assert {name for _, _, name, _ in calls} == set(REQUIRED), "the guard sees both kinds"
+    drifted = [
+        f"{path.relative_to(REPO_ROOT)}:{line} {name} needs {setting}={value!r}"
+        for path, line, name, keywords in calls
+        for setting, value in REQUIRED[name].items()
+        if keywords.get(setting) != value
+    ]
+    assert drifted == []
