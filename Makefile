@@ -11,12 +11,13 @@ API_PORT := $(or $(IOC_API_PORT),8000)
 export IOC_DATABASE_URL ?= postgresql://postgres@127.0.0.1:$(or $(IOC_PG_PORT),55432)/ioc
 export IOC_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(or $(IOC_KAFKA_PORT),19092)
 
-.PHONY: help venv tools up down reset status test lint typecheck unit integration bench
+.PHONY: help venv tools up down reset status test test-faults lint typecheck unit integration bench
 
 help:
 	@echo "make up      start Kafka, PostgreSQL, the worker, the API and the simulator"
 	@echo "make down    stop them (data survives)    make reset   stop and wipe local data"
 	@echo "make test    ruff, mypy and the whole test suite against real Kafka and PostgreSQL"
+	@echo "make test-faults   the fault and bad-input suite at full scale (RELIABILITY.md)"
 	@echo "make bench   ingest, HTTP push and wall API benchmarks against their ceilings (BENCHMARKS.md)"
 
 # The virtual environment, rebuilt when pyproject.toml changes.
@@ -63,6 +64,15 @@ tools:
 
 test: lint typecheck tools
 	$(BIN)/pytest -p no:cacheprovider
+
+# The fault and bad-input suite at the issue's own scale (RELIABILITY.md); its quick parts run
+# in `make test` too.
+FAULT_TESTS := tests/integration/ingest/test_faults.py tests/integration/ingest/test_flood.py \
+  tests/integration/api/test_access.py tests/integration/api/test_push.py \
+  tests/integration/common/test_stack.py tests/unit/test_config_guard.py \
+  tests/unit/ingest/test_normalise_properties.py
+test-faults: lint typecheck tools
+	IOC_FAULTS=full $(BIN)/pytest -p no:cacheprovider -v $(FAULT_TESTS)
 
 # Benchmarks on a stack of their own; figures go to bench/results/ and BENCHMARKS.md.
 bench: venv
