@@ -76,8 +76,9 @@ class IndicatorBoard:
                         changed.add(answer.id)
                     self._one[(answer.id, lang)] = rendered
                 self._all[lang] = Rendered.of(IndicatorList(indicators=localised))
+        announced = sorted(changed)
         for queue in self._subscribers:
-            for indicator_id in sorted(changed):
+            for indicator_id in announced:
                 if queue.qsize() >= SUBSCRIBER_BACKLOG:
                     while not queue.empty():
                         queue.get_nowait()
@@ -106,6 +107,8 @@ class IndicatorBoard:
         listener: Any = None
         try:
             while True:
+                # Cleared before the refresh: a commit announced during it triggers the next.
+                self._wake.clear()
                 try:
                     if listener is None or listener.is_closed():
                         listener = await asyncpg.connect(database_url)
@@ -116,7 +119,6 @@ class IndicatorBoard:
                     if listener is not None:
                         listener.terminate()
                     listener = None
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=interval_s)
                 await asyncio.sleep(0.2)  # one refresh for a burst of commits
