@@ -11,12 +11,8 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
@@ -30,31 +26,6 @@ from services.common.topics import Topics, ensure_topics
 
 POLL_S = 2.0
 CLOSED_LOOP_CLIENTS = 16
-
-
-@contextmanager
-def _process(args: list[str], env: dict[str, str], ready: str) -> Iterator[None]:
-    process = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(ready, timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.2)
-        yield
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 async def displays(url: str, key: str, count: int, seconds: float, path: str) -> dict[str, Any]:
@@ -139,7 +110,7 @@ def _seed(env: dict[str, str], url: str, key: str, topics: Topics) -> None:
 
     asyncio.run(produce())
     worker_env = {**env, "IOC_WORKER_METRICS_PORT": "0"}
-    with _process(["-m", "services.cli", "worker"], worker_env, f"{url}/healthz"):
+    with stack.running(["-m", "services.cli", "worker"], worker_env, f"{url}/healthz"):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             listing = httpx.get(f"{url}/v1/feeds", headers={"Authorization": f"Bearer {key}"})
@@ -173,7 +144,7 @@ def main() -> None:
             "--log-level",
             "warning",
         ]
-        with _process(api, env, f"{api_url}/healthz"):
+        with stack.running(api, env, f"{api_url}/healthz"):
             log("API: seeding every feed's examples through a worker")
             _seed(env, api_url, key, topics)
             log(f"API: {args.displays} displays polling every {POLL_S:g} s for {args.seconds:g} s")
@@ -186,7 +157,7 @@ def main() -> None:
             log("API: 304s back to back")
             conditional = {"Authorization": f"Bearer {key}", "If-None-Match": etag}
             not_modified = asyncio.run(closed_loop(api_url, "/v1/indicators", conditional, 10))
-        with _process(trivial, env, f"{trivial_url}/ping"):
+        with stack.running(trivial, env, f"{trivial_url}/ping"):
             log("API ceiling: a trivial FastAPI endpoint back to back, then at the displays' load")
             ceiling = asyncio.run(closed_loop(trivial_url, "/ping", {}, 10))
             trivial_load = asyncio.run(

@@ -10,10 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -54,13 +51,6 @@ def salinity_batches(requests: int) -> list[list[dict[str, Any]]]:
             )
         batches.append(batch)
     return batches
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def load(url: str, key: str, bodies: list[bytes]) -> tuple[float, list[float], int]:
@@ -118,12 +108,11 @@ def main() -> None:
     args = parser.parse_args()
     feeds = load_feeds(REPO_ROOT / "schemas")
     stack.run_stack("up", "postgres", "kafka")
-    api = None
     try:
         database = stack.fresh_database("http")
         topics = Topics(namespace=f"http{uuid.uuid4().hex[:6]}.")
         asyncio.run(ensure_topics(stack.BOOTSTRAP, topics.partitions(feeds)))
-        port = _free_port()
+        port = stack.free_port()
         env = stack.service_env(
             database,
             topics.namespace,
@@ -131,26 +120,17 @@ def main() -> None:
             IOC_PUSH_BURST="100000",
         )
         key = stack.issue_key(env, "--agency", "snnmt")
-        api = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "api", "--port", str(port)],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
         url = f"http://127.0.0.1:{port}"
-        _wait_for(url)
-        batches = salinity_batches(args.requests)
-        bodies = [json.dumps(batch, ensure_ascii=False).encode() for batch in batches]
-        log(f"HTTP: warming up, then {len(bodies)} pushes of {BATCH} from {CLIENTS} clients")
-        asyncio.run(load(url, key, bodies[:CLIENTS]))
-        seconds, latencies, accepted = asyncio.run(load(url, key, bodies))
-        log("HTTP ceiling: a bare producer sending the same messages")
-        ceiling_seconds = asyncio.run(ceiling(topics.raw("salinity"), batches))
+        api = ["-m", "services.cli", "api", "--port", str(port)]
+        with stack.running(api, env, f"{url}/healthz"):
+            batches = salinity_batches(args.requests)
+            bodies = [json.dumps(batch, ensure_ascii=False).encode() for batch in batches]
+            log(f"HTTP: warming up, then {len(bodies)} pushes of {BATCH} from {CLIENTS} clients")
+            asyncio.run(load(url, key, bodies[:CLIENTS]))
+            seconds, latencies, accepted = asyncio.run(load(url, key, bodies))
+            log("HTTP ceiling: a bare producer sending the same messages")
+            ceiling_seconds = asyncio.run(ceiling(topics.raw("salinity"), batches))
     finally:
-        if api is not None:
-            api.terminate()
-            api.wait(timeout=30)
         stack.run_stack("down", "kafka", "postgres")
 
     quantiles = statistics.quantiles(latencies, n=100)
@@ -167,18 +147,6 @@ def main() -> None:
     out = REPO_ROOT / "bench" / "results" / "http.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-
-
-def _wait_for(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/healthz", timeout=1)
-            return
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from services.common.feeds import FeedDefinition
+from services.common.keys import KeyKind, issue_key
 from services.common.migrate import upgrade
 from services.common.settings import REPO_ROOT, CommonSettings
 from services.common.topics import Topics, ensure_topics
@@ -182,6 +183,16 @@ async def settings(
         schemas_dir=SCHEMAS_DIR,
     )
     await delete_topics(stack.bootstrap, list(partitions))
+
+
+async def new_key(database_url: str, kind: KeyKind, subject: str) -> str:
+    """A key issued in that database, for a test that has no connection of its own to use."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        _, key = await issue_key(connection, kind, subject)
+        return key
+    finally:
+        await connection.close()
 
 
 async def delete_topics(bootstrap: str, names: list[str]) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from services.common.keys import issue_key
 from services.common.settings import CommonSettings
+from tests.integration.conftest import new_key
 from tests.integration.pipeline import produce
 from tests.integration.processes import free_port, running_service, service_env
 
@@ -28,7 +28,7 @@ def _lines(path: Path) -> list[dict[str, Any]]:
 def test_a_quarantined_record_is_logged_with_its_partition_and_offset_and_no_key_is_logged(
     settings: CommonSettings, tmp_path: Path
 ) -> None:
-    _, key = asyncio.run(_issue(settings))
+    key = asyncio.run(new_key(settings.database_url, "reader", "wall"))
     asyncio.run(produce(settings, "salinity", [b'{"ma_tram": "S1"}', b"not json"]))
     worker_port, api_port = free_port(), free_port()
     env = service_env(settings, IOC_WORKER_METRICS_PORT=str(worker_port))
@@ -62,13 +62,3 @@ def test_a_quarantined_record_is_logged_with_its_partition_and_offset_and_no_key
 
 def _quarantined(path: Path) -> list[dict[str, Any]]:
     return [line for line in _lines(path) if line["message"].startswith("record quarantined")]
-
-
-async def _issue(settings: CommonSettings) -> tuple[int, str]:
-    import asyncpg
-
-    connection = await asyncpg.connect(settings.database_url)
-    try:
-        return await issue_key(connection, "reader", "wall")
-    finally:
-        await connection.close()

@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -24,11 +23,16 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.common.feeds import load_feeds
-from services.common.settings import REPO_ROOT
+from services.common.settings import CommonSettings
 from services.common.topics import Topics, ensure_topics
 from tests.conftest import SCHEMAS_DIR
-from tests.integration.conftest import delete_topics, drop_database, fresh_database_url
-from tests.integration.processes import free_port, wait_for_url
+from tests.integration.conftest import (
+    delete_topics,
+    drop_database,
+    fresh_database_url,
+    new_key,
+)
+from tests.integration.processes import free_port, running_service, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -40,45 +44,24 @@ def api_url(stack: Any) -> Iterator[str]:
     topics = Topics(namespace=f"c{uuid.uuid4().hex[:10]}.")
     asyncio.run(ensure_topics(stack.bootstrap, topics.partitions(load_feeds(SCHEMAS_DIR))))
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
-        "IOC_DATABASE_URL": database_url,
-        "IOC_KAFKA_BOOTSTRAP": stack.bootstrap,
-        "IOC_TOPIC_NAMESPACE": topics.namespace,
-        "IOC_PUSH_RATE_PER_S": "1000",
-        "IOC_PUSH_BURST": "1000",
-    }
-    api = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "api", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    settings = replace(
+        CommonSettings.from_env({}),
+        database_url=database_url,
+        kafka_bootstrap=stack.bootstrap,
+        topics=topics,
+        schemas_dir=SCHEMAS_DIR,
     )
+    env = service_env(settings, IOC_PUSH_RATE_PER_S="1000", IOC_PUSH_BURST="1000")
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_url(f"{url}/healthz", api)
-        os.environ["IOC_CONFORMANCE_KEY"] = _issue_key(env)
-        yield url
+        with running_service(["api", "--port", str(port)], env, f"{url}/healthz"):
+            key = asyncio.run(new_key(database_url, "agency", "snnmt"))
+            os.environ["IOC_CONFORMANCE_KEY"] = key
+            yield url
     finally:
-        api.terminate()
-        api.wait(timeout=30)
         asyncio.run(drop_database(database_url))
-        asyncio.run(
-            delete_topics(stack.bootstrap, list(topics.partitions(load_feeds(SCHEMAS_DIR))))
-        )
-
-
-def _issue_key(env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "keys", "issue", "--agency", "snnmt"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip().splitlines()[-1]
+        names = list(topics.partitions(load_feeds(SCHEMAS_DIR)))
+        asyncio.run(delete_topics(stack.bootstrap, names))
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

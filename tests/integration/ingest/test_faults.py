@@ -21,6 +21,7 @@ from services.common.feeds import FeedDefinition
 from services.common.settings import REPO_ROOT, CommonSettings
 from tests.integration.conftest import run_stack
 from tests.integration.pipeline import all_committed, eventually, produce, running_worker
+from tests.integration.processes import service_env
 
 pytestmark = pytest.mark.integration
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -65,15 +66,12 @@ async def _totals(db: Any) -> tuple[int, float]:
 
 
 def _start_worker(settings: CommonSettings, group: str) -> subprocess.Popen[bytes]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
-        "IOC_DATABASE_URL": settings.database_url,
-        "IOC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "IOC_TOPIC_NAMESPACE": settings.topics.namespace,
-        "IOC_WORKER_GROUP": group,
-        "IOC_WORKER_METRICS_PORT": "0",
-        "IOC_BATCH_MAX_RECORDS": "500",  # many small batches: many moments to be killed in
-    }
+    env = service_env(
+        settings,
+        IOC_WORKER_GROUP=group,
+        IOC_WORKER_METRICS_PORT="0",
+        IOC_BATCH_MAX_RECORDS="500",  # many small batches: many moments to be killed in
+    )
     return subprocess.Popen(
         [sys.executable, "-m", "services.cli", "worker"],
         cwd=REPO_ROOT,
