@@ -25,6 +25,7 @@ from services.common.topics import Topics
 from services.ingest import metrics
 from services.ingest.batch import Batch, assemble
 from services.ingest.dead_letter import send_dead_letters
+from services.ingest.failpoints import Failpoint
 from services.ingest.intake import FeedIntake
 from services.ingest.invalid_ratio import InvalidRatioLimit
 from services.ingest.settings import WorkerSettings
@@ -111,6 +112,7 @@ class _Worker:
         # Held from the first write to the commit: a revocation waits for the batch in flight.
         self.in_flight = asyncio.Lock()
         self.batches = 0  # a sequence number for the logs: which batch a line speaks of
+        self.after_write = Failpoint("after-write")  # the fault tests' kill between commits
 
     async def step(self) -> None:
         """One batch: poll, assemble, dead-letter, write, commit."""
@@ -130,6 +132,7 @@ class _Worker:
         async with self.in_flight:
             await send_dead_letters(self.producer, self.settings.common.topics.dlq, batch.rejected)
             await self._write_until_done(batch)
+            self.after_write.reach()
             await self._commit(batch)
         _log_batch(self.batches, batch)
         self._apply_invalid_ratio(batch)

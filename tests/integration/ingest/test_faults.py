@@ -20,7 +20,14 @@ import pytest
 from services.common.feeds import FeedDefinition
 from services.common.settings import REPO_ROOT, CommonSettings
 from tests.integration.conftest import run_stack
-from tests.integration.pipeline import all_committed, eventually, produce, running_worker
+from tests.integration.pipeline import (
+    all_committed,
+    committed_records,
+    eventually,
+    produce,
+    running_worker,
+    worker_settings,
+)
 from tests.integration.processes import service_env
 
 pytestmark = pytest.mark.integration
@@ -65,12 +72,13 @@ async def _totals(db: Any) -> tuple[int, float]:
     return row["n"], round(row["total"], 6)
 
 
-def _start_worker(settings: CommonSettings, group: str) -> subprocess.Popen[bytes]:
+def _start_worker(settings: CommonSettings, group: str, **extra: str) -> subprocess.Popen[bytes]:
     env = service_env(
         settings,
         IOC_WORKER_GROUP=group,
         IOC_WORKER_METRICS_PORT="0",
         IOC_BATCH_MAX_RECORDS="500",  # many small batches: many moments to be killed in
+        **extra,
     )
     return subprocess.Popen(
         [sys.executable, "-m", "services.cli", "worker"],
@@ -114,6 +122,37 @@ async def test_a_worker_killed_mid_stream_leaves_every_record_exactly_once(
         assert worker.wait(timeout=30) == 0
 
     assert kills == KILLS
+    assert await _totals(db) == (len(messages), round(checksum, 6))
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_worker_killed_between_its_database_and_offset_commits_replays_harmlessly(
+    settings: CommonSettings, db: Any
+) -> None:
+    # The narrowest window: the batch is in the store, its offsets are not in Kafka. The worker's
+    # failpoint kills it exactly there, after a varying number of batches.
+    messages, checksum = salinity_stream(
+        STREAM_RECORDS // 4, start=datetime.now(UTC) - timedelta(days=3)
+    )
+    stations = [json.loads(m)["ma_tram"].encode() for m in messages]
+    await produce(settings, "salinity", messages, keys=stations)
+    group = f"failpoint-{settings.topics.namespace}"
+    progress = worker_settings(settings, group_id=group)
+    topic = settings.topics.raw("salinity")
+
+    for after in random.Random(11).choices(range(1, 4), k=KILLS):
+        worker = _start_worker(settings, group, IOC_FAILPOINT=f"after-write:{after}")
+        assert await asyncio.to_thread(worker.wait, 120) == -signal.SIGKILL
+        stored, _ = await _totals(db)
+        # The window was hit: more rows stored than records committed (a reading is a row).
+        assert stored > await committed_records(progress, topic)
+    worker = _start_worker(settings, group)
+    try:
+        await eventually(lambda: all_committed(progress, "salinity", len(messages)), within_s=120)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+
     assert await _totals(db) == (len(messages), round(checksum, 6))
 
 
