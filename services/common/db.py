@@ -40,13 +40,16 @@ async def _init_connection(connection: Any) -> None:
     )
 
 
-async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> Any:
+async def create_pool(
+    database_url: str, *, min_size: int = 1, max_size: int = 10, statement_timeout_s: float = 60
+) -> Any:
+    """A statement running longer than ``statement_timeout_s`` is cancelled with TimeoutError."""
     return await asyncpg.create_pool(
         database_url,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
-        command_timeout=60,
+        command_timeout=statement_timeout_s,
     )
 
 

@@ -17,7 +17,15 @@ BATCH_RECORDS = Histogram(
     buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000),
 )
 WRITE_SECONDS = Histogram("ioc_ingest_write_seconds", "Time to write and commit one batch")
-DB_RETRIES = Counter("ioc_ingest_db_retries_total", "Batch writes retried: database unavailable")
+DB_RETRIES = Counter(
+    "ioc_ingest_db_retries_total", "Batch writes retried: database unavailable or slow"
+)
+PAUSED_PARTITIONS = Gauge(
+    "ioc_ingest_paused_partitions", "Partitions paused: database away or slow, or feed halted"
+)
+REBALANCES = Counter(
+    "ioc_ingest_rebalances_total", "Partition assignments received (the first one included)"
+)
 LAST_COMMIT = Gauge(
     "ioc_ingest_last_commit_timestamp_seconds", "Unix time of the last offset commit"
 )

@@ -18,6 +18,7 @@ class WorkerSettings:
     future_bound_s: float  # how far ahead of the clock an event time may be
     metrics_port: int  # 0: no metrics server (tests)
     db_retry_max_s: float  # longest pause between retries while the database is away
+    db_statement_timeout_s: float  # a write waiting longer (a lock, say) counts as unavailable
     invalid_ratio_limit: float  # a feed whose recent records are this invalid is halted
     invalid_ratio_window: int  # ... over this many records
 
@@ -31,6 +32,7 @@ class WorkerSettings:
             future_bound_s=env_float(env, "IOC_FUTURE_BOUND_S", 300.0),
             metrics_port=env_int(env, "IOC_WORKER_METRICS_PORT", 9101),
             db_retry_max_s=env_float(env, "IOC_DB_RETRY_MAX_S", 10.0),
+            db_statement_timeout_s=env_float(env, "IOC_DB_STATEMENT_TIMEOUT_S", 30.0),
             invalid_ratio_limit=env_float(env, "IOC_INVALID_RATIO_LIMIT", 0.9),
             invalid_ratio_window=env_int(env, "IOC_INVALID_RATIO_WINDOW", 100),
         )

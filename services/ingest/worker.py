@@ -52,7 +52,12 @@ async def run_worker(
     """Consumes every feed's raw topic until ``stop`` is set, then drains and returns."""
     intakes = feed_intakes(feeds, settings.common.topics)
     metrics.initialise(intake.feed for intake in intakes.values())
-    pool = await create_pool(settings.common.database_url, min_size=1, max_size=2)
+    pool = await create_pool(
+        settings.common.database_url,
+        min_size=1,
+        max_size=2,
+        statement_timeout_s=settings.db_statement_timeout_s,
+    )
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.common.kafka_bootstrap,
         group_id=settings.group_id,
@@ -152,9 +157,10 @@ class _Worker:
                             received_on=self.now().astimezone(UTC).date(),
                         )
             except DATABASE_UNAVAILABLE as error:
+                # Away, or slow: a statement stuck behind a lock times out into this path too.
                 metrics.DB_RETRIES.inc()
                 log.warning(
-                    "database unavailable (%r); pausing, retry in %.1fs",
+                    "database unavailable or slow (%r); pausing, retry in %.1fs",
                     error,
                     delay,
                     extra={"batch": self.batches, "records": batch.records},
@@ -162,6 +168,7 @@ class _Worker:
                 # Paused, the consumer still polls (so it keeps its partitions) but fetches
                 # nothing; the batch in hand is retried as it is, and nothing is committed.
                 self.consumer.pause(*self.consumer.assignment())
+                metrics.PAUSED_PARTITIONS.set(len(self.consumer.paused()))
                 await self.consumer.getmany(timeout_ms=int(delay * 1000))
                 delay = min(delay * 2, self.settings.db_retry_max_s)
                 continue
@@ -170,6 +177,7 @@ class _Worker:
 
     def _resume_healthy_feeds(self) -> None:
         self.consumer.resume(*(tp for tp in self.consumer.paused() if not self.is_halted(tp.topic)))
+        metrics.PAUSED_PARTITIONS.set(len(self.consumer.paused()))
 
     async def _commit(self, batch: Batch) -> None:
         offsets = {TopicPartition(t, p): offset for (t, p), offset in batch.offsets.items()}
@@ -203,6 +211,7 @@ class _Worker:
         halted = [tp for tp in self.consumer.assignment() if self.is_halted(tp.topic)]
         if halted:
             self.consumer.pause(*halted)
+            metrics.PAUSED_PARTITIONS.set(len(self.consumer.paused()))
 
     def is_halted(self, topic: str) -> bool:
         return self.intakes[topic].feed in self.invalid_ratio.halted
@@ -228,6 +237,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             pass
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        metrics.REBALANCES.inc()
+        log.info("partitions assigned: %d", len(assigned))
         halted = [tp for tp in assigned if self.worker.is_halted(tp.topic)]
         if halted:
             self.worker.consumer.pause(*halted)

@@ -11,11 +11,15 @@ import random
 import signal
 import subprocess
 import sys
+import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.common.feeds import FeedDefinition
 from services.common.settings import REPO_ROOT, CommonSettings
@@ -28,7 +32,7 @@ from tests.integration.pipeline import (
     running_worker,
     worker_settings,
 )
-from tests.integration.processes import service_env
+from tests.integration.processes import free_port, service_env
 
 pytestmark = pytest.mark.integration
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -36,6 +40,12 @@ LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 # numbers (ten kills during a 200,000-record stream).
 FULL = os.environ.get("IOC_FAULTS") == "full"
 STREAM_RECORDS, KILLS = (200_000, 10) if FULL else (20_000, 3)
+# The locked-table scenario: records arriving while the lock is held, and for how long.
+LOCKED_RECORDS, LOCK_HELD_S = (400_000, 60) if FULL else (150_000, 12)
+# The worker's fetch buffers (1 MB a partition) and the batch in hand fit well within this (a
+# run grew 0.3 MB); the 150,000 records waiting behind the lock, held as Python records, would
+# not (55 MB by tracemalloc, before aiokafka's own bookkeeping).
+RSS_GROWTH_BOUND_MB = 25
 
 
 def salinity_stream(count: int, *, start: datetime) -> tuple[list[bytes], float]:
@@ -75,10 +85,12 @@ async def _totals(db: Any) -> tuple[int, float]:
 def _start_worker(settings: CommonSettings, group: str, **extra: str) -> subprocess.Popen[bytes]:
     env = service_env(
         settings,
-        IOC_WORKER_GROUP=group,
-        IOC_WORKER_METRICS_PORT="0",
-        IOC_BATCH_MAX_RECORDS="500",  # many small batches: many moments to be killed in
-        **extra,
+        **{
+            "IOC_WORKER_GROUP": group,
+            "IOC_WORKER_METRICS_PORT": "0",
+            "IOC_BATCH_MAX_RECORDS": "500",  # many small batches: many moments to be killed in
+            **extra,
+        },
     )
     return subprocess.Popen(
         [sys.executable, "-m", "services.cli", "worker"],
@@ -154,6 +166,83 @@ async def test_a_worker_killed_between_its_database_and_offset_commits_replays_h
         assert worker.wait(timeout=30) == 0
 
     assert await _totals(db) == (len(messages), round(checksum, 6))
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_locked_table_pauses_the_worker_with_bounded_memory_and_no_rebalance(
+    settings: CommonSettings, db: Any
+) -> None:
+    # A lock held on the observations table (a long migration, a stuck report): writes wait
+    # for it. The worker must time the wait out, pause its partitions and keep polling (so it
+    # keeps its membership), buffer no more than its fetch bounds, then catch up by itself.
+    start = datetime.now(UTC) - timedelta(days=3)
+    messages, checksum = salinity_stream(LOCKED_RECORDS, start=start)
+    stations = [json.loads(m)["ma_tram"].encode() for m in messages]
+    first = 1_000
+    group = f"locked-{settings.topics.namespace}"
+    port = free_port()
+    worker = _start_worker(
+        settings, group, IOC_WORKER_METRICS_PORT=str(port), IOC_DB_STATEMENT_TIMEOUT_S="1"
+    )
+    progress = worker_settings(settings, group_id=group)
+    scrape = functools.partial(_worker_metrics, f"http://127.0.0.1:{port}/metrics")
+    try:
+        await produce(settings, "salinity", messages[:first], keys=stations[:first])
+        await eventually(lambda: all_committed(progress, "salinity", first), within_s=60)
+        settled_rss = _rss_mb(worker.pid)
+
+        locker = await asyncpg.connect(settings.database_url)
+        try:
+            async with locker.transaction():
+                # EXCLUSIVE blocks every write and lets reads (this test's counts) through.
+                await locker.execute("LOCK TABLE observations IN EXCLUSIVE MODE")
+                await produce(settings, "salinity", messages[first:], keys=stations[first:])
+                peak_rss, paused_seen = settled_rss, 0.0
+                deadline = asyncio.get_running_loop().time() + LOCK_HELD_S
+                while asyncio.get_running_loop().time() < deadline:
+                    peak_rss = max(peak_rss, _rss_mb(worker.pid))
+                    paused_seen = max(paused_seen, (await scrape())["ioc_ingest_paused_partitions"])
+                    await asyncio.sleep(0.5)
+                stored_during, _ = await _totals(db)
+                during = await scrape()
+        finally:
+            await locker.close()
+
+        await eventually(lambda: all_committed(progress, "salinity", len(messages)), within_s=120)
+        after = await scrape()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+
+    assert stored_during == first  # nothing written past the lock
+    assert paused_seen > 0  # consumption paused while the writes waited
+    assert during["ioc_ingest_db_retries_total"] >= 2  # retried, backing off, committing nothing
+    # Bounded: the fetcher's per-partition buffers, not the ~{LOCKED_RECORDS} records waiting.
+    assert peak_rss - settled_rss < RSS_GROWTH_BOUND_MB, (settled_rss, peak_rss)
+    assert after["ioc_ingest_rebalances_total"] == 1  # the first assignment, never another
+    assert after["ioc_ingest_paused_partitions"] == 0
+    assert await _totals(db) == (len(messages), round(checksum, 6))
+
+
+async def _worker_metrics(url: str) -> dict[str, float]:
+    """The worker's unlabelled samples (and labelled ones summed) by name."""
+    text = await asyncio.to_thread(_fetch, url)
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
+
+
+def _fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    kilobytes = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(kilobytes) / 1024
 
 
 async def _written_at_least(db: Any, rows: int) -> bool:
