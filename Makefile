@@ -9,7 +9,7 @@ IOC_SIMULATE ?= 1
 API_PORT := $(or $(IOC_API_PORT),8000)
 # The services find the stack where deploy/stack.sh starts it, unless told otherwise.
 export IOC_DATABASE_URL ?= postgresql://postgres@127.0.0.1:$(or $(IOC_PG_PORT),55432)/ioc
-export IOC_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(or $(IOC_KAFKA_PORT),19092)
+export IOC_KAFKA_BOOTSTRAP ?= $(shell $(STACK) bootstrap)
 
 .PHONY: help venv tools up down reset status test test-faults lint typecheck unit integration bench
 

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The local stack: PostgreSQL 15 and a single-node Kafka (KRaft), installed and started by the
-# project itself, plus the pipeline's own processes. Every command is idempotent.
+# The local stack: PostgreSQL 15 and Kafka (KRaft; one node, or IOC_KAFKA_NODES on loopback),
+# installed and started by the project itself, plus the pipeline's own processes. Every command
+# is idempotent.
 #
 #   deploy/stack.sh up [SERVICE...]     start (default: postgres kafka)
 #   deploy/stack.sh down [SERVICE...]   stop (default: everything that runs)
 #   deploy/stack.sh status              one line per service
 #   deploy/stack.sh reset               stop everything and wipe the stack's data
 #   deploy/stack.sh tools               install what the tests use beside the stack
+#   deploy/stack.sh bootstrap           print Kafka's bootstrap addresses
 #
-# Services: postgres, kafka, worker, api, simulator. Data and logs live in $IOC_STACK_DIR
+# Services: postgres, kafka (`up kafka` also restarts a node that died), worker, api, simulator. Data and logs live in $IOC_STACK_DIR
 # (default: .stack/ at the repository root, git-ignored).
 set -euo pipefail
 
@@ -17,6 +19,7 @@ STACK_DIR=${IOC_STACK_DIR:-$ROOT/.stack}
 PG_PORT=${IOC_PG_PORT:-55432}
 KAFKA_PORT=${IOC_KAFKA_PORT:-19092}
 CONTROLLER_PORT=${IOC_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
+KAFKA_NODES=${IOC_KAFKA_NODES:-1}
 API_PORT=${IOC_API_PORT:-8000}
 KAFKA_HEAP=${IOC_KAFKA_HEAP:--Xms256m -Xmx1g}
 READY_TIMEOUT=${IOC_READY_TIMEOUT:-90}
@@ -34,7 +37,11 @@ is_root() { [ "$(id -u)" = 0 ]; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-pid_alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+# A process that exited stays a zombie where nothing reaps it (a container whose init does not):
+# it is dead all the same.
+process_alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" | cut -c1)" != Z ]; }
+
+pid_alive() { [ -f "$RUN/$1.pid" ] && process_alive "$(cat "$RUN/$1.pid")"; }
 
 apt_install() {
   is_root || die "$* is not installed and this is not root: install it (apt-get install $*)"
@@ -176,36 +183,77 @@ kafka_classpath() {
   cat "$cp"
 }
 
+# Node n of a cluster listens on KAFKA_PORT + 2(n-1) and its controller on CONTROLLER_PORT + 2(n-1);
+# a single node keeps the plain names (kafka, kafka/data) of the stack's first version.
+node_name() { if [ "$KAFKA_NODES" = 1 ]; then echo kafka; else echo "kafka-$1"; fi; }
+node_dir() { if [ "$KAFKA_NODES" = 1 ]; then echo "$KAFKA_DIR"; else echo "$KAFKA_DIR/node-$1"; fi; }
+node_port() { echo $((KAFKA_PORT + 2 * ($1 - 1))); }
+node_controller_port() { echo $((CONTROLLER_PORT + 2 * ($1 - 1))); }
+
+bootstrap() {
+  local n addresses=()
+  for n in $(seq 1 "$KAFKA_NODES"); do addresses+=("127.0.0.1:$(node_port "$n")"); done
+  (IFS=,; echo "${addresses[*]}")
+}
+
+# The cluster's identity, made once and shared by every node's storage.
+cluster_id() {
+  local file=$KAFKA_DIR/cluster-id
+  [ -s "$file" ] || java -cp "$1" kafka.tools.StorageTool random-uuid >"$file"
+  cat "$file"
+}
+
 up_kafka() {
   command -v java >/dev/null || apt_install openjdk-17-jre-headless
-  if pid_alive kafka; then say "kafka already running on 127.0.0.1:$KAFKA_PORT"; return; fi
-  check_port_free "$KAFKA_PORT" kafka IOC_KAFKA_PORT
-  check_port_free "$CONTROLLER_PORT" "kafka's controller" IOC_KAFKA_CONTROLLER_PORT
-  check_disk
   mkdir -p "$KAFKA_DIR"
   local cp; cp=$(kafka_classpath)
-  sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" \
-    -e "s|@DATA_DIR@|$KAFKA_DIR/data|g" "$ROOT/deploy/kafka/server.properties.in" \
-    >"$KAFKA_DIR/server.properties"
-  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
-    say "formatting Kafka storage in $KAFKA_DIR/data"
-    local cluster_id; cluster_id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid)
-    java -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" \
-      -c "$KAFKA_DIR/server.properties" >"$LOGS/kafka-format.log" 2>&1 \
-      || die "formatting Kafka storage failed (see $LOGS/kafka-format.log)"
+  local n voters=() started=()
+  for n in $(seq 1 "$KAFKA_NODES"); do voters+=("$n@127.0.0.1:$(node_controller_port "$n")"); done
+  for n in $(seq 1 "$KAFKA_NODES"); do
+    if pid_alive "$(node_name "$n")"; then continue; fi
+    start_kafka_node "$n" "$cp" "$(IFS=,; echo "${voters[*]}")"
+    started+=("$n")
+  done
+  if [ ${#started[@]} = 0 ]; then say "kafka already running on $(bootstrap)"; return; fi
+  # Started together, then awaited: a cluster's nodes need a quorum of each other to start.
+  for n in "${started[@]}"; do
+    wait_until "$(node_name "$n")" "$LOGS/$(node_name "$n").log" kafka_node_ready "$n"
+  done
+}
+
+start_kafka_node() {
+  local n=$1 cp=$2 voters=$3
+  local name dir port controller
+  name=$(node_name "$n"); dir=$(node_dir "$n")
+  port=$(node_port "$n"); controller=$(node_controller_port "$n")
+  check_port_free "$port" "$name" IOC_KAFKA_PORT
+  check_port_free "$controller" "$name's controller" IOC_KAFKA_CONTROLLER_PORT
+  check_disk
+  mkdir -p "$dir"
+  sed -e "s|@NODE_ID@|$n|g" -e "s|@VOTERS@|$voters|g" \
+    -e "s|@KAFKA_PORT@|$port|g" -e "s|@CONTROLLER_PORT@|$controller|g" \
+    -e "s|@REPLICATION@|$KAFKA_NODES|g" -e "s|@MIN_ISR@|$((KAFKA_NODES / 2 + 1))|g" \
+    -e "s|@DATA_DIR@|$dir/data|g" "$ROOT/deploy/kafka/server.properties.in" \
+    >"$dir/server.properties"
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    say "formatting $name's storage in $dir/data"
+    java -cp "$cp" kafka.tools.StorageTool format -t "$(cluster_id "$cp")" \
+      -c "$dir/server.properties" >"$LOGS/$name-format.log" 2>&1 \
+      || die "formatting $name's storage failed (see $LOGS/$name-format.log)"
   fi
-  say "starting kafka on 127.0.0.1:$KAFKA_PORT"
+  say "starting $name on 127.0.0.1:$port"
+  # A fresh log each start: readiness is read from it.
   # shellcheck disable=SC2086 # the heap flags are meant to split
   nohup java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$ROOT/deploy/kafka/log4j2.yaml" \
-    -cp "$cp" kafka.Kafka "$KAFKA_DIR/server.properties" >"$LOGS/kafka.log" 2>&1 </dev/null &
-  echo $! >"$RUN/kafka.pid"
-  wait_until kafka "$LOGS/kafka.log" kafka_ready
+    -cp "$cp" kafka.Kafka "$dir/server.properties" >"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
 }
 
-kafka_ready() {
-  pid_alive kafka || { tail -n 30 "$LOGS/kafka.log" >&2; die "kafka exited (log: $LOGS/kafka.log)"; }
-  port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$LOGS/kafka.log"
+kafka_node_ready() {
+  local name; name=$(node_name "$1")
+  pid_alive "$name" || { tail -n 30 "$LOGS/$name.log" >&2; die "$name exited (log: $LOGS/$name.log)"; }
+  port_open "$(node_port "$1")" && grep -q "Kafka Server started" "$LOGS/$name.log"
 }
 
 # --- The pipeline's own processes ----------------------------------------------------------------
@@ -237,13 +285,18 @@ stop_process() {
     say "stopping $name"
     local pid; pid=$(cat "$RUN/$name.pid")
     kill -TERM "$pid"
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    if kill -0 "$pid" 2>/dev/null; then say "$name did not stop in 30s; killing it"; kill -KILL "$pid"; fi
+    for _ in $(seq 1 60); do process_alive "$pid" || break; sleep 0.5; done
+    if process_alive "$pid"; then say "$name did not stop in 30s; killing it"; kill -KILL "$pid"; fi
   fi
   rm -f "$RUN/$name.pid"
 }
 
-down_kafka() { stop_process kafka; }
+down_kafka() {
+  local n
+  # Together: stopped one by one, a cluster's last node would wait for a quorum that is gone.
+  for n in $(seq 1 "$KAFKA_NODES"); do stop_process "$(node_name "$n")" & done
+  wait
+}
 down_worker() { stop_process worker; }
 down_api() { stop_process api; }
 down_simulator() { stop_process simulator; }
@@ -251,7 +304,9 @@ down_simulator() { stop_process simulator; }
 status() {
   local name
   if pg_running; then say "postgres  running  127.0.0.1:$PG_PORT"; else say "postgres  stopped"; fi
-  for name in kafka worker api simulator; do
+  local n nodes=()
+  for n in $(seq 1 "$KAFKA_NODES"); do nodes+=("$(node_name "$n")"); done
+  for name in "${nodes[@]}" worker api simulator; do
     if pid_alive "$name"; then say "$(printf '%-9s' "$name") running  pid $(cat "$RUN/$name.pid")"
     else say "$(printf '%-9s' "$name") stopped"; fi
   done
@@ -267,6 +322,7 @@ tools() {
 
 main() {
   local command=${1:-status}; shift || true
+  if [ "$command" = bootstrap ]; then bootstrap; return; fi
   mkdir -p "$LOGS" "$RUN"
   case $command in
     up)
@@ -282,7 +338,7 @@ main() {
       say "wiping $STACK_DIR"
       if [ -L "$PG_LINK" ]; then rm -rf "$PG_DIR"; fi
       rm -rf "$STACK_DIR" ;;
-    *) die "unknown command '$command' (up, down, status, reset, tools)" ;;
+    *) die "unknown command '$command' (up, down, status, reset, tools, bootstrap)" ;;
   esac
 }
 

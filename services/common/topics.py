@@ -12,6 +12,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 RAW_PARTITIONS = 3  # room for several workers to share a feed on this 2-core box
@@ -42,8 +43,9 @@ async def ensure_topics(bootstrap: str, partitions_by_topic: dict[str, int]) -> 
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        replication = await _cluster_replication(admin)
         missing = [
-            NewTopic(name=name, num_partitions=count, replication_factor=1)
+            NewTopic(name=name, num_partitions=count, replication_factor=replication)
             for name, count in partitions_by_topic.items()
             if name not in existing
         ]
@@ -55,6 +57,20 @@ async def ensure_topics(bootstrap: str, partitions_by_topic: dict[str, int]) -> 
         return [topic.name for topic in missing]
     finally:
         await admin.close()
+
+
+async def _cluster_replication(admin: AIOKafkaAdminClient) -> int:
+    """The cluster's own default.replication.factor: 1 on the single-node stack, 3 on a cluster.
+    Topics are replicated as the operators configured the brokers, whose defaults also give
+    them min.insync.replicas and unclean leader election off (deploy/kafka/server.properties.in).
+    """
+    cluster = await admin.describe_cluster()
+    broker = str(cluster["brokers"][0]["node_id"])
+    wanted = ConfigResource(ConfigResourceType.BROKER, broker, {"default.replication.factor": None})
+    (response,) = await admin.describe_configs([wanted])
+    ((_, _, _, _, entries),) = response.resources
+    ((_, value, *_),) = entries
+    return int(value)
 
 
 async def _until_led(admin: AIOKafkaAdminClient, topics: list[str], within_s: float = 30) -> None:

@@ -85,10 +85,26 @@ async def run_worker(
                 await worker.maintenance.run_if_due()
             await worker.step()
     finally:
-        await consumer.stop()
+        await _stop_consumer(consumer)
         await producer.stop()
         await pool.close()
         log.info("worker stopped")
+
+
+async def _stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """Stops the consumer, whatever state the brokers are in.
+
+    aiokafka 0.13's fetcher, stopped while it backs off from a node that is down, re-raises the
+    cancellation of its own fetch task. Not ours (this task was not cancelled), so the worker
+    still exits cleanly on SIGTERM with a broker node away.
+    """
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.warning("the consumer stopped while a broker node was unreachable")
 
 
 class _Worker:

@@ -4,7 +4,7 @@ need data of a given age (fresh, late, stale)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -33,3 +33,31 @@ def air_reading(at: datetime, station: str = "CM-AQ-01") -> bytes:
         "vn_aqi": 47,
     }
     return json.dumps(message).encode()
+
+
+def salinity_stream(
+    count: int, *, start: datetime, prefix: str = "ST"
+) -> tuple[list[bytes], float]:
+    """``count`` readings of distinct series, keyed by station, and the sum of their ‰ values.
+
+    Times are real (the worker in a subprocess runs on the real clock): a minute apart per station
+    from ``start``, which must lie inside the feed's backfill window.
+    """
+    messages, checksum = [], 0.0
+    for n in range(count):
+        station, step = n % 100, n // 100
+        tenths = n % 600
+        checksum += tenths / 10
+        moment = (start + timedelta(minutes=step)).astimezone(LOCAL)
+        messages.append(
+            json.dumps(
+                {
+                    "ma_tram": f"{prefix}-{station:03d}",
+                    "thoi_gian": moment.strftime("%d/%m/%Y %H:%M"),
+                    "do_man_phan_nghin": f"{tenths // 10},{tenths % 10}",
+                    "muc_nuoc_cm": 100,
+                    "xa_phuong_ma": "32150",
+                }
+            ).encode()
+        )
+    return messages, checksum

@@ -15,7 +15,6 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -24,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.common.feeds import FeedDefinition
 from services.common.settings import REPO_ROOT, CommonSettings
 from tests.integration.conftest import run_stack
+from tests.integration.messages import salinity_stream
 from tests.integration.pipeline import (
     all_committed,
     committed_records,
@@ -35,7 +35,6 @@ from tests.integration.pipeline import (
 from tests.integration.processes import free_port, service_env
 
 pytestmark = pytest.mark.integration
-LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 # `make test` runs the quick scale; `make test-faults` sets IOC_FAULTS=full: the issue's own
 # numbers (ten kills during a 200,000-record stream).
 FULL = os.environ.get("IOC_FAULTS") == "full"
@@ -46,32 +45,6 @@ LOCKED_RECORDS, LOCK_HELD_S = (400_000, 60) if FULL else (150_000, 12)
 # run grew 0.3 MB); the 150,000 records waiting behind the lock, held as Python records, would
 # not (55 MB by tracemalloc, before aiokafka's own bookkeeping).
 RSS_GROWTH_BOUND_MB = 25
-
-
-def salinity_stream(count: int, *, start: datetime) -> tuple[list[bytes], float]:
-    """``count`` readings of distinct series, keyed by station, and the sum of their ‰ values.
-
-    Times are real (the worker in a subprocess runs on the real clock): a minute apart per station
-    from ``start``, which must lie inside the feed's backfill window.
-    """
-    messages, checksum = [], 0.0
-    for n in range(count):
-        station, step = n % 100, n // 100
-        tenths = n % 600
-        checksum += tenths / 10
-        moment = (start + timedelta(minutes=step)).astimezone(LOCAL)
-        messages.append(
-            json.dumps(
-                {
-                    "ma_tram": f"ST-{station:03d}",
-                    "thoi_gian": moment.strftime("%d/%m/%Y %H:%M"),
-                    "do_man_phan_nghin": f"{tenths // 10},{tenths % 10}",
-                    "muc_nuoc_cm": 100,
-                    "xa_phuong_ma": "32150",
-                }
-            ).encode()
-        )
-    return messages, checksum
 
 
 async def _totals(db: Any) -> tuple[int, float]:
