@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
 from services.api.caching import Rendered, send
 from services.api.dependencies import Caller, Connection, State
-from services.api.errors import ApiError, NotFound, Unavailable
+from services.api.errors import NotFound, Unavailable
 from services.api.indicators.schemas import (
     IndicatorList,
     IndicatorOut,
@@ -16,6 +16,7 @@ from services.api.indicators.schemas import (
     SeriesPoint,
 )
 from services.api.indicators.series import parse_interval, series
+from services.api.instants import Instant
 from services.api.schemas import error_responses
 from services.common.db import DATABASE_ERRORS
 
@@ -66,17 +67,14 @@ async def get_series(
     caller: Caller,
     connection: Connection,
     state: State,
-    start: Annotated[datetime | None, Query(alias="from", description="Default: to - 24 h")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="Default: now")] = None,
+    start: Annotated[Instant | None, Query(alias="from", description="Default: to - 24 h")] = None,
+    end: Annotated[Instant | None, Query(alias="to", description="Default: now")] = None,
     interval: Annotated[str, Query(description="Bucket width: 5m, 1h, 1d, ...")] = "1h",
 ) -> SeriesOut:
     """The indicator's value per time bucket, oldest first (for sparklines and Grafana)."""
     definition = state.indicators.get(indicator_id)
     if definition is None:
         raise NotFound(f"unknown indicator {indicator_id!r}")
-    for name, moment in (("from", start), ("to", end)):
-        if moment is not None and moment.tzinfo is None:
-            raise ApiError(f"{name} needs a UTC offset, e.g. 2026-11-25T06:00:00+07:00")
     width = parse_interval(interval)
     end = end or state.clock()
     start = start or end - timedelta(hours=24)

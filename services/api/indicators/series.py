@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.api.errors import ApiError
+from services.api.errors import ApiError, NotFound
 from services.common.indicators import IndicatorDefinition
 
 MAX_POINTS = 2000
@@ -51,7 +51,7 @@ async def series(
     connection: Any, d: IndicatorDefinition, start: datetime, end: datetime, interval: timedelta
 ) -> list[Point]:
     if d.kind in ("state_share", "state_count"):
-        raise ApiError(f"{d.id} counts latest states: it has no series")
+        raise NotFound(f"{d.id} counts latest states: it has no series")
     if end <= start:
         raise ApiError("from must be before to")
     if (end - start) / interval > MAX_POINTS:

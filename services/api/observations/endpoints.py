@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from services.api.access import require_read
 from services.api.dependencies import Caller, Connection, Feed, State
-from services.api.errors import ApiError
+from services.api.instants import Instant
 from services.api.observations.repository import ObservationQuery, fetch_observations
 from services.api.observations.schemas import ObservationOut, ObservationPage
 from services.api.schemas import error_responses
@@ -23,14 +22,11 @@ async def list_observations(
     state: State,
     entity: str | None = None,
     metric: str | None = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[Instant | None, Query(alias="from")] = None,
+    end: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> ObservationPage:
     """Canonical observations of one feed, oldest first, in event time [from, to)."""
     require_read(caller, feed)
-    for name, moment in (("from", start), ("to", end)):
-        if moment is not None and moment.tzinfo is None:
-            raise ApiError(f"{name} needs a UTC offset, e.g. 2026-11-25T06:00:00+07:00")
     limit = state.settings.max_page
     rows = await fetch_observations(
         connection, ObservationQuery(feed.feed, entity, metric, start, end, limit + 1)

@@ -292,7 +292,8 @@ async def test_series_are_bucketed_from_rollups_or_observations(
     ]
 
     state = await client.get("/v1/indicators/programme.completion_rate/series")
-    assert state.status_code == 400
+    assert state.status_code == 404
+    assert "has no series" in state.json()["detail"]
     bad = await client.get("/v1/indicators/salinity.max_ppt/series", params={"interval": "soon"})
     assert (bad.status_code, bad.json()["error"]) == (400, "bad_request")
     too_many = await client.get(

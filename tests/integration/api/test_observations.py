@@ -72,8 +72,11 @@ async def test_keys_decide_who_reads(db: Any, client: httpx.AsyncClient) -> None
     reader = await _key(db, "reader", "grafana")
     assert (await client.get("/v1/feeds/nope/observations", headers=reader)).status_code == 404
     naive = await client.get(url, params={"from": "2026-11-25T06:00:00"}, headers=reader)
-    assert naive.status_code == 400
+    assert naive.status_code == 422
     assert "UTC offset" in naive.json()["detail"]
+    seconds = await client.get(url, params={"to": "0.5"}, headers=reader)  # not 1970 + 0.5 s
+    assert seconds.status_code == 422
+    assert "ISO 8601" in seconds.json()["detail"]
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -4,11 +4,13 @@ not, to every endpoint; no 5xx, and every answer matches the documented status a
 from __future__ import annotations
 
 import asyncio
-import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,9 +25,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.common.feeds import load_feeds
-from services.common.settings import CommonSettings
+from services.common.settings import REPO_ROOT, CommonSettings
 from services.common.topics import Topics, ensure_topics
 from tests.conftest import SCHEMAS_DIR
+from tests.integration.api import schemathesis_hooks  # noqa: F401 - registers the NDJSON form
 from tests.integration.conftest import (
     delete_topics,
     drop_database,
@@ -35,6 +38,9 @@ from tests.integration.conftest import (
 from tests.integration.processes import free_port, running_service, service_env
 
 pytestmark = pytest.mark.integration
+ARTIFACTS = REPO_ROOT / "artifacts"
+# Per operation; `make test-faults` (IOC_FAULTS=full) tries many more.
+MAX_EXAMPLES = "300" if os.environ.get("IOC_FAULTS") == "full" else "40"
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +73,6 @@ def api_url(stack: Any) -> Iterator[str]:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
-@schemathesis.serializer("application/x-ndjson")
-def _ndjson(ctx: Any, value: Any) -> bytes:
-    """The push body's NDJSON form: the generated text as it is (anything else, as JSON)."""
-    return value.encode() if isinstance(value, str) else json.dumps(value).encode()
-
-
 @pytest.fixture(scope="module")
 def api_schema(api_url: str) -> Any:
     return schemathesis.openapi.from_url(f"{api_url}/openapi.json")
@@ -96,3 +96,49 @@ def test_the_api_keeps_its_openapi_promises(case: Any) -> None:
             response_schema_conformance,
         ],
     )
+
+
+def test_schemathesis_finds_nothing_with_all_checks_negative_data_and_stateful_links(
+    api_url: str,
+) -> None:
+    # The whole OpenAPI document, through schemathesis's own runner: every check it has
+    # (including negative-data rejection, positive-data acceptance, ignored auth and the
+    # stateful ones), positive and negative data, and the stateful phase, which chains calls by
+    # the links it infers from the responses. The report is kept in artifacts/.
+    ARTIFACTS.mkdir(exist_ok=True)
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "--config-file",
+            str(Path(__file__).parent / "schemathesis.toml"),
+            "run",
+            f"{api_url}/openapi.json",
+            "--checks",
+            "all",
+            "--mode",
+            "all",
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+            "--header",
+            f"Authorization: Bearer {os.environ['IOC_CONFORMANCE_KEY']}",
+            "--exclude-path",
+            "/v1/stream",  # an endless stream: tested on its own
+            "--max-examples",
+            MAX_EXAMPLES,
+            "--seed",
+            "20261126",
+            "--workers",
+            "1",
+            "--no-color",
+            "--generation-database",
+            "none",
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.integration.api.schemathesis_hooks"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    (ARTIFACTS / "schemathesis.txt").write_text(run.stdout + run.stderr)
+    assert run.returncode == 0, run.stdout[-6000:]
