@@ -68,6 +68,7 @@ test: lint typecheck tools
 # The fault and bad-input suite at the issue's own scale (RELIABILITY.md); its quick parts run
 # in `make test` too.
 FAULT_TESTS := tests/integration/ingest/test_faults.py tests/integration/ingest/test_flood.py \
+  tests/integration/test_kafka_cluster.py tests/integration/api/test_openapi_conformance.py \
   tests/integration/api/test_access.py tests/integration/api/test_push.py \
   tests/integration/common/test_stack.py tests/unit/test_config_guard.py \
   tests/unit/ingest/test_normalise_properties.py

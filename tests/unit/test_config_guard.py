@@ -1,7 +1,8 @@
 """A guard against drift of the settings the promises rest on: every Kafka producer in the
 services waits for all in-sync replicas and is idempotent, every consumer commits by hand (after
 the database transaction). Read from the source, so a new producer or consumer is guarded too.
-The database's own durability settings are guarded in tests/integration/common/test_stack.py."""
+The database's own durability settings are guarded in tests/integration/common/test_stack.py,
+the brokers' replication settings here (the template) and by the cluster test (running)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,22 @@ def test_every_kafka_client_keeps_the_durability_settings() -> None:
         if keywords.get(setting) != value
     ]
     assert drifted == []
+
+
+def test_the_broker_template_keeps_replication_safe() -> None:
+    # Every node's configuration comes from this template; the running 3-node cluster's topics
+    # are checked in tests/integration/test_kafka_cluster.py (replication 3, min ISR 2).
+    template = REPO_ROOT / "deploy" / "kafka" / "server.properties.in"
+    settings = dict(
+        line.split("=", 1)
+        for line in template.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+    assert settings["unclean.leader.election.enable"] == "false"
+    assert settings["default.replication.factor"] == "@REPLICATION@"
+    assert settings["min.insync.replicas"] == "@MIN_ISR@"
+    assert settings["transaction.state.log.min.isr"] == "@MIN_ISR@"
+    stack = (REPO_ROOT / "deploy" / "stack.sh").read_text(encoding="utf-8")
+    # Replicated on every node, acknowledged by a majority of them.
+    assert '-e "s|@REPLICATION@|$KAFKA_NODES|g"' in stack
+    assert '-e "s|@MIN_ISR@|$((KAFKA_NODES / 2 + 1))|g"' in stack
