@@ -65,7 +65,8 @@ class Batch:
                     record.topic,
                     record.partition,
                     record.offset,
-                    outcome.reason,
+                    # The reason may quote the record, and a NUL cannot be stored as text.
+                    outcome.reason.replace("\x00", "\\x00"),
                     record.value or b"",
                 )
             )

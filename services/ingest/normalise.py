@@ -21,6 +21,7 @@ from services.common.canonical import Normalised, Observation, Rejection
 from services.common.feeds import FeedDefinition, MetricSpec, TimeSpec
 
 _T = TypeVar("_T")
+LONGEST_NAME = 256  # characters of an entity id or an attribute
 
 
 class Unmappable(ValueError):
@@ -77,6 +78,7 @@ class Normaliser:
             if reading is None:
                 continue
             if isinstance(reading, str):
+                _refuse_nul(reading, spec.name)
                 observations.append(Observation(feed, entity, spec.name, ts, text=reading))
             else:
                 observations.append(Observation(feed, entity, spec.name, ts, value=reading))
@@ -117,7 +119,19 @@ def _scalar_text(value: Any, path: str) -> str:
     text = str(value).strip()
     if not text:
         raise Unmappable(f"{path} is empty")
+    if len(text) > LONGEST_NAME:
+        # Identifiers are indexed, and a btree entry has a size limit: a longer one would fail
+        # its batch for ever. No commune code or station id comes near this.
+        raise Unmappable(f"{path} is longer than {LONGEST_NAME} characters")
+    _refuse_nul(text, path)
     return text
+
+
+def _refuse_nul(text: str, path: str) -> None:
+    # PostgreSQL text and jsonb cannot hold NUL: let through, one such record would fail its
+    # whole batch again and again.
+    if "\x00" in text:
+        raise Unmappable(f"{path} contains a NUL character (U+0000), which cannot be stored")
 
 
 # --- time ------------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ LIMIT $6
 
 
 async def fetch_observations(connection: Any, query: ObservationQuery) -> list[Any]:
+    if any("\x00" in text for text in (query.entity or "", query.metric or "")):
+        return []  # PostgreSQL text cannot hold NUL (nor refuse it politely): nothing matches
     rows: list[Any] = await connection.fetch(
         SELECT_OBSERVATIONS,
         query.feed,

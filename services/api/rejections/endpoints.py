@@ -14,13 +14,16 @@ from services.api.schemas import error_responses
 router = APIRouter(tags=["rejections"], responses=error_responses(401, 403, 404, 422))
 
 
+LARGEST_ID = 2**63 - 1  # the ids are PostgreSQL bigints: a larger one is refused, not sent
+
+
 @router.get("/v1/feeds/{feed}/rejections", response_model=RejectionPage)
 async def list_rejections(
     feed: Feed,
     caller: Caller,
     connection: Connection,
     before: Annotated[
-        int | None, Query(ge=1, description="Only rejections older than this id")
+        int | None, Query(ge=1, le=LARGEST_ID, description="Only rejections older than this id")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> RejectionPage:

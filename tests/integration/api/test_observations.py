@@ -85,3 +85,15 @@ async def test_readyz_names_the_storage_mode(client: httpx.AsyncClient, stack: A
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "storage_mode": stack.storage_mode}
     assert (await client.get("/healthz")).json() == {"status": "ok"}
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_nul_in_a_filter_is_a_clear_refusal(db: Any, client: httpx.AsyncClient) -> None:
+    # PostgreSQL text cannot hold NUL: such a filter matches nothing that could be stored.
+    reader = await _key(db, "reader", "grafana")
+    for name in ("entity", "metric"):
+        response = await client.get(
+            "/v1/feeds/salinity/observations", params={name: "CM\x00"}, headers=reader
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["observations"] == []

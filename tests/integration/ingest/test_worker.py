@@ -113,6 +113,31 @@ async def test_bad_bytes_are_quarantined_and_later_records_flow(
     }
 
 
+@pytest.mark.asyncio(loop_scope="session")
+async def test_records_the_store_cannot_hold_are_quarantined_and_the_worker_goes_on(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    # Valid JSON, valid to their departments' schemas, but PostgreSQL text and jsonb cannot hold
+    # a NUL. Let through, such a record would fail its batch on every retry: the worker stalled.
+    reading = json.loads(SALINITY_FIRST)
+    nul_id = json.dumps({**reading, "ma_tram": "CM-SAL\u0000"}).encode()
+    await produce(settings, "salinity", [nul_id, SALINITY_FIRST])
+    report = json.loads(feeds["citizen-feedback"].examples_path.read_text().splitlines()[0])
+    nul_attribute = json.dumps({**report, "linh_vuc": "giao_thong\u0000"}).encode()
+    await produce(settings, "citizen-feedback", [nul_attribute])
+
+    async with running_worker(settings, feeds) as worker:
+        await eventually(lambda: all_committed(worker, "salinity", 2))
+        await eventually(lambda: all_committed(worker, "citizen-feedback", 1))
+
+    assert await _count(db, "SELECT count(*) FROM observations") == 2  # the good reading
+    rejections = await db.fetch("SELECT reason FROM rejections ORDER BY feed")
+    assert [row["reason"] for row in rejections] == [
+        "mapping: linh_vuc contains a NUL character (U+0000), which cannot be stored",
+        "mapping: ma_tram contains a NUL character (U+0000), which cannot be stored",
+    ]
+
+
 def _dossiers(day: str, resolved: int, on_time: int) -> bytes:
     return json.dumps(
         {

@@ -3,6 +3,8 @@ with a reason, never an exception."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -114,3 +116,36 @@ def test_an_admin_day_starts_at_local_midnight() -> None:
 
 def test_normalising_is_deterministic() -> None:
     assert normalise("salinity", _salinity()) == normalise("salinity", _salinity())
+
+
+@pytest.mark.parametrize("feed", sorted(FEEDS))
+def test_a_nul_in_any_stored_text_is_rejected_not_passed_to_the_store(feed: str) -> None:
+    # PostgreSQL text and jsonb cannot hold U+0000: let through, such a record would fail its
+    # batch on every retry and stall the worker.
+    definition = FEEDS[feed]
+    example = json.loads(definition.examples_path.read_text(encoding="utf-8").splitlines()[0])
+    normalised = normalise(feed, example)
+    assert isinstance(normalised, Normalised)
+    paths = [definition.entity, *definition.attributes.values()]
+    for path in (p for p in paths if "[]" not in p):
+        message = copy.deepcopy(example)
+        *parents, last = path.split(".")
+        target = message
+        for step in parents:
+            target = target[step]
+        if not isinstance(target.get(last), str):
+            continue  # a number or absent: nothing to poison
+        target[last] += "\x00"
+        outcome = normalise(feed, message)
+        if isinstance(outcome, Rejection) and outcome.reason.startswith("schema:"):
+            continue  # the department's own schema already refuses it
+        assert isinstance(outcome, Rejection), (path, outcome)
+        assert "NUL" in outcome.reason
+
+
+def test_an_overlong_id_is_rejected_even_where_a_feed_schema_allows_it() -> None:
+    # The departments' schemas bound their ids (64 characters); a new feed's may not, and an id
+    # past a btree entry's size limit would fail its batch for ever.
+    permissive = Normaliser(dataclasses.replace(FEEDS["salinity"], schema={}))
+    message = {**_salinity(), "ma_tram": "X" * 5000}
+    assert permissive(message) == Rejection("mapping: ma_tram is longer than 256 characters")

@@ -29,7 +29,7 @@ PROPERTY = settings(max_examples=400, deadline=None, derandomize=True)
 
 # Anything JSON can hold, and what it cannot (NaN, infinities), and odd unicode.
 ODD_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
-    ["", "N/A", "9,2,1", "١٢", "1e999", "-0", "  7 ", "\u200b", "2026-13-45", "🌊"]
+    ["", "N/A", "9,2,1", "١٢", "1e999", "-0", "  7 ", "\u200b", "2026-13-45", "🌊", "CM\x00"]
 )
 JSON_VALUES = st.recursive(
     st.none()
@@ -74,8 +74,12 @@ def _assert_sane(outcome: Normalised | Rejection) -> None:
         assert outcome.reason.strip(), "a rejection always says why"
         return
     assert outcome.ts.tzinfo is not None
+    # Storable: PostgreSQL text and jsonb hold no NUL (one would fail its batch for ever).
+    texts = [outcome.entity, *outcome.attributes.values()]
     for observation in outcome.observations:
         assert observation.value is None or math.isfinite(observation.value)
+        texts.append(observation.text or "")
+    assert not any("\x00" in text for text in texts)
 
 
 @PROPERTY
