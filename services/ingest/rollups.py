@@ -1,10 +1,11 @@
 """Plain mode's 5-minute and 1-hour rollups, kept exact in each batch's transaction.
 (TimescaleDB mode has continuous aggregates instead.)
 
-A new observation adds to its buckets (count, sum, min, max): cheap arithmetic, no reading of
-stored rows. A changed one (a corrected day, a corrected reading) cannot be subtracted from a
-min or max, so its buckets are recomputed from the stored rows, the hour from its twelve
-5-minute buckets. A replay changes no row, so it changes no rollup.
+New observations add to their buckets (count, sum, min, max) in the very statement that inserts
+them (``adding``), grouped by PostgreSQL: cheap arithmetic, no reading of stored rows. A changed
+one (a corrected day, a corrected reading) cannot be subtracted from a min or max, so its buckets
+are recomputed from the stored rows, the hour from its twelve 5-minute buckets. A replay changes
+no row, so it changes no rollup.
 """
 
 from __future__ import annotations
@@ -19,13 +20,28 @@ WIDTHS = (("observations_5m", 300), ("observations_1h", 3600))  # in order: hour
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)  # date_bin's origin; TimescaleDB's buckets agree
 
 ADD = """
-INSERT INTO {table} AS r (feed, entity, metric, bucket, n, total, minimum, maximum)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::integer[],
-                     $6::double precision[], $7::double precision[], $8::double precision[])
-ON CONFLICT (feed, entity, metric, bucket) DO UPDATE
-SET n = r.n + EXCLUDED.n, total = r.total + EXCLUDED.total,
-    minimum = least(r.minimum, EXCLUDED.minimum), maximum = greatest(r.maximum, EXCLUDED.maximum)
-"""
+{name} AS (
+    INSERT INTO {table} AS r (feed, entity, metric, bucket, n, total, minimum, maximum)
+    SELECT feed, entity, metric,
+           date_bin('{seconds} seconds', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+           count(*), sum(value), min(value), max(value)
+    FROM {source}
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT (feed, entity, metric, bucket) DO UPDATE
+    SET n = r.n + EXCLUDED.n, total = r.total + EXCLUDED.total,
+        minimum = least(r.minimum, EXCLUDED.minimum),
+        maximum = greatest(r.maximum, EXCLUDED.maximum)
+)"""
+
+
+def adding(source: str) -> list[str]:
+    """Common table expressions adding the rows of ``source`` (new observations: feed, entity,
+    metric, ts, value) to every rollup, for a statement that inserts them."""
+    return [
+        ADD.format(name=f"added_to_{table}", table=table, seconds=seconds, source=source)
+        for table, seconds in WIDTHS
+    ]
+
 
 # LATERAL keeps each recomputation an index range scan of one series.
 RECOMPUTE = """
@@ -65,50 +81,19 @@ def bucket_of(ts: datetime, seconds: int) -> datetime:
     return ORIGIN + timedelta(seconds=offset)
 
 
-async def update_rollups(
-    connection: Any, added: Sequence[Observation], corrected: Sequence[Observation]
-) -> None:
-    """``added``: observations stored for the first time; ``corrected``: stored ones whose value
-    this batch changed."""
+async def recompute_rollups(connection: Any, corrected: Sequence[Observation]) -> None:
+    """Recomputes the buckets of stored observations whose value this batch changed."""
+    if not corrected:
+        return
     for table, seconds in WIDTHS:
-        if added:
-            await connection.execute(ADD.format(table=table), *_sums(added, seconds))
-    for table, seconds in WIDTHS:
-        if corrected:
-            buckets = sorted({_key(row, seconds) for row in corrected})
-            await connection.execute(
-                RECOMPUTE.format(table=table, **SOURCES[table]),
-                *[list(column) for column in zip(*buckets, strict=True)],
-                timedelta(seconds=seconds),
-            )
+        buckets = sorted({_key(row, seconds) for row in corrected})
+        await connection.execute(
+            RECOMPUTE.format(table=table, **SOURCES[table]),
+            *[list(column) for column in zip(*buckets, strict=True)],
+            timedelta(seconds=seconds),
+        )
 
 
 def _key(observation: Observation, seconds: int) -> Key:
     o = observation
     return (o.feed, o.entity, o.metric, bucket_of(o.ts, seconds))
-
-
-def _sums(rows: Sequence[Observation], seconds: int) -> list[list[Any]]:
-    sums: dict[Key, list[float]] = {}
-    for row in rows:
-        value = row.value
-        assert value is not None, "rollups are of numeric observations"
-        known = sums.get(_key(row, seconds))
-        if known is None:
-            sums[_key(row, seconds)] = [1, value, value, value]
-        else:
-            known[0] += 1
-            known[1] += value
-            known[2] = min(known[2], value)
-            known[3] = max(known[3], value)
-    keys = list(sums)
-    return [
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-        [k[2] for k in keys],
-        [k[3] for k in keys],
-        [int(sums[k][0]) for k in keys],
-        [sums[k][1] for k in keys],
-        [sums[k][2] for k in keys],
-        [sums[k][3] for k in keys],
-    ]

@@ -15,7 +15,7 @@ from typing import Any
 from services.common.canonical import Observation
 from services.common.db import INGESTED_CHANNEL
 from services.ingest.batch import Batch, Row
-from services.ingest.rollups import update_rollups
+from services.ingest.rollups import adding, recompute_rollups
 
 UPSERT_OBSERVATIONS = """
 INSERT INTO {table} (feed, entity, metric, ts, value, src_partition, src_offset)
@@ -49,16 +49,32 @@ SET attributes = EXCLUDED.attributes, ts = EXCLUDED.ts
 WHERE entities.ts <= EXCLUDED.ts
 """
 
-# New rows are written first, so the writer knows which are new (most) and which may be
-# changes (replays, which change nothing, and corrections): the rollups and the daily counts
-# need to know, and PostgreSQL cannot say "inserted or updated" of a partitioned table's upsert.
+# New rows are written first, both event tables in one statement, so the writer knows which
+# are new (most) and which may be changes (replays, which change nothing, and corrections):
+# PostgreSQL cannot say "inserted or updated" of a partitioned table's upsert. In plain mode
+# the same statement adds the new numbers to the rollups. It answers, per feed, how many
+# records and rows were new: the daily counts need the first, the writer the second.
 INSERT_NEW = """
-INSERT INTO {table} (feed, entity, metric, ts, value, src_partition, src_offset)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::{kind}[],
-                     $6::int[], $7::bigint[])
-ON CONFLICT (feed, entity, metric, ts) DO NOTHING
-RETURNING feed, entity, metric, ts
+WITH added_numbers AS (
+    INSERT INTO observations (feed, entity, metric, ts, value, src_partition, src_offset)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+                         $5::double precision[], $6::int[], $7::bigint[])
+    ON CONFLICT (feed, entity, metric, ts) DO NOTHING
+    RETURNING feed, entity, metric, ts, value
+), added_states AS (
+    INSERT INTO states (feed, entity, metric, ts, value, src_partition, src_offset)
+    SELECT * FROM unnest($8::text[], $9::text[], $10::text[], $11::timestamptz[],
+                         $12::text[], $13::int[], $14::bigint[])
+    ON CONFLICT (feed, entity, metric, ts) DO NOTHING
+    RETURNING feed, entity, ts
+){rollups}
+SELECT feed, count(DISTINCT (entity, ts)) AS records, count(*) AS rows
+FROM (SELECT feed, entity, ts FROM added_numbers
+      UNION ALL SELECT feed, entity, ts FROM added_states) AS added
+GROUP BY feed
 """
+INSERT_NEW_PLAIN = INSERT_NEW.format(rollups="".join(f",{cte}" for cte in adding("added_numbers")))
+INSERT_NEW_TIMESCALE = INSERT_NEW.format(rollups="")
 RETURNING_CHANGES = " RETURNING feed, entity, metric, ts"
 
 # What the feed sent today: the quality scores (correct, clean) read these sums.
@@ -88,12 +104,17 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool, received_
     numeric = [row for row in rows if row.observation.value is not None]
     text = [row for row in rows if row.observation.text is not None]
     async with connection.transaction():
-        added, corrected = await _write_rows(connection, "observations", numeric, _number)
-        if rollups:
-            await update_rollups(
-                connection, [r.observation for r in added], [r.observation for r in corrected]
-            )
-        added_states, _ = await _write_rows(connection, "states", text, _text)
+        added = await connection.fetch(
+            INSERT_NEW_PLAIN if rollups else INSERT_NEW_TIMESCALE,
+            *_columns(numeric, _number),
+            *_columns(text, _text),
+        )
+        if sum(feed["rows"] for feed in added) < len(rows):
+            # Some rows were already held: replays (which change nothing) or corrections.
+            corrected = await _upsert(connection, "observations", numeric, _number)
+            await _upsert(connection, "states", text, _text)
+            if rollups:
+                await recompute_rollups(connection, [row.observation for row in corrected])
         newest = _newest_per_series(rows)
         if newest:
             await connection.execute(
@@ -114,38 +135,22 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool, received_
                 INSERT_REJECTIONS,
                 *_arrays(batch.rejected, "feed", "topic", "partition", "offset", "reason", "raw"),
             )
-        new_keys = {(r.observation.feed, r.observation.entity, r.observation.ts) for r in added}
-        new_keys |= {
-            (r.observation.feed, r.observation.entity, r.observation.ts) for r in added_states
-        }
-        await connection.execute(ADD_DAILY_COUNTS, *_daily_counts(batch, new_keys), received_on)
+        new_records = {feed["feed"]: feed["records"] for feed in added}
+        await connection.execute(ADD_DAILY_COUNTS, *_daily_counts(batch, new_records), received_on)
 
 
-async def _write_rows(
+async def _upsert(
     connection: Any, table: str, rows: list[Row], value: Callable[[Row], object]
-) -> tuple[list[Row], list[Row]]:
-    """Writes the rows to an event table; returns those added and those corrected."""
+) -> list[Row]:
+    """Writes rows an event table may already hold; returns those whose value changed."""
     if not rows:
-        return [], []
+        return []
     kind = "text" if table == "states" else "double precision"
-    inserted = await connection.fetch(
-        INSERT_NEW.format(table=table, kind=kind), *_columns(rows, value)
-    )
-    new_keys = {tuple(record) for record in inserted}
-    added = [row for row in rows if _key(row) in new_keys]
-    rest = [row for row in rows if _key(row) not in new_keys]
-    if not rest:
-        return added, []
     upsert = UPSERT_OBSERVATIONS.format(table=table, kind=kind) + RETURNING_CHANGES
     changed_keys = {
-        tuple(record) for record in await connection.fetch(upsert, *_columns(rest, value))
+        tuple(record) for record in await connection.fetch(upsert, *_columns(rows, value))
     }
-    return added, [row for row in rest if _key(row) in changed_keys]
-
-
-def _record_key(row: Row) -> tuple[str, str, datetime]:
-    """The department record a row came from: one entity at one event time."""
-    return (row.observation.feed, row.observation.entity, row.observation.ts)
+    return [row for row in rows if _key(row) in changed_keys]
 
 
 def _number(row: Row) -> object:
@@ -156,15 +161,17 @@ def _text(row: Row) -> object:
     return row.observation.text
 
 
-def _daily_counts(batch: Batch, new_keys: set[tuple[str, str, datetime]]) -> list[list[Any]]:
+def _daily_counts(batch: Batch, new: dict[str, int]) -> list[list[Any]]:
     """Per feed: records received, quarantined, and repeated (valid, but for an event time
-    already held or already in this batch: duplicates and corrections)."""
+    already held or already in this batch: duplicates and corrections). ``new``: per feed, the
+    records whose rows were new."""
     quarantined = Counter(rejected.feed for rejected in batch.rejected)
-    new = Counter(feed for feed, _, _ in new_keys)
     feeds = sorted(batch.records_by_feed)
     received = [batch.records_by_feed[feed] for feed in feeds]
     held = [quarantined[feed] for feed in feeds]
-    repeated = [max(r - q - new[f], 0) for f, r, q in zip(feeds, received, held, strict=True)]
+    repeated = [
+        max(r - q - new.get(f, 0), 0) for f, r, q in zip(feeds, received, held, strict=True)
+    ]
     return [feeds, received, held, repeated]
 
 

@@ -35,19 +35,18 @@ def air_reading(at: datetime, station: str = "CM-AQ-01") -> bytes:
     return json.dumps(message).encode()
 
 
-def salinity_stream(
-    count: int, *, start: datetime, prefix: str = "ST"
-) -> tuple[list[bytes], float]:
-    """``count`` readings of distinct series, keyed by station, and the sum of their ‰ values.
+def salinity_stream(count: int, *, start: datetime, prefix: str = "ST") -> tuple[list[bytes], int]:
+    """``count`` readings of distinct series, keyed by station, and the sum of their ‰ values in
+    tenths (a whole number: a checksum exact whatever order it is summed in).
 
     Times are real (the worker in a subprocess runs on the real clock): a minute apart per station
     from ``start``, which must lie inside the feed's backfill window.
     """
-    messages, checksum = [], 0.0
+    messages, checksum = [], 0
     for n in range(count):
         station, step = n % 100, n // 100
         tenths = n % 600
-        checksum += tenths / 10
+        checksum += tenths
         moment = (start + timedelta(minutes=step)).astimezone(LOCAL)
         messages.append(
             json.dumps(
