@@ -86,9 +86,10 @@ def assemble(
     *,
     now: Callable[[], datetime],
     future_bound: timedelta,
+    into: Batch | None = None,
 ) -> Batch:
-    """Decode, normalise and admit each record, in log order."""
-    batch = Batch()
+    """Decode, normalise and admit each record, in log order (after those ``into`` holds)."""
+    batch = Batch() if into is None else into
     at = now()
     for record in records:
         intake = intakes[record.topic]

@@ -32,6 +32,7 @@ from services.ingest.settings import WorkerSettings
 from services.ingest.writer import write_batch
 
 log = logging.getLogger("ioc.ingest")
+ASSEMBLY_SLICE = 250  # records assembled between two yields to the write in flight
 
 
 def utc_now() -> datetime:
@@ -84,6 +85,7 @@ async def run_worker(
             if worker.maintenance is not None:
                 await worker.maintenance.run_if_due()
             await worker.step()
+        await worker.drain()
     finally:
         await _stop_consumer(consumer)
         await producer.stop()
@@ -132,35 +134,61 @@ class _Worker:
         )
         # Held from the first write to the commit: a revocation waits for the batch in flight.
         self.in_flight = asyncio.Lock()
+        # The batch being written while the next one is polled and assembled, and the one lock
+        # for polling, which the write's retries do too (to stay in the group while paused).
+        self.writing: asyncio.Task[None] | None = None
+        self.polling = asyncio.Lock()
         self.batches = 0  # a sequence number for the logs: which batch a line speaks of
         self.after_write = Failpoint("after-write")  # the fault tests' kill between commits
 
     async def step(self) -> None:
-        """One batch: poll, assemble, dead-letter, write, commit."""
-        polled = await self.consumer.getmany(
-            timeout_ms=self.settings.batch_max_age_ms, max_records=self.settings.batch_max_records
-        )
+        """Polls and assembles the next batch while the previous one is written: this process's
+        Python and PostgreSQL work side by side. Writes and commits stay one at a time, in order.
+        """
+        async with self.polling:
+            polled = await self.consumer.getmany(
+                timeout_ms=self.settings.batch_max_age_ms,
+                max_records=self.settings.batch_max_records,
+            )
         records = [record for batch in polled.values() for record in batch]
-        if not records:
-            return
-        batch = assemble(
-            records,
-            self.intakes,
-            now=self.now,
-            future_bound=timedelta(seconds=self.settings.future_bound_s),
-        )
-        self.batches += 1
+        batch = None
+        if records:
+            self.batches += 1
+            batch = Batch()
+            # In slices, yielding between them: the batch being written sends its statements
+            # meanwhile instead of waiting for the whole assembly.
+            for start in range(0, len(records), ASSEMBLY_SLICE):
+                assemble(
+                    records[start : start + ASSEMBLY_SLICE],
+                    self.intakes,
+                    now=self.now,
+                    future_bound=timedelta(seconds=self.settings.future_bound_s),
+                    into=batch,
+                )
+                await asyncio.sleep(0)
+            self._apply_invalid_ratio(batch)  # a feed turned bad: nothing more of it is fetched
+        await self.drain()
+        if batch is not None:
+            self.writing = asyncio.create_task(self._write_and_commit(batch, self.batches))
+
+    async def drain(self) -> None:
+        """Waits for the batch being written to be committed; its failure is the worker's."""
+        if self.writing is not None:
+            writing, self.writing = self.writing, None
+            await writing
+
+    async def _write_and_commit(self, batch: Batch, number: int) -> None:
+        """One batch: dead-letter, write, commit."""
         async with self.in_flight:
             await send_dead_letters(self.producer, self.settings.common.topics.dlq, batch.rejected)
-            await self._write_until_done(batch)
+            await self._write_until_done(batch, number)
             self.after_write.reach()
-            await self._commit(batch)
-        _log_batch(self.batches, batch)
-        self._apply_invalid_ratio(batch)
+            await self._commit(batch, number)
+        _log_batch(number, batch)
         _count(batch)
         self._report_lag(batch)
 
-    async def _write_until_done(self, batch: Batch) -> None:
+    async def _write_until_done(self, batch: Batch, number: int) -> None:
         delay = 0.2
         while True:
             try:
@@ -179,13 +207,14 @@ class _Worker:
                     "database unavailable or slow (%r); pausing, retry in %.1fs",
                     error,
                     delay,
-                    extra={"batch": self.batches, "records": batch.records},
+                    extra={"batch": number, "records": batch.records},
                 )
                 # Paused, the consumer still polls (so it keeps its partitions) but fetches
                 # nothing; the batch in hand is retried as it is, and nothing is committed.
                 self.consumer.pause(*self.consumer.assignment())
                 metrics.PAUSED_PARTITIONS.set(len(self.consumer.paused()))
-                await self.consumer.getmany(timeout_ms=int(delay * 1000))
+                async with self.polling:
+                    await self.consumer.getmany(timeout_ms=int(delay * 1000))
                 delay = min(delay * 2, self.settings.db_retry_max_s)
                 continue
             self._resume_healthy_feeds()
@@ -195,7 +224,7 @@ class _Worker:
         self.consumer.resume(*(tp for tp in self.consumer.paused() if not self.is_halted(tp.topic)))
         metrics.PAUSED_PARTITIONS.set(len(self.consumer.paused()))
 
-    async def _commit(self, batch: Batch) -> None:
+    async def _commit(self, batch: Batch, number: int) -> None:
         offsets = {TopicPartition(t, p): offset for (t, p), offset in batch.offsets.items()}
         try:
             await self.consumer.commit(offsets)
@@ -205,7 +234,7 @@ class _Worker:
             log.warning(
                 "commit failed after a rebalance; %d records will be replayed",
                 batch.records,
-                extra={"batch": self.batches, "records": batch.records},
+                extra={"batch": number, "records": batch.records},
             )
             return
         metrics.LAST_COMMIT.set_to_current_time()
