@@ -2,7 +2,10 @@
 against the ceiling of a binary COPY of the same canonical rows into the same table, measured in
 the same run; the worker's memory; and the rate again once the table holds 20M rows.
 
-    .venv/bin/python -m bench.ingest [--records 1000000] [--growth-rows 20000000]
+    .venv/bin/python -m bench.ingest [--records 1000000] [--growth-rows 20000000] [--workers 2]
+
+The workers are processes in one consumer group, one a core by default (the scale-out the
+worker is built for); a run with one worker is measured beside them for reference.
 """
 
 from __future__ import annotations
@@ -107,10 +110,11 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run_worker(
-    database_url: str, topics: Topics, feeds: list[str], records: int
+def run_workers(
+    database_url: str, topics: Topics, feeds: list[str], records: int, workers: int
 ) -> tuple[float, list[float]]:
-    """Starts a worker, waits until it committed ``records``; returns seconds and RSS samples."""
+    """Starts ``workers`` worker processes in one group, waits until they committed
+    ``records``; returns seconds and samples of the largest worker's RSS."""
     group = f"bench-{uuid.uuid4().hex[:8]}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
@@ -120,34 +124,44 @@ def run_worker(
         "IOC_WORKER_GROUP": group,
         "IOC_WORKER_METRICS_PORT": "0",
     }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "worker"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    logs = REPO_ROOT / "bench" / "results"
+    logs.mkdir(exist_ok=True)
+    processes = []
+    for number in range(workers):
+        with open(logs / f"worker-{number}.log", "wb") as output:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "services.cli", "worker"],
+                    cwd=REPO_ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=output,
+                )
+            )
     raw_topics = [topics.raw(feed) for feed in feeds]
     samples: list[float] = []
     started = None
     try:
         while True:
-            if worker.poll() is not None:
-                raise RuntimeError(f"worker exited: {worker.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            for number, process in enumerate(processes):
+                if process.poll() is not None:
+                    raise RuntimeError(f"worker exited: see bench/results/worker-{number}.log")
             done = asyncio.run(committed(group, raw_topics))
             if done and started is None:
                 started = time.perf_counter()  # from the first commit: start-up is not ingest
                 first = done
             if started is not None:
-                samples.append(rss_mb(worker.pid))
+                samples.append(max(rss_mb(process.pid) for process in processes))
                 if done >= records:
                     elapsed = time.perf_counter() - started
                     log(f"  committed {done:,} records in {elapsed:.1f}s")
                     return elapsed * records / (records - first), samples
             time.sleep(0.25)
     finally:
-        worker.terminate()
-        worker.wait(timeout=60)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
 
 
 async def copy_ceiling(database_url: str, rows: list[tuple[Any, ...]]) -> float:
@@ -209,7 +223,7 @@ async def fill(database_url: str, rows: int) -> None:
 
 
 def ingest(
-    feeds: dict[str, FeedDefinition], database_url: str, total: int, run: int
+    feeds: dict[str, FeedDefinition], database_url: str, total: int, run: int, workers: int
 ) -> tuple[IngestRun, list[tuple[Any, ...]]]:
     topics = Topics(namespace=f"bench{uuid.uuid4().hex[:6]}.")
     asyncio.run(ensure_topics(stack.BOOTSTRAP, topics.partitions(feeds)))
@@ -218,8 +232,8 @@ def ingest(
     rows = canonical_rows(feeds, records)
     log(f"producing them to {topics.namespace}ioc.raw.* ({len(rows):,} canonical rows)")
     asyncio.run(produce_all(topics, records))
-    log("ingesting with one worker")
-    seconds, samples = run_worker(database_url, topics, list(feeds), total)
+    log(f"ingesting with {workers} worker process{'es' if workers > 1 else ''}")
+    seconds, samples = run_workers(database_url, topics, list(feeds), total, workers)
     steady = samples[len(samples) // 5 :] or samples
     return (
         IngestRun(total, len(rows), seconds, max(samples), statistics.median(steady)),
@@ -231,15 +245,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.ingest")
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--growth-rows", type=int, default=20_000_000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
     feeds = load_feeds(REPO_ROOT / "schemas")
     stack.run_stack("up", "postgres", "kafka")
     try:
         database = stack.fresh_database("bench")
-        first, rows = ingest(feeds, database, args.records, 1)
+        first, rows = ingest(feeds, database, args.records, 1, args.workers)
         stored = asyncio.run(_count(database))
         assert stored == first.rows, f"stored {stored:,} rows, expected {first.rows:,}"
+
+        single = None
+        if args.workers > 1:
+            reference_db = stack.fresh_database("single")
+            single, _ = ingest(feeds, reference_db, args.records, 1, 1)
+            stack.drop_database(reference_db)
 
         ceiling_db = stack.fresh_database("ceiling")
         log("ceiling: binary COPY of the same canonical rows into the same tables")
@@ -251,12 +272,12 @@ def main() -> None:
         if args.growth_rows:
             log(f"growing the table to {args.growth_rows:,} rows")
             asyncio.run(fill(database, args.growth_rows))
-            grown, _ = ingest(feeds, database, args.records, 2)
+            grown, _ = ingest(feeds, database, args.records, 2, args.workers)
         stack.drop_database(database)
     finally:
         stack.run_stack("down", "kafka", "postgres")
 
-    report(first, copy_rate, grown, args.growth_rows)
+    report(first, copy_rate, grown, args.growth_rows, args.workers, single)
 
 
 async def _count(database_url: str) -> int:
@@ -270,8 +291,16 @@ async def _count(database_url: str) -> int:
         await connection.close()
 
 
-def report(first: IngestRun, copy_rate: float, grown: IngestRun | None, growth_rows: int) -> None:
+def report(
+    first: IngestRun,
+    copy_rate: float,
+    grown: IngestRun | None,
+    growth_rows: int,
+    workers: int,
+    single: IngestRun | None,
+) -> None:
     figures = {
+        "workers": workers,
         "records": first.records,
         "rows": first.rows,
         "ingest_rows_per_s": round(first.rows_per_s),
@@ -280,6 +309,9 @@ def report(first: IngestRun, copy_rate: float, grown: IngestRun | None, growth_r
         "worker_rss_peak_mb": round(first.rss_peak_mb),
         "worker_rss_steady_mb": round(first.rss_steady_mb),
     }
+    if single is not None:
+        figures["one_worker_rows_per_s"] = round(single.rows_per_s)
+        figures["one_worker_ratio_to_copy"] = round(single.rows_per_s / copy_rate, 3)
     if grown is not None:
         figures["table_rows_before_second_run"] = growth_rows
         figures["ingest_rows_per_s_at_growth"] = round(grown.rows_per_s)
