@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.api.app import create_app
 from services.common.feeds import FeedDefinition
 from services.common.settings import REPO_ROOT, CommonSettings
+from tests.integration.api.conftest import api_settings
 from tests.integration.conftest import run_stack
 from tests.integration.messages import salinity_stream
 from tests.integration.pipeline import (
@@ -231,15 +234,25 @@ async def test_postgres_restarted_mid_stream_loses_nothing_and_needs_no_worker_r
 ) -> None:
     messages, checksum = salinity_stream(6_000, start=datetime(2026, 11, 20, tzinfo=UTC))
     half = len(messages) // 2
-    async with running_worker(settings, feeds, batch_max_records=200) as worker:
+    app = create_app(api_settings(settings))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ioc") as api,
+        running_worker(settings, feeds, batch_max_records=200) as worker,
+    ):
+        assert (await api.get("/readyz")).status_code == 200
         await produce(settings, "salinity", messages[:half])
         await eventually(lambda: _written_at_least(db, 1_000))
         env = {**os.environ, "IOC_PG_STOP_MODE": "immediate"}
         await asyncio.to_thread(run_stack, "down", "postgres", env=env)
         await produce(settings, "salinity", messages[half:])  # arrives while the store is down
+        outage = await api.get("/readyz")  # the operators see the outage while it lasts
+        assert outage.status_code == 503
+        assert outage.json()["detail"].startswith("database unavailable")
         await asyncio.sleep(2)
         await asyncio.to_thread(run_stack, "up", "postgres")
         await eventually(lambda: all_committed(worker, "salinity", len(messages)), within_s=90)
+        assert (await api.get("/readyz")).status_code == 200
 
     assert await _totals(db) == (len(messages), checksum)
 
