@@ -175,14 +175,19 @@ async def settings(
     topics = Topics(namespace=f"t{uuid.uuid4().hex[:10]}.")
     partitions = topics.partitions(feeds)
     await ensure_topics(stack.bootstrap, partitions)
-    yield replace(
+    yield settings_for(database_url, stack.bootstrap, topics)
+    await delete_topics(stack.bootstrap, list(partitions))
+
+
+def settings_for(database_url: str, bootstrap: str, topics: Topics) -> CommonSettings:
+    """The services' settings for a test's own database, broker and topics."""
+    return replace(
         CommonSettings.from_env({}),
         database_url=database_url,
-        kafka_bootstrap=stack.bootstrap,
+        kafka_bootstrap=bootstrap,
         topics=topics,
         schemas_dir=SCHEMAS_DIR,
     )
-    await delete_topics(stack.bootstrap, list(partitions))
 
 
 async def new_key(database_url: str, kind: KeyKind, subject: str) -> str:

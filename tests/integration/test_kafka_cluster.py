@@ -17,7 +17,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from services.common.feeds import FeedDefinition
 from services.common.settings import REPO_ROOT, CommonSettings
 from services.common.topics import Topics, ensure_topics
-from tests.conftest import SCHEMAS_DIR
-from tests.integration.conftest import StackUnderTest, new_key
+from tests.integration.conftest import StackUnderTest, new_key, settings_for
 from tests.integration.messages import LOCAL, salinity_stream
 from tests.integration.pipeline import eventually
 from tests.integration.processes import free_port, running_service, service_env
@@ -127,13 +126,7 @@ async def pipeline(
     """The API on the cluster, with its own topics (replicated as the cluster says) and database."""
     topics = Topics(namespace=f"k{uuid.uuid4().hex[:10]}.")
     await ensure_topics(cluster.bootstrap, topics.partitions(feeds))
-    settings = replace(
-        CommonSettings.from_env({}),
-        database_url=database_url,
-        kafka_bootstrap=cluster.bootstrap,
-        topics=topics,
-        schemas_dir=SCHEMAS_DIR,
-    )
+    settings = settings_for(database_url, cluster.bootstrap, topics)
     port = free_port()
     env = service_env(
         settings, IOC_PUSH_RATE_PER_S="10000", IOC_PUSH_BURST="10000", IOC_BROKER_TIMEOUT_S="5"

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.common.feeds import load_feeds
-from services.common.settings import REPO_ROOT, CommonSettings
+from services.common.settings import REPO_ROOT
 from services.common.topics import Topics, ensure_topics
 from tests.conftest import SCHEMAS_DIR
 from tests.integration.api import schemathesis_hooks  # noqa: F401 - registers the NDJSON form
@@ -34,6 +33,7 @@ from tests.integration.conftest import (
     drop_database,
     fresh_database_url,
     new_key,
+    settings_for,
 )
 from tests.integration.processes import free_port, running_service, service_env
 
@@ -50,13 +50,7 @@ def api_url(stack: Any) -> Iterator[str]:
     topics = Topics(namespace=f"c{uuid.uuid4().hex[:10]}.")
     asyncio.run(ensure_topics(stack.bootstrap, topics.partitions(load_feeds(SCHEMAS_DIR))))
     port = free_port()
-    settings = replace(
-        CommonSettings.from_env({}),
-        database_url=database_url,
-        kafka_bootstrap=stack.bootstrap,
-        topics=topics,
-        schemas_dir=SCHEMAS_DIR,
-    )
+    settings = settings_for(database_url, stack.bootstrap, topics)
     env = service_env(settings, IOC_PUSH_RATE_PER_S="1000", IOC_PUSH_BURST="1000")
     url = f"http://127.0.0.1:{port}"
     try:
