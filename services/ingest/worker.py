@@ -211,8 +211,7 @@ class _Worker:
                 )
                 # Paused, the consumer still polls (so it keeps its partitions) but fetches
                 # nothing; the batch in hand is retried as it is, and nothing is committed.
-                self.consumer.pause(*self.consumer.assignment())
-                metrics.PAUSED_PARTITIONS.set(len(self.consumer.paused()))
+                self.pause(self.consumer.assignment())
                 async with self.polling:
                     await self.consumer.getmany(timeout_ms=int(delay * 1000))
                 delay = min(delay * 2, self.settings.db_retry_max_s)
@@ -253,10 +252,11 @@ class _Worker:
                     extra={"feed": feed, "batch": self.batches},
                 )
                 metrics.FEED_HALTED.labels(feed).set(1)
-        halted = [tp for tp in self.consumer.assignment() if self.is_halted(tp.topic)]
-        if halted:
-            self.consumer.pause(*halted)
-            metrics.PAUSED_PARTITIONS.set(len(self.consumer.paused()))
+        self.pause(tp for tp in self.consumer.assignment() if self.is_halted(tp.topic))
+
+    def pause(self, partitions: Iterable[TopicPartition]) -> None:
+        self.consumer.pause(*partitions)
+        metrics.PAUSED_PARTITIONS.set(len(self.consumer.paused()))
 
     def is_halted(self, topic: str) -> bool:
         return self.intakes[topic].feed in self.invalid_ratio.halted
@@ -284,9 +284,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         metrics.REBALANCES.inc()
         log.info("partitions assigned: %d", len(assigned))
-        halted = [tp for tp in assigned if self.worker.is_halted(tp.topic)]
-        if halted:
-            self.worker.consumer.pause(*halted)
+        self.worker.pause(tp for tp in assigned if self.worker.is_halted(tp.topic))
 
 
 class _Maintenance:

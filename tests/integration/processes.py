@@ -48,6 +48,24 @@ def wait_for_url(url: str, process: subprocess.Popen[bytes], within_s: float = 3
             time.sleep(0.2)
 
 
+def start_worker(
+    settings: CommonSettings, extra: dict[str, str], *, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``ioc worker`` as a process of its own, for a test to kill, time or measure."""
+    output = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "worker"],
+            cwd=REPO_ROOT,
+            env=service_env(settings, **{"IOC_WORKER_METRICS_PORT": "0", **extra}),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    finally:
+        if log:
+            output.close()  # type: ignore[union-attr]  # the process holds its own copy
+
+
 @contextmanager
 def running_service(
     args: Sequence[str], env: dict[str, str], ready_url: str, log: Path | None = None

@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from services.common.topics import Topics, ensure_topics
 from tests.integration.conftest import StackUnderTest, new_key, settings_for
 from tests.integration.messages import LOCAL, salinity_stream
 from tests.integration.pipeline import eventually
-from tests.integration.processes import free_port, running_service, service_env
+from tests.integration.processes import free_port, running_service, service_env, start_worker
 
 pytestmark = pytest.mark.integration
 
@@ -78,14 +77,14 @@ class Cluster:
         cluster_stack("up", "kafka")
 
     async def leader(self, topic: str, partition: int) -> int:
-        described = await self._describe(topic)
+        described = await self.partitions(topic)
         return int(next(p["leader"] for p in described if p["partition"] == partition))
 
     async def fully_in_sync(self, topics: list[str]) -> bool:
-        described = [p for topic in topics for p in await self._describe(topic)]
+        described = [p for topic in topics for p in await self.partitions(topic)]
         return all(len(p["isr"]) == NODES and p["leader"] >= 0 for p in described)
 
-    async def _describe(self, topic: str) -> list[dict[str, Any]]:
+    async def partitions(self, topic: str) -> list[dict[str, Any]]:
         async with _admin(self.bootstrap) as admin:
             (described,) = await admin.describe_topics([topic])
         partitions: list[dict[str, Any]] = described["partitions"]
@@ -143,7 +142,7 @@ async def test_topics_are_created_replicated_as_the_cluster_is_configured(
     # The configuration guard's cluster half: replication 3, min.insync.replicas 2, unclean
     # leader election off, on every topic the pipeline made.
     topic = pipeline.settings.topics.raw("salinity")
-    assert all(len(p["replicas"]) == NODES for p in await cluster._describe(topic))
+    assert all(len(p["replicas"]) == NODES for p in await cluster.partitions(topic))
     wanted = {"min.insync.replicas": None, "unclean.leader.election.enable": None}
     async with _admin(cluster.bootstrap) as admin:
         (response,) = await admin.describe_configs(
@@ -175,7 +174,12 @@ async def test_leaders_killed_during_http_and_kafka_ingest_lose_no_acknowledged_
     http, kafka = Offered(), Offered()
     stop = asyncio.Event()
 
-    worker = _start_worker(pipeline.settings)
+    ARTIFACTS.mkdir(exist_ok=True)  # the worker's log, for a run that fails
+    worker = start_worker(
+        pipeline.settings,
+        {"IOC_WORKER_GROUP": f"cluster-{uuid.uuid4().hex[:6]}"},
+        log=ARTIFACTS / "cluster-worker.log",
+    )
     load = [
         asyncio.create_task(_push(pipeline, pushed, http, stop)),
         asyncio.create_task(_produce(cluster.bootstrap, topic, produced, kafka, stop)),
@@ -256,24 +260,6 @@ async def test_with_two_of_three_nodes_down_a_push_is_refused_never_accepted(
             return response.status_code == 202
 
         await eventually(accepted, within_s=60)
-
-
-def _start_worker(settings: CommonSettings) -> subprocess.Popen[bytes]:
-    """A worker process on the cluster; its log is kept in artifacts/ for a run that fails."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    env = service_env(
-        settings,
-        IOC_WORKER_GROUP=f"cluster-{uuid.uuid4().hex[:6]}",
-        IOC_WORKER_METRICS_PORT="0",
-    )
-    with open(ARTIFACTS / "cluster-worker.log", "wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "worker"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
 
 
 async def _both_advanced(before: tuple[int, int], http: Offered, kafka: Offered) -> bool:

@@ -10,7 +10,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.api.app import create_app
 from services.common.feeds import FeedDefinition
-from services.common.settings import REPO_ROOT, CommonSettings
+from services.common.settings import CommonSettings
 from tests.integration.api.conftest import api_settings
 from tests.integration.conftest import run_stack
 from tests.integration.messages import salinity_stream
@@ -35,7 +34,7 @@ from tests.integration.pipeline import (
     running_worker,
     worker_settings,
 )
-from tests.integration.processes import free_port, service_env
+from tests.integration.processes import free_port, start_worker
 
 pytestmark = pytest.mark.integration
 # `make test` runs the quick scale; `make test-faults` sets IOC_FAULTS=full: the issue's own
@@ -61,21 +60,9 @@ async def _totals(db: Any) -> tuple[int, int]:
 
 
 def _start_worker(settings: CommonSettings, group: str, **extra: str) -> subprocess.Popen[bytes]:
-    env = service_env(
-        settings,
-        **{
-            "IOC_WORKER_GROUP": group,
-            "IOC_WORKER_METRICS_PORT": "0",
-            "IOC_BATCH_MAX_RECORDS": "500",  # many small batches: many moments to be killed in
-            **extra,
-        },
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "worker"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    # Many small batches: many moments to be killed in.
+    return start_worker(
+        settings, {"IOC_WORKER_GROUP": group, "IOC_BATCH_MAX_RECORDS": "500", **extra}
     )
 
 
