@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -41,14 +42,26 @@ async def _init_connection(connection: Any) -> None:
 
 
 async def create_pool(
-    database_url: str, *, min_size: int = 1, max_size: int = 10, statement_timeout_s: float = 60
+    database_url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    statement_timeout_s: float = 60,
+    setup: Callable[[Any], Awaitable[None]] | None = None,
 ) -> Any:
-    """A statement running longer than ``statement_timeout_s`` is cancelled with TimeoutError."""
+    """A statement running longer than ``statement_timeout_s`` is cancelled with TimeoutError.
+    ``setup`` runs on every new connection (a reconnection after a restart too)."""
+
+    async def init(connection: Any) -> None:
+        await _init_connection(connection)
+        if setup is not None:
+            await setup(connection)
+
     return await asyncpg.create_pool(
         database_url,
         min_size=min_size,
         max_size=max_size,
-        init=_init_connection,
+        init=init,
         command_timeout=statement_timeout_s,
     )
 

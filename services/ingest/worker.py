@@ -29,7 +29,7 @@ from services.ingest.failpoints import Failpoint
 from services.ingest.intake import FeedIntake
 from services.ingest.invalid_ratio import InvalidRatioLimit
 from services.ingest.settings import WorkerSettings
-from services.ingest.writer import write_batch
+from services.ingest.writer import prepare_connection, write_batch
 
 log = logging.getLogger("ioc.ingest")
 ASSEMBLY_SLICE = 250  # records assembled between two yields to the write in flight
@@ -58,6 +58,7 @@ async def run_worker(
         min_size=1,
         max_size=2,
         statement_timeout_s=settings.db_statement_timeout_s,
+        setup=prepare_connection,
     )
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.common.kafka_bootstrap,

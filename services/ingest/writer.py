@@ -1,7 +1,8 @@
 """Writes one batch in one transaction: event rows, latest values, entities and quarantine.
 
 Every statement is an idempotent upsert, so replaying a batch after a crash changes nothing.
-Arrays are passed through ``unnest`` so each table costs one round trip per batch.
+The event rows, most of a batch, reach PostgreSQL by binary COPY into staging tables; the
+smaller tables' rows go as arrays through ``unnest``: one round trip per table per batch.
 """
 
 from __future__ import annotations
@@ -17,10 +18,24 @@ from services.common.db import INGESTED_CHANNEL
 from services.ingest.batch import Batch, Row
 from services.ingest.rollups import adding, recompute_rollups
 
+# Each connection's own staging tables, emptied by every commit (and by a rollback): COPY is
+# the cheapest way in for rows, on both sides; the statements below read them from there.
+STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS staged_numbers (
+    feed text, entity text, metric text, ts timestamptz, value double precision,
+    src_partition integer, src_offset bigint
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS staged_states (
+    feed text, entity text, metric text, ts timestamptz, value text,
+    src_partition integer, src_offset bigint
+) ON COMMIT DELETE ROWS;
+"""
+STAGED = {"observations": "staged_numbers", "states": "staged_states"}
+EVENT_COLUMNS = ["feed", "entity", "metric", "ts", "value", "src_partition", "src_offset"]
+
 UPSERT_OBSERVATIONS = """
 INSERT INTO {table} (feed, entity, metric, ts, value, src_partition, src_offset)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::{kind}[],
-                     $6::int[], $7::bigint[])
+SELECT feed, entity, metric, ts, value, src_partition, src_offset FROM {staged}
 ON CONFLICT (feed, entity, metric, ts) DO UPDATE
 SET value = EXCLUDED.value, src_partition = EXCLUDED.src_partition,
     src_offset = EXCLUDED.src_offset, ingested_at = now()
@@ -57,14 +72,12 @@ WHERE entities.ts <= EXCLUDED.ts
 INSERT_NEW = """
 WITH added_numbers AS (
     INSERT INTO observations (feed, entity, metric, ts, value, src_partition, src_offset)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
-                         $5::double precision[], $6::int[], $7::bigint[])
+    SELECT feed, entity, metric, ts, value, src_partition, src_offset FROM staged_numbers
     ON CONFLICT (feed, entity, metric, ts) DO NOTHING
     RETURNING feed, entity, metric, ts, value
 ), added_states AS (
     INSERT INTO states (feed, entity, metric, ts, value, src_partition, src_offset)
-    SELECT * FROM unnest($8::text[], $9::text[], $10::text[], $11::timestamptz[],
-                         $12::text[], $13::int[], $14::bigint[])
+    SELECT feed, entity, metric, ts, value, src_partition, src_offset FROM staged_states
     ON CONFLICT (feed, entity, metric, ts) DO NOTHING
     RETURNING feed, entity, ts
 ){rollups}
@@ -96,6 +109,11 @@ ON CONFLICT (topic, partition, "offset") DO NOTHING
 """
 
 
+async def prepare_connection(connection: Any) -> None:
+    """Run on each of the worker's connections as it opens: its staging tables."""
+    await connection.execute(STAGING)
+
+
 async def write_batch(connection: Any, batch: Batch, *, rollups: bool, received_on: date) -> None:
     """Writes the batch in one transaction; nothing of it is visible unless all of it is.
     ``rollups``: keep the rollup tables exact too (plain mode). ``received_on``: the (UTC) day
@@ -104,15 +122,13 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool, received_
     numeric = [row for row in rows if row.observation.value is not None]
     text = [row for row in rows if row.observation.text is not None]
     async with connection.transaction():
-        added = await connection.fetch(
-            INSERT_NEW_PLAIN if rollups else INSERT_NEW_TIMESCALE,
-            *_columns(numeric, _number),
-            *_columns(text, _text),
-        )
+        await _stage(connection, "observations", numeric, _number)
+        await _stage(connection, "states", text, _text)
+        added = await connection.fetch(INSERT_NEW_PLAIN if rollups else INSERT_NEW_TIMESCALE)
         if sum(feed["rows"] for feed in added) < len(rows):
             # Some rows were already held: replays (which change nothing) or corrections.
-            corrected = await _upsert(connection, "observations", numeric, _number)
-            await _upsert(connection, "states", text, _text)
+            corrected = await _upsert(connection, "observations", numeric)
+            await _upsert(connection, "states", text)
             if rollups:
                 await recompute_rollups(connection, [row.observation for row in corrected])
         newest = _newest_per_series(rows)
@@ -139,17 +155,28 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool, received_
         await connection.execute(ADD_DAILY_COUNTS, *_daily_counts(batch, new_records), received_on)
 
 
-async def _upsert(
+async def _stage(
     connection: Any, table: str, rows: list[Row], value: Callable[[Row], object]
-) -> list[Row]:
-    """Writes rows an event table may already hold; returns those whose value changed."""
+) -> None:
+    if rows:
+        await connection.copy_records_to_table(
+            STAGED[table],
+            records=[
+                (o.feed, o.entity, o.metric, o.ts, value(row), row.partition, row.offset)
+                for row in rows
+                for o in (row.observation,)
+            ],
+            columns=EVENT_COLUMNS,
+        )
+
+
+async def _upsert(connection: Any, table: str, rows: list[Row]) -> list[Row]:
+    """Writes the staged rows an event table may already hold; returns those whose value
+    changed."""
     if not rows:
         return []
-    kind = "text" if table == "states" else "double precision"
-    upsert = UPSERT_OBSERVATIONS.format(table=table, kind=kind) + RETURNING_CHANGES
-    changed_keys = {
-        tuple(record) for record in await connection.fetch(upsert, *_columns(rows, value))
-    }
+    upsert = UPSERT_OBSERVATIONS.format(table=table, staged=STAGED[table]) + RETURNING_CHANGES
+    changed_keys = {tuple(record) for record in await connection.fetch(upsert)}
     return [row for row in rows if _key(row) in changed_keys]
 
 
@@ -183,18 +210,6 @@ def _key(row: Row) -> tuple[str, str, str, datetime]:
 def _arrays(items: Sequence[object], *fields: str) -> list[list[Any]]:
     """One array per field, for ``unnest``: the batch's rows as columns."""
     return [[getattr(item, field) for item in items] for field in fields]
-
-
-def _columns(rows: list[Row], value: Callable[[Row], object]) -> tuple[list[Any], ...]:
-    return (
-        [row.observation.feed for row in rows],
-        [row.observation.entity for row in rows],
-        [row.observation.metric for row in rows],
-        [row.observation.ts for row in rows],
-        [value(row) for row in rows],
-        [row.partition for row in rows],
-        [row.offset for row in rows],
-    )
 
 
 def _newest_per_series(rows: list[Row]) -> list[Observation]:
