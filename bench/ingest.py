@@ -34,8 +34,13 @@ from services.common.canonical import Normalised
 from services.common.feeds import FeedDefinition, load_feeds
 from services.common.settings import REPO_ROOT
 from services.common.topics import Topics, ensure_topics
+from services.ingest.batch import assemble
 from services.ingest.decode import decode
 from services.ingest.normalise import Normaliser
+from services.ingest.worker import feed_intakes
+from services.ingest.writer import STAGED, prepare_connection, stage, write_batch
+
+WORKER_BATCH = 5000  # records: the worker's default IOC_BATCH_MAX_RECORDS
 
 
 @dataclass
@@ -190,6 +195,70 @@ async def copy_ceiling(database_url: str, rows: list[tuple[Any, ...]]) -> float:
         await connection.close()
 
 
+@dataclass(slots=True)
+class _Polled:
+    """A record as the worker polls it, for writing batches without Kafka."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+# Without Kafka, on the same tables: an idempotent insert of the event rows (the least any
+# exactly-once write does) and the worker's whole write.
+IDEMPOTENT_INSERT = """
+INSERT INTO {table} (feed, entity, metric, ts, value, src_partition, src_offset)
+SELECT feed, entity, metric, ts, value, src_partition, src_offset FROM {staged}
+ON CONFLICT (feed, entity, metric, ts) DO NOTHING
+"""
+
+
+async def writes_alone(
+    database_url: str, feeds: dict[str, FeedDefinition], records: list[Generated], *, whole: bool
+) -> float:
+    """Seconds the store takes for the records' rows, in the worker's batches, on one connection,
+    without Kafka and with the batches assembled beforehand (outside the clock). ``whole``: the
+    worker's whole write (event rows, rollups, latest values, entities, counts); otherwise the
+    event rows' idempotent insert only."""
+    topics = Topics(namespace="")
+    intakes = feed_intakes(feeds.values(), topics)
+    connection = await asyncpg.connect(database_url)
+    try:
+        await prepare_connection(connection)
+        oldest = datetime.now(UTC) - timedelta(days=max(f.backfill_days for f in feeds.values()))
+        await connection.execute("SELECT ioc_ensure_partitions($1, now()::date)", oldest.date())
+        seconds = 0.0
+        for start in range(0, len(records), WORKER_BATCH):
+            polled = [
+                _Polled(topics.raw(r.feed), 0, start + n, r.value)
+                for n, r in enumerate(records[start : start + WORKER_BATCH])
+            ]
+            batch = assemble(
+                polled, intakes, now=lambda: datetime.now(UTC), future_bound=timedelta(minutes=5)
+            )
+            began = time.perf_counter()
+            if whole:
+                today = datetime.now(UTC).date()
+                await write_batch(connection, batch, rollups=True, received_on=today)
+            else:
+                rows = list(batch.rows.values())
+                async with connection.transaction():
+                    await stage(
+                        connection,
+                        [r for r in rows if r.observation.value is not None],
+                        [r for r in rows if r.observation.text is not None],
+                    )
+                    for table, staged in STAGED.items():
+                        await connection.execute(
+                            IDEMPOTENT_INSERT.format(table=table, staged=staged)
+                        )
+            seconds += time.perf_counter() - began
+        return seconds
+    finally:
+        await connection.close()
+
+
 async def fill(database_url: str, rows: int) -> None:
     """Grows ``observations`` to ``rows`` rows of filler series, by COPY, with progress."""
     connection = await asyncpg.connect(database_url)
@@ -267,6 +336,16 @@ def main() -> None:
         copy_seconds = asyncio.run(copy_ceiling(ceiling_db, rows))
         stack.drop_database(ceiling_db)
         copy_rate = len(rows) / copy_seconds
+        alone = {}
+        for whole in (False, True):
+            alone_db = stack.fresh_database("alone")
+            what = "the worker's whole write" if whole else "an idempotent insert of the rows"
+            log(f"without Kafka, on one connection: {what}")
+            end = datetime.now(UTC) - timedelta(hours=1)
+            records = list(mixed_records(feeds, args.records, run=1, end=end))
+            seconds = asyncio.run(writes_alone(alone_db, feeds, records, whole=whole))
+            alone["whole_write" if whole else "idempotent_insert"] = len(rows) / seconds
+            stack.drop_database(alone_db)
 
         grown = None
         if args.growth_rows:
@@ -277,7 +356,7 @@ def main() -> None:
     finally:
         stack.run_stack("down", "kafka", "postgres")
 
-    report(first, copy_rate, grown, args.growth_rows, args.workers, single)
+    report(first, copy_rate, grown, args.growth_rows, args.workers, single, alone)
 
 
 async def _count(database_url: str) -> int:
@@ -298,6 +377,7 @@ def report(
     growth_rows: int,
     workers: int,
     single: IngestRun | None,
+    alone: dict[str, float],
 ) -> None:
     figures = {
         "workers": workers,
@@ -312,6 +392,9 @@ def report(
     if single is not None:
         figures["one_worker_rows_per_s"] = round(single.rows_per_s)
         figures["one_worker_ratio_to_copy"] = round(single.rows_per_s / copy_rate, 3)
+    for what, rate in alone.items():
+        figures[f"{what}_alone_rows_per_s"] = round(rate)
+        figures[f"{what}_alone_ratio_to_copy"] = round(rate / copy_rate, 3)
     if grown is not None:
         figures["table_rows_before_second_run"] = growth_rows
         figures["ingest_rows_per_s_at_growth"] = round(grown.rows_per_s)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -122,8 +122,7 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool, received_
     numeric = [row for row in rows if row.observation.value is not None]
     text = [row for row in rows if row.observation.text is not None]
     async with connection.transaction():
-        await _stage(connection, "observations", numeric, _number)
-        await _stage(connection, "states", text, _text)
+        await stage(connection, numeric, text)
         added = await connection.fetch(INSERT_NEW_PLAIN if rollups else INSERT_NEW_TIMESCALE)
         if sum(feed["rows"] for feed in added) < len(rows):
             # Some rows were already held: replays (which change nothing) or corrections.
@@ -155,19 +154,19 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool, received_
         await connection.execute(ADD_DAILY_COUNTS, *_daily_counts(batch, new_records), received_on)
 
 
-async def _stage(
-    connection: Any, table: str, rows: list[Row], value: Callable[[Row], object]
-) -> None:
-    if rows:
-        await connection.copy_records_to_table(
-            STAGED[table],
-            records=[
-                (o.feed, o.entity, o.metric, o.ts, value(row), row.partition, row.offset)
-                for row in rows
-                for o in (row.observation,)
-            ],
-            columns=EVENT_COLUMNS,
-        )
+async def stage(connection: Any, numeric: list[Row], text: list[Row]) -> None:
+    """Copies a batch's event rows into this connection's staging tables (in a transaction)."""
+    for table, rows, value in (("observations", numeric, _number), ("states", text, _text)):
+        if rows:
+            await connection.copy_records_to_table(
+                STAGED[table],
+                records=[
+                    (o.feed, o.entity, o.metric, o.ts, value(row), row.partition, row.offset)
+                    for row in rows
+                    for o in (row.observation,)
+                ],
+                columns=EVENT_COLUMNS,
+            )
 
 
 async def _upsert(connection: Any, table: str, rows: list[Row]) -> list[Row]:
