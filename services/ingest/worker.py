@@ -226,6 +226,21 @@ class _Worker:
 
     async def _commit(self, batch: Batch, number: int) -> None:
         offsets = {TopicPartition(t, p): offset for (t, p), offset in batch.offsets.items()}
+        # A batch polled before a rebalance is written after it (the pipeline): partitions that
+        # went to another worker meanwhile are not ours to commit. Their new owner replays these
+        # records from the last commit, and the idempotent writes make that change nothing.
+        assigned = self.consumer.assignment()
+        gone = [tp for tp in offsets if tp not in assigned]
+        if gone:
+            log.info(
+                "%d partitions moved to another worker before this batch's commit; their "
+                "records will be replayed there",
+                len(gone),
+                extra={"batch": number, "records": batch.records},
+            )
+            offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not offsets:
+            return
         try:
             await self.consumer.commit(offsets)
         except CommitFailedError:
@@ -263,8 +278,12 @@ class _Worker:
         return self.intakes[topic].feed in self.invalid_ratio.halted
 
     def _report_lag(self, batch: Batch) -> None:
+        assigned = self.consumer.assignment()
         for (topic, partition), next_offset in batch.offsets.items():
-            highwater = self.consumer.highwater(TopicPartition(topic, partition))
+            tp = TopicPartition(topic, partition)
+            if tp not in assigned:  # moved to another worker, which reports its lag now
+                continue
+            highwater = self.consumer.highwater(tp)
             if highwater is not None:
                 lag = max(highwater - next_offset, 0)
                 metrics.CONSUMER_LAG.labels(topic, str(partition)).set(lag)

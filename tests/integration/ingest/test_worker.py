@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from services.common.feeds import FeedDefinition
 from services.common.settings import CommonSettings
+from services.ingest.settings import WorkerSettings
+from tests.integration.messages import salinity_stream
 from tests.integration.pipeline import (
+    TEST_NOW,
     all_committed,
     committed_records,
     eventually,
@@ -267,3 +272,36 @@ async def test_two_workers_share_the_partitions_and_write_every_record_once(
     assert await _count(db, "SELECT count(*) FROM observations") == 2 * len(series)
     partitions = await db.fetchval("SELECT count(DISTINCT src_partition) FROM observations")
     assert partitions == 3
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_workers_joining_and_leaving_mid_stream_write_every_record_once(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    # A rebalance often lands while a batch polled before it waits to be written (the
+    # pipeline): its partitions may have gone elsewhere by its commit. The worker once crashed
+    # there. Six rebalances, a second worker joining and leaving three times mid-stream.
+    messages, checksum_tenths = salinity_stream(120_000, start=TEST_NOW - timedelta(days=1))
+    stations = [json.loads(message)["ma_tram"].encode() for message in messages]
+    await produce(settings, "salinity", messages, keys=stations)
+    group, batches = f"moving-{uuid.uuid4().hex[:8]}", 2_000
+
+    def committed_at_least(worker: WorkerSettings, count: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return await committed_records(worker, settings.topics.raw("salinity")) >= count
+
+        return check
+
+    async with running_worker(settings, feeds, group_id=group, batch_max_records=batches) as first:
+        for joins_at in (10_000, 45_000, 80_000):
+            await eventually(committed_at_least(first, joins_at), within_s=120)
+            async with running_worker(settings, feeds, group_id=group, batch_max_records=batches):
+                leaves_at = joins_at + 15_000
+                await eventually(committed_at_least(first, leaves_at), within_s=120)
+        await eventually(lambda: all_committed(first, "salinity", len(messages)), within_s=120)
+
+    assert await _count(db, "SELECT count(*) FROM observations") == 2 * len(messages)
+    stored_tenths = await db.fetchval(
+        "SELECT sum(round(value * 10))::bigint FROM observations WHERE metric = 'salinity_ppt'"
+    )
+    assert stored_tenths == checksum_tenths
