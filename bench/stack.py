@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import asyncpg
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
 
 from services.common.migrate import upgrade
 from services.common.settings import REPO_ROOT
@@ -35,6 +36,34 @@ def stack_env() -> dict[str, str]:
 
 def run_stack(*args: str) -> None:
     subprocess.run([str(REPO_ROOT / "deploy" / "stack.sh"), *args], env=stack_env(), check=True)
+    if args[0] == "up":
+        clear()
+
+
+def clear() -> None:
+    """Removes what earlier runs left on the bench's own stack (databases, topics), so runs do
+    not pile up gigabytes; a crashed run's leftovers go too."""
+
+    async def remove() -> None:
+        connection = await asyncpg.connect(database_url("postgres"))
+        try:
+            names = await connection.fetch(
+                "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'"
+            )
+            for row in names:
+                await connection.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
+        finally:
+            await connection.close()
+        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        await admin.start()
+        try:
+            topics = [name for name in await admin.list_topics() if not name.startswith("__")]
+            if topics:
+                await admin.delete_topics(topics)
+        finally:
+            await admin.close()
+
+    asyncio.run(remove())
 
 
 def database_url(name: str) -> str:
