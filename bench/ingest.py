@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from bench import stack
+from bench import cpu, stack
 from bench.records import Generated, mixed_records
 from services.common.canonical import Normalised
 from services.common.feeds import FeedDefinition, load_feeds
@@ -50,6 +50,7 @@ class IngestRun:
     seconds: float
     rss_peak_mb: float
     rss_steady_mb: float
+    cpu_seconds: dict[str, float]  # by whom: workers, postgres, kafka
 
     @property
     def rows_per_s(self) -> float:
@@ -115,11 +116,20 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_snapshot(pids: list[int]) -> dict[str, float]:
+    return {
+        "workers": sum(cpu.process_seconds(pid) for pid in pids),
+        "postgres": cpu.postgres_seconds(),
+        "kafka": cpu.kafka_seconds(),
+    }
+
+
 def run_workers(
     database_url: str, topics: Topics, feeds: list[str], records: int, workers: int
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[float], dict[str, float]]:
     """Starts ``workers`` worker processes in one group, waits until they committed
-    ``records``; returns seconds and samples of the largest worker's RSS."""
+    ``records``; returns seconds, samples of the largest worker's RSS and the CPU seconds each
+    side used meanwhile."""
     group = f"bench-{uuid.uuid4().hex[:8]}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
@@ -152,15 +162,22 @@ def run_workers(
                 if process.poll() is not None:
                     raise RuntimeError(f"worker exited: see bench/results/worker-{number}.log")
             done = asyncio.run(committed(group, raw_topics))
+            pids = [process.pid for process in processes]
             if done and started is None:
                 started = time.perf_counter()  # from the first commit: start-up is not ingest
-                first = done
+                first, cpu_at_first = done, cpu_snapshot(pids)
             if started is not None:
-                samples.append(max(rss_mb(process.pid) for process in processes))
+                samples.append(max(rss_mb(pid) for pid in pids))
                 if done >= records:
                     elapsed = time.perf_counter() - started
                     log(f"  committed {done:,} records in {elapsed:.1f}s")
-                    return elapsed * records / (records - first), samples
+                    used = {k: v - cpu_at_first[k] for k, v in cpu_snapshot(pids).items()}
+                    scale = records / (records - first)
+                    return (
+                        elapsed * scale,
+                        samples,
+                        {k: v * scale for k, v in used.items()},
+                    )
             time.sleep(0.25)
     finally:
         for process in processes:
@@ -169,8 +186,9 @@ def run_workers(
             process.wait(timeout=60)
 
 
-async def copy_ceiling(database_url: str, rows: list[tuple[Any, ...]]) -> float:
-    """Seconds for a binary COPY of the canonical rows into the same tables."""
+async def copy_ceiling(database_url: str, rows: list[tuple[Any, ...]]) -> tuple[float, float]:
+    """Seconds for a binary COPY of the canonical rows into the same tables, and PostgreSQL's
+    CPU seconds for it."""
     numeric = [
         (f, e, m, ts, v, 0, i) for i, (f, e, m, ts, v, t) in enumerate(rows) if v is not None
     ]
@@ -181,7 +199,7 @@ async def copy_ceiling(database_url: str, rows: list[tuple[Any, ...]]) -> float:
         if await connection.fetchval("SELECT to_regproc('ioc_ensure_partitions') IS NOT NULL"):
             oldest = min(row[3] for row in rows).date()
             await connection.execute("SELECT ioc_ensure_partitions($1, now()::date)", oldest)
-        started = time.perf_counter()
+        started, postgres_before = time.perf_counter(), cpu.postgres_seconds()
         for chunk in range(0, len(numeric), 50_000):
             await connection.copy_records_to_table(
                 "observations", records=numeric[chunk : chunk + 50_000], columns=columns
@@ -190,7 +208,7 @@ async def copy_ceiling(database_url: str, rows: list[tuple[Any, ...]]) -> float:
             await connection.copy_records_to_table(
                 "states", records=text[chunk : chunk + 50_000], columns=columns
             )
-        return time.perf_counter() - started
+        return time.perf_counter() - started, cpu.postgres_seconds() - postgres_before
     finally:
         await connection.close()
 
@@ -302,10 +320,10 @@ def ingest(
     log(f"producing them to {topics.namespace}ioc.raw.* ({len(rows):,} canonical rows)")
     asyncio.run(produce_all(topics, records))
     log(f"ingesting with {workers} worker process{'es' if workers > 1 else ''}")
-    seconds, samples = run_workers(database_url, topics, list(feeds), total, workers)
+    seconds, samples, cpu_seconds = run_workers(database_url, topics, list(feeds), total, workers)
     steady = samples[len(samples) // 5 :] or samples
     return (
-        IngestRun(total, len(rows), seconds, max(samples), statistics.median(steady)),
+        IngestRun(total, len(rows), seconds, max(samples), statistics.median(steady), cpu_seconds),
         rows,
     )
 
@@ -333,7 +351,7 @@ def main() -> None:
 
         ceiling_db = stack.fresh_database("ceiling")
         log("ceiling: binary COPY of the same canonical rows into the same tables")
-        copy_seconds = asyncio.run(copy_ceiling(ceiling_db, rows))
+        copy_seconds, copy_postgres_cpu = asyncio.run(copy_ceiling(ceiling_db, rows))
         stack.drop_database(ceiling_db)
         copy_rate = len(rows) / copy_seconds
         alone = {}
@@ -356,7 +374,8 @@ def main() -> None:
     finally:
         stack.run_stack("down", "kafka", "postgres")
 
-    report(first, copy_rate, grown, args.growth_rows, args.workers, single, alone)
+    copy_cpu_us = copy_postgres_cpu / len(rows) * 1e6
+    report(first, copy_rate, copy_cpu_us, grown, args.growth_rows, args.workers, single, alone)
 
 
 async def _count(database_url: str) -> int:
@@ -373,6 +392,7 @@ async def _count(database_url: str) -> int:
 def report(
     first: IngestRun,
     copy_rate: float,
+    copy_cpu_us: float,
     grown: IngestRun | None,
     growth_rows: int,
     workers: int,
@@ -388,6 +408,9 @@ def report(
         "ratio_to_copy": round(first.rows_per_s / copy_rate, 3),
         "worker_rss_peak_mb": round(first.rss_peak_mb),
         "worker_rss_steady_mb": round(first.rss_steady_mb),
+        # CPU microseconds a row, by whom: where the ingest's time goes, against the ceiling's.
+        "cpu_us_per_row": {k: round(v / first.rows * 1e6, 1) for k, v in first.cpu_seconds.items()},
+        "copy_cpu_us_per_row_postgres": round(copy_cpu_us, 1),
     }
     if single is not None:
         figures["one_worker_rows_per_s"] = round(single.rows_per_s)

@@ -17,6 +17,12 @@ TARGETS: list[tuple[str, str, str, float, bool]] = [
     ("growth_ratio", "rows/s at 20M rows / at empty", "within 10 % (>= 0.90)", 0.9, True),
 ]
 
+# References without Kafka or decoding, on one connection (bench/ingest.py, writes_alone).
+ALONE = [
+    ("idempotent_insert", "without Kafka: idempotent insert of the rows alone"),
+    ("whole_write", "without Kafka: the worker's whole write alone"),
+]
+
 
 def _workers(count: int) -> str:
     if count == 1:
@@ -65,6 +71,20 @@ def main() -> None:
             f"| one worker process alone, rows/s | {figures['one_worker_rows_per_s']:,} |",
             f"| one worker process alone / COPY ceiling | {figures['one_worker_ratio_to_copy']} |",
         ]
+    if "cpu_us_per_row" in figures:
+        used = figures["cpu_us_per_row"]
+        lines += [
+            "| CPU us a row during the ingest: workers, PostgreSQL, Kafka | "
+            f"{used['workers']} + {used['postgres']} + {used['kafka']} |",
+            f"| CPU us a row of PostgreSQL during the COPY ceiling | "
+            f"{figures['copy_cpu_us_per_row_postgres']} |",
+        ]
+    for what, label in ALONE:
+        if f"{what}_alone_rows_per_s" in figures:
+            lines += [
+                f"| {label}, rows/s | {figures[f'{what}_alone_rows_per_s']:,} |",
+                f"| {label} / COPY ceiling | {figures[f'{what}_alone_ratio_to_copy']} |",
+            ]
     if "ingest_rows_per_s_at_growth" in figures:
         lines.append(
             f"| ingest rows/s with {figures['table_rows_before_second_run']:,} rows already "

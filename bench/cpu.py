@@ -1,0 +1,45 @@
+"""CPU seconds used so far by the bench stack's processes, read from /proc: where a run's time
+goes (the workers, PostgreSQL, Kafka), in figures beside the rates."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from services.common.settings import REPO_ROOT
+
+STACK = REPO_ROOT / ".stack-bench"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _times(pid: int) -> list[int]:
+    """utime, stime, cutime, cstime, in clock ticks."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return [int(field) for field in fields[11:15]]
+
+
+def process_seconds(pid: int) -> float:
+    utime, stime, _, _ = _times(pid)
+    return (utime + stime) / TICKS
+
+
+def postgres_seconds() -> float:
+    """The postmaster's, its reaped backends' (counted in its children's times) and its live
+    backends'."""
+    postmaster = int(Path(STACK / "postgres" / "data" / "postmaster.pid").read_text().split()[0])
+    total = sum(_times(postmaster)) / TICKS
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(encoding="ascii")
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                total += process_seconds(int(entry.name))
+        except (OSError, ValueError):  # gone meanwhile
+            continue
+    return total
+
+
+def kafka_seconds() -> float:
+    return process_seconds(int((STACK / "run" / "kafka.pid").read_text().strip()))
