@@ -355,12 +355,12 @@ def main() -> None:
         stack.drop_database(ceiling_db)
         copy_rate = len(rows) / copy_seconds
         alone = {}
+        end = datetime.now(UTC) - timedelta(hours=1)
+        records = list(mixed_records(feeds, args.records, run=1, end=end))
         for whole in (False, True):
             alone_db = stack.fresh_database("alone")
             what = "the worker's whole write" if whole else "an idempotent insert of the rows"
             log(f"without Kafka, on one connection: {what}")
-            end = datetime.now(UTC) - timedelta(hours=1)
-            records = list(mixed_records(feeds, args.records, run=1, end=end))
             seconds = asyncio.run(writes_alone(alone_db, feeds, records, whole=whole))
             alone["whole_write" if whole else "idempotent_insert"] = len(rows) / seconds
             stack.drop_database(alone_db)

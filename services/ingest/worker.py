@@ -230,19 +230,18 @@ class _Worker:
         # went to another worker meanwhile are not ours to commit. Their new owner replays these
         # records from the last commit, and the idempotent writes make that change nothing.
         assigned = self.consumer.assignment()
-        gone = [tp for tp in offsets if tp not in assigned]
-        if gone:
+        ours = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if len(ours) < len(offsets):
             log.info(
                 "%d partitions moved to another worker before this batch's commit; their "
                 "records will be replayed there",
-                len(gone),
+                len(offsets) - len(ours),
                 extra={"batch": number, "records": batch.records},
             )
-            offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
-        if not offsets:
+        if not ours:
             return
         try:
-            await self.consumer.commit(offsets)
+            await self.consumer.commit(ours)
         except CommitFailedError:
             # The partitions moved to another worker during the write: it replays this batch,
             # and the idempotent upserts make that replay change nothing.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -159,14 +159,13 @@ async def stage(connection: Any, numeric: list[Row], text: list[Row]) -> None:
     for table, rows, value in (("observations", numeric, _number), ("states", text, _text)):
         if rows:
             await connection.copy_records_to_table(
-                STAGED[table],
-                records=[
-                    (o.feed, o.entity, o.metric, o.ts, value(row), row.partition, row.offset)
-                    for row in rows
-                    for o in (row.observation,)
-                ],
-                columns=EVENT_COLUMNS,
+                STAGED[table], records=[_staged(row, value) for row in rows], columns=EVENT_COLUMNS
             )
+
+
+def _staged(row: Row, value: Callable[[Row], object]) -> tuple[object, ...]:
+    o = row.observation
+    return (o.feed, o.entity, o.metric, o.ts, value(row), row.partition, row.offset)
 
 
 async def _upsert(connection: Any, table: str, rows: list[Row]) -> list[Row]:
