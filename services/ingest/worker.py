@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from services.common.db import DATABASE_UNAVAILABLE, create_pool, storage_mode
 from services.common.feeds import FeedDefinition
@@ -135,6 +135,8 @@ class _Worker:
         )
         # Held from the first write to the commit: a revocation waits for the batch in flight.
         self.in_flight = asyncio.Lock()
+        # Counts revocations: a batch polled before one is not written (see _write_and_commit).
+        self.assignments = 0
         # The batch being written while the next one is polled and assembled, and the one lock
         # for polling, which the write's retries do too (to stay in the group while paused).
         self.writing: asyncio.Task[None] | None = None
@@ -146,6 +148,7 @@ class _Worker:
         """Polls and assembles the next batch while the previous one is written: this process's
         Python and PostgreSQL work side by side. Writes and commits stay one at a time, in order.
         """
+        assignment = self.assignments  # before the poll: a rebalance during it counts
         async with self.polling:
             polled = await self.consumer.getmany(
                 timeout_ms=self.settings.batch_max_age_ms,
@@ -170,7 +173,9 @@ class _Worker:
             self._apply_invalid_ratio(batch)  # a feed turned bad: nothing more of it is fetched
         await self.drain()
         if batch is not None:
-            self.writing = asyncio.create_task(self._write_and_commit(batch, self.batches))
+            self.writing = asyncio.create_task(
+                self._write_and_commit(batch, self.batches, assignment)
+            )
 
     async def drain(self) -> None:
         """Waits for the batch being written to be committed; its failure is the worker's."""
@@ -178,9 +183,19 @@ class _Worker:
             writing, self.writing = self.writing, None
             await writing
 
-    async def _write_and_commit(self, batch: Batch, number: int) -> None:
+    async def _write_and_commit(self, batch: Batch, number: int, assignment: int) -> None:
         """One batch: dead-letter, write, commit."""
         async with self.in_flight:
+            if assignment != self.assignments:
+                # Polled before a rebalance (while the last batch was written): its partitions
+                # may be another worker's now, replaying from the last commit, and a stale write
+                # landing after theirs would undo a correction. Nothing of it was committed, so
+                # whoever owns each partition now fetches these records again.
+                log.info(
+                    "batch polled before a rebalance dropped; its records are fetched again",
+                    extra={"batch": number, "records": batch.records},
+                )
+                return
             await send_dead_letters(self.producer, self.settings.common.topics.dlq, batch.rejected)
             await self._write_until_done(batch, number)
             self.after_write.reach()
@@ -226,25 +241,12 @@ class _Worker:
 
     async def _commit(self, batch: Batch, number: int) -> None:
         offsets = {TopicPartition(t, p): offset for (t, p), offset in batch.offsets.items()}
-        # A batch polled before a rebalance is written after it (the pipeline): partitions that
-        # went to another worker meanwhile are not ours to commit. Their new owner replays these
-        # records from the last commit, and the idempotent writes make that change nothing.
-        assigned = self.consumer.assignment()
-        ours = {tp: offset for tp, offset in offsets.items() if tp in assigned}
-        if len(ours) < len(offsets):
-            log.info(
-                "%d partitions moved to another worker before this batch's commit; their "
-                "records will be replayed there",
-                len(offsets) - len(ours),
-                extra={"batch": number, "records": batch.records},
-            )
-        if not ours:
-            return
         try:
-            await self.consumer.commit(ours)
-        except CommitFailedError:
-            # The partitions moved to another worker during the write: it replays this batch,
-            # and the idempotent upserts make that replay change nothing.
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError):
+            # The partitions moved to another worker during the write (the group lost this
+            # member, slow as it was): it replays this batch, and the idempotent upserts make
+            # that replay change nothing.
             log.warning(
                 "commit failed after a rebalance; %d records will be replayed",
                 batch.records,
@@ -297,6 +299,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # Waits for the batch in flight to be written and committed before letting go.
+        self.worker.assignments += 1
         async with self.worker.in_flight:
             pass
 
