@@ -12,11 +12,15 @@ STACK = REPO_ROOT / ".stack-bench"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name: state, ppid, ..."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
 def _times(pid: int) -> list[int]:
     """utime, stime, cutime, cstime, in clock ticks."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return [int(field) for field in fields[11:15]]
+    return [int(field) for field in _stat(pid)[11:15]]
 
 
 def process_seconds(pid: int) -> float:
@@ -33,8 +37,7 @@ def postgres_seconds() -> float:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text(encoding="ascii")
-            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+            if int(_stat(int(entry.name))[1]) == postmaster:
                 total += process_seconds(int(entry.name))
         except (OSError, ValueError):  # gone meanwhile
             continue

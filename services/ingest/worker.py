@@ -135,8 +135,8 @@ class _Worker:
         )
         # Held from the first write to the commit: a revocation waits for the batch in flight.
         self.in_flight = asyncio.Lock()
-        # Counts revocations: a batch polled before one is not written (see _write_and_commit).
-        self.assignments = 0
+        # A batch polled before a revocation is not written (see _write_and_commit).
+        self.revocations = 0
         # The batch being written while the next one is polled and assembled, and the one lock
         # for polling, which the write's retries do too (to stay in the group while paused).
         self.writing: asyncio.Task[None] | None = None
@@ -148,7 +148,7 @@ class _Worker:
         """Polls and assembles the next batch while the previous one is written: this process's
         Python and PostgreSQL work side by side. Writes and commits stay one at a time, in order.
         """
-        assignment = self.assignments  # before the poll: a rebalance during it counts
+        revocations = self.revocations  # before the poll: a rebalance during it counts
         async with self.polling:
             polled = await self.consumer.getmany(
                 timeout_ms=self.settings.batch_max_age_ms,
@@ -174,7 +174,7 @@ class _Worker:
         await self.drain()
         if batch is not None:
             self.writing = asyncio.create_task(
-                self._write_and_commit(batch, self.batches, assignment)
+                self._write_and_commit(batch, self.batches, revocations)
             )
 
     async def drain(self) -> None:
@@ -183,10 +183,10 @@ class _Worker:
             writing, self.writing = self.writing, None
             await writing
 
-    async def _write_and_commit(self, batch: Batch, number: int, assignment: int) -> None:
+    async def _write_and_commit(self, batch: Batch, number: int, revocations: int) -> None:
         """One batch: dead-letter, write, commit."""
         async with self.in_flight:
-            if assignment != self.assignments:
+            if revocations != self.revocations:
                 # Polled before a rebalance (while the last batch was written): its partitions
                 # may be another worker's now, replaying from the last commit, and a stale write
                 # landing after theirs would undo a correction. Nothing of it was committed, so
@@ -299,7 +299,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # Waits for the batch in flight to be written and committed before letting go.
-        self.worker.assignments += 1
+        self.worker.revocations += 1
         async with self.worker.in_flight:
             pass
 
