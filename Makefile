@@ -58,12 +58,16 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-# Prometheus (promtool) and Chromium, which the tests use; installed when missing (as root).
+# TimescaleDB (built from ../shared/vendor when no package has it), Prometheus (promtool) and
+# Chromium, which the tests use; installed when missing (as root).
 tools:
 	@$(STACK) tools
 
+# The whole suite on TimescaleDB (where installed: `make tools` builds it), then every test
+# that touches the store again on plain PostgreSQL, the fallback mode.
 test: lint typecheck tools
 	$(BIN)/pytest -p no:cacheprovider
+	IOC_STORAGE_MODE=postgres $(BIN)/pytest -p no:cacheprovider -m storage tests/integration
 
 # The fault and bad-input suite at the issue's own scale (RELIABILITY.md); its quick parts run
 # in `make test` too.
@@ -74,10 +78,14 @@ FAULT_TESTS := tests/integration/ingest/test_faults.py tests/integration/ingest/
   tests/unit/ingest/test_normalise_properties.py
 test-faults: lint typecheck tools
 	IOC_FAULTS=full $(BIN)/pytest -p no:cacheprovider -v $(FAULT_TESTS)
+	IOC_FAULTS=full IOC_STORAGE_MODE=postgres $(BIN)/pytest -p no:cacheprovider -v -m storage \
+	  $(FAULT_TESTS)
 
-# Benchmarks on a stack of their own; figures go to bench/results/ and BENCHMARKS.md.
+# Benchmarks on a stack of their own, the store's in both modes where TimescaleDB is installed;
+# figures go to bench/results/ and BENCHMARKS.md.
 bench: venv
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.storage
 	$(BIN)/python -m bench.http
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.report

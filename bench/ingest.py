@@ -1,6 +1,7 @@
-"""`make bench` (ingest): sustained ingest rate from a pre-filled raw topic to committed rows,
-against the ceiling of a binary COPY of the same canonical rows into the same table, measured in
-the same run; the worker's memory; and the rate again once the table holds 20M rows.
+"""`make bench` (ingest), in each storage mode: sustained ingest rate from a pre-filled raw
+topic to committed rows, against the ceiling of a binary COPY of the same canonical rows into
+the same table, measured in the same run; the worker's memory; and the rate again once the
+table holds 20M rows.
 
     .venv/bin/python -m bench.ingest [--records 1000000] [--growth-rows 20000000] [--workers 2]
 
@@ -33,6 +34,7 @@ from bench.records import Generated, mixed_records
 from services.common.canonical import Normalised
 from services.common.feeds import FeedDefinition, load_feeds
 from services.common.settings import REPO_ROOT
+from services.common.storage_mode import StorageMode
 from services.common.topics import Topics, ensure_topics
 from services.ingest.batch import assemble
 from services.ingest.decode import decode
@@ -196,9 +198,7 @@ async def copy_ceiling(database_url: str, rows: list[tuple[Any, ...]]) -> tuple[
     columns = ["feed", "entity", "metric", "ts", "value", "src_partition", "src_offset"]
     connection = await asyncpg.connect(database_url)
     try:
-        if await connection.fetchval("SELECT to_regproc('ioc_ensure_partitions') IS NOT NULL"):
-            oldest = min(row[3] for row in rows).date()
-            await connection.execute("SELECT ioc_ensure_partitions($1, now()::date)", oldest)
+        await ensure_partitions(connection, min(row[3] for row in rows))
         started, postgres_before = time.perf_counter(), cpu.postgres_seconds()
         for chunk in range(0, len(numeric), 50_000):
             await connection.copy_records_to_table(
@@ -211,6 +211,13 @@ async def copy_ceiling(database_url: str, rows: list[tuple[Any, ...]]) -> tuple[
         return time.perf_counter() - started, cpu.postgres_seconds() - postgres_before
     finally:
         await connection.close()
+
+
+async def ensure_partitions(connection: Any, oldest: datetime) -> None:
+    """Plain mode's monthly partitions back to ``oldest`` (the worker makes them as it starts);
+    a hypertable makes its chunks itself."""
+    if await connection.fetchval("SELECT to_regproc('ioc_ensure_partitions') IS NOT NULL"):
+        await connection.execute("SELECT ioc_ensure_partitions($1, now()::date)", oldest.date())
 
 
 @dataclass(slots=True)
@@ -233,7 +240,12 @@ ON CONFLICT (feed, entity, metric, ts) DO NOTHING
 
 
 async def writes_alone(
-    database_url: str, feeds: dict[str, FeedDefinition], records: list[Generated], *, whole: bool
+    database_url: str,
+    feeds: dict[str, FeedDefinition],
+    records: list[Generated],
+    *,
+    whole: bool,
+    mode: StorageMode,
 ) -> float:
     """Seconds the store takes for the records' rows, in the worker's batches, on one connection,
     without Kafka and with the batches assembled beforehand (outside the clock). ``whole``: the
@@ -245,7 +257,7 @@ async def writes_alone(
     try:
         await prepare_connection(connection)
         oldest = datetime.now(UTC) - timedelta(days=max(f.backfill_days for f in feeds.values()))
-        await connection.execute("SELECT ioc_ensure_partitions($1, now()::date)", oldest.date())
+        await ensure_partitions(connection, oldest)
         seconds = 0.0
         for start in range(0, len(records), WORKER_BATCH):
             polled = [
@@ -258,7 +270,7 @@ async def writes_alone(
             began = time.perf_counter()
             if whole:
                 today = datetime.now(UTC).date()
-                await write_batch(connection, batch, rollups=True, received_on=today)
+                await write_batch(connection, batch, rollups=mode == "postgres", received_on=today)
             else:
                 rows = list(batch.rows.values())
                 async with connection.transaction():
@@ -338,44 +350,53 @@ def main() -> None:
     feeds = load_feeds(REPO_ROOT / "schemas")
     stack.run_stack("up", "postgres", "kafka")
     try:
-        database = stack.fresh_database("bench")
-        first, rows = ingest(feeds, database, args.records, 1, args.workers)
-        stored = asyncio.run(_count(database))
-        assert stored == first.rows, f"stored {stored:,} rows, expected {first.rows:,}"
-
-        single = None
-        if args.workers > 1:
-            reference_db = stack.fresh_database("single")
-            single, _ = ingest(feeds, reference_db, args.records, 1, 1)
-            stack.drop_database(reference_db)
-
-        ceiling_db = stack.fresh_database("ceiling")
-        log("ceiling: binary COPY of the same canonical rows into the same tables")
-        copy_seconds, copy_postgres_cpu = asyncio.run(copy_ceiling(ceiling_db, rows))
-        stack.drop_database(ceiling_db)
-        copy_rate = len(rows) / copy_seconds
-        alone = {}
-        end = datetime.now(UTC) - timedelta(hours=1)
-        records = list(mixed_records(feeds, args.records, run=1, end=end))
-        for whole in (False, True):
-            alone_db = stack.fresh_database("alone")
-            what = "the worker's whole write" if whole else "an idempotent insert of the rows"
-            log(f"without Kafka, on one connection: {what}")
-            seconds = asyncio.run(writes_alone(alone_db, feeds, records, whole=whole))
-            alone["whole_write" if whole else "idempotent_insert"] = len(rows) / seconds
-            stack.drop_database(alone_db)
-
-        grown = None
-        if args.growth_rows:
-            log(f"growing the table to {args.growth_rows:,} rows")
-            asyncio.run(fill(database, args.growth_rows))
-            grown, _ = ingest(feeds, database, args.records, 2, args.workers)
-        stack.drop_database(database)
+        for mode in stack.storage_modes():
+            log(f"storage mode {mode}")
+            report(mode, measure(feeds, mode, args.records, args.growth_rows, args.workers))
     finally:
         stack.run_stack("down", "kafka", "postgres")
 
+
+def measure(
+    feeds: dict[str, FeedDefinition], mode: StorageMode, total: int, growth_rows: int, workers: int
+) -> dict[str, Any]:
+    """Every ingest figure of one storage mode, each database made in that mode."""
+    database = stack.fresh_database("bench", mode)
+    first, rows = ingest(feeds, database, total, 1, workers)
+    stored = asyncio.run(_count(database))
+    assert stored == first.rows, f"stored {stored:,} rows, expected {first.rows:,}"
+
+    single = None
+    if workers > 1:
+        reference_db = stack.fresh_database("single", mode)
+        single, _ = ingest(feeds, reference_db, total, 1, 1)
+        stack.drop_database(reference_db)
+
+    ceiling_db = stack.fresh_database("ceiling", mode)
+    log("ceiling: binary COPY of the same canonical rows into the same tables")
+    copy_seconds, copy_postgres_cpu = asyncio.run(copy_ceiling(ceiling_db, rows))
+    stack.drop_database(ceiling_db)
+    copy_rate = len(rows) / copy_seconds
+    alone = {}
+    end = datetime.now(UTC) - timedelta(hours=1)
+    records = list(mixed_records(feeds, total, run=1, end=end))
+    for whole in (False, True):
+        alone_db = stack.fresh_database("alone", mode)
+        what = "the worker's whole write" if whole else "an idempotent insert of the rows"
+        log(f"without Kafka, on one connection: {what}")
+        seconds = asyncio.run(writes_alone(alone_db, feeds, records, whole=whole, mode=mode))
+        alone["whole_write" if whole else "idempotent_insert"] = len(rows) / seconds
+        stack.drop_database(alone_db)
+
+    grown = None
+    if growth_rows:
+        log(f"growing the table to {growth_rows:,} rows")
+        asyncio.run(fill(database, growth_rows))
+        grown, _ = ingest(feeds, database, total, 2, workers)
+    stack.drop_database(database)
+
     copy_cpu_us = copy_postgres_cpu / len(rows) * 1e6
-    report(first, copy_rate, copy_cpu_us, grown, args.growth_rows, args.workers, single, alone)
+    return figures_of(first, copy_rate, copy_cpu_us, grown, growth_rows, workers, single, alone)
 
 
 async def _count(database_url: str) -> int:
@@ -389,7 +410,7 @@ async def _count(database_url: str) -> int:
         await connection.close()
 
 
-def report(
+def figures_of(
     first: IngestRun,
     copy_rate: float,
     copy_cpu_us: float,
@@ -398,8 +419,8 @@ def report(
     workers: int,
     single: IngestRun | None,
     alone: dict[str, float],
-) -> None:
-    figures = {
+) -> dict[str, Any]:
+    figures: dict[str, Any] = {
         "workers": workers,
         "records": first.records,
         "rows": first.rows,
@@ -422,8 +443,13 @@ def report(
         figures["table_rows_before_second_run"] = growth_rows
         figures["ingest_rows_per_s_at_growth"] = round(grown.rows_per_s)
         figures["growth_ratio"] = round(grown.rows_per_s / first.rows_per_s, 3)
+    return figures
+
+
+def report(mode: StorageMode, figures: dict[str, Any]) -> None:
+    figures = {"storage_mode": mode, **figures}
     print(json.dumps(figures, indent=2))
-    out = REPO_ROOT / "bench" / "results" / "ingest.json"
+    out = REPO_ROOT / "bench" / "results" / f"ingest-{mode}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     log(f"figures written to {out.relative_to(REPO_ROOT)}")

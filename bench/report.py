@@ -6,6 +6,7 @@ import json
 import os
 import platform
 from datetime import UTC, datetime
+from typing import Any
 
 from services.common.settings import REPO_ROOT
 
@@ -30,21 +31,16 @@ def _workers(count: int) -> str:
     return f"{count} worker processes in one consumer group (one a core)"
 
 
-def main() -> None:
-    figures = json.loads((REPO_ROOT / "bench" / "results" / "ingest.json").read_text())
-    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+MODE_TITLES = {
+    "timescaledb": "TimescaleDB mode (hypertables, continuous aggregates)",
+    "postgres": "plain PostgreSQL mode (monthly partitions, exact rollup tables)",
+}
+
+
+def _ingest(figures: dict[str, Any]) -> list[str]:
     lines = [
-        "# Benchmarks",
         "",
-        "Written by `make bench` (`bench/ingest.py`, then `bench/report.py`); every ratio is",
-        "against a ceiling measured in the same run on the same machine, so the shared box's noise",
-        "moves both sides. Do not edit by hand: run `make bench` again.",
-        "",
-        f"Last run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}, "
-        f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, Kafka, PostgreSQL and the worker side by "
-        "side, storage mode `postgres`.",
-        "",
-        "## Ingest",
+        f"## Ingest, {MODE_TITLES[figures['storage_mode']]}",
         "",
         f"{figures['records']:,} mixed department records (all seven feeds, in their own formats) "
         f"pre-filled in the raw topics become {figures['rows']:,} canonical rows; "
@@ -90,6 +86,63 @@ def main() -> None:
             f"| ingest rows/s with {figures['table_rows_before_second_run']:,} rows already "
             f"stored | {figures['ingest_rows_per_s_at_growth']:,} |"
         )
+    return lines
+
+
+def _storage(figures: dict[str, Any]) -> list[str]:
+    """One busy feed's 30-day series in each mode, and TimescaleDB's compression."""
+    lines = [
+        "",
+        "## Series and compression",
+        "",
+        f"{figures['description']} The series are read as the API reads them "
+        f"(`GET /v1/indicators/{{id}}/series`'s query), {figures['repeats']} times each.",
+        "",
+        "| figure | mode | value | target | met |",
+        "|---|---|---:|---|---|",
+    ]
+    for mode, measured in figures["modes"].items():
+        for interval in ("5m", "1h"):
+            p50, p99 = measured[f"series_{interval}_p50_ms"], measured[f"series_{interval}_p99_ms"]
+            lines.append(
+                f"| 30-day series at {interval}, p50 / p99 (ms) | {mode} | {p50} / {p99} | | |"
+            )
+        if "compression_ratio" in measured:
+            ratio = measured["compression_ratio"]
+            lines += [
+                f"| bytes a sensor row before / after compression | {mode} | "
+                f"{measured['bytes_per_row_before']} / {measured['bytes_per_row_after']} | | |",
+                f"| compression ratio, sensor feeds | {mode} | {ratio} | >= 10x | "
+                f"{'yes' if ratio >= 10 else 'NO'} |",
+            ]
+    return lines
+
+
+def main() -> None:
+    results = REPO_ROOT / "bench" / "results"
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    ingests = [
+        json.loads(path.read_text())
+        for mode in MODE_TITLES
+        if (path := results / f"ingest-{mode}.json").exists()
+    ]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`bench/ingest.py`, `bench/storage.py`, `bench/http.py`,",
+        "`bench/api.py`, then `bench/report.py`); every ratio is against a ceiling measured in the",
+        "same run on the same machine, so the shared box's noise moves both sides. Do not edit by",
+        "hand: run `make bench` again.",
+        "",
+        f"Last run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}, "
+        f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, Kafka, PostgreSQL and the worker side by "
+        f"side; storage modes: {', '.join(f['storage_mode'] for f in ingests)}.",
+    ]
+    for figures in ingests:
+        lines += _ingest(figures)
+    storage_results = results / "storage.json"
+    if storage_results.exists():
+        lines += _storage(json.loads(storage_results.read_text()))
     http_results = REPO_ROOT / "bench" / "results" / "http.json"
     if http_results.exists():
         http = json.loads(http_results.read_text())

@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from services.common.migrate import upgrade
 from services.common.settings import REPO_ROOT
+from services.common.storage_mode import MODES, StorageMode, choose_storage_mode
 
 PG_PORT = int(os.environ.get("IOC_BENCH_PG_PORT", "25472"))
 KAFKA_PORT = int(os.environ.get("IOC_BENCH_KAFKA_PORT", "19222"))
@@ -70,8 +71,22 @@ def database_url(name: str) -> str:
     return f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}"
 
 
-def fresh_database(prefix: str) -> str:
-    """A new, migrated database; returns its URL."""
+def storage_modes() -> list[StorageMode]:
+    """The modes a bench measures: ``IOC_STORAGE_MODE`` alone when set, else both where
+    TimescaleDB is installed (TimescaleDB first, the mode users run), else plain."""
+    requested = os.environ.get("IOC_STORAGE_MODE")
+    if requested:
+        return [choose_storage_mode(requested, timescaledb_available=timescaledb_installed())]
+    return list(MODES) if timescaledb_installed() else ["postgres"]
+
+
+def timescaledb_installed() -> bool:
+    check = [str(REPO_ROOT / "deploy" / "timescaledb.sh"), "check"]
+    return subprocess.run(check, check=False).returncode == 0
+
+
+def fresh_database(prefix: str, mode: StorageMode | None = None) -> str:
+    """A new database migrated in ``mode`` (by default the first of ``storage_modes``)."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
 
     async def create() -> None:
@@ -82,7 +97,7 @@ def fresh_database(prefix: str) -> str:
             await admin.close()
 
     asyncio.run(create())
-    upgrade(database_url(name), storage_mode=os.environ.get("IOC_STORAGE_MODE") or None)
+    upgrade(database_url(name), storage_mode=mode or storage_modes()[0])
     return database_url(name)
 
 

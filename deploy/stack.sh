@@ -120,8 +120,9 @@ up_postgres() {
     as_pg_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres -A trust -E UTF8 \
       --locale=C.UTF-8 >"$LOGS/initdb.log" 2>&1 || die "initdb failed (see $LOGS/initdb.log)"
   fi
+  "$ROOT/deploy/timescaledb.sh"
   local preload=""
-  if [ -f "/usr/share/postgresql/15/extension/timescaledb.control" ]; then preload="timescaledb"; fi
+  if "$ROOT/deploy/timescaledb.sh" check; then preload="timescaledb"; fi
   as_pg_owner tee "$PG_DIR/data/postgresql.auto.conf" >/dev/null <<EOF
 # Written by deploy/stack.sh on every start.
 listen_addresses = '127.0.0.1'
@@ -132,6 +133,12 @@ fsync = on
 synchronous_commit = on
 full_page_writes = on
 shared_preload_libraries = '$preload'
+# A government system does not call out (read where TimescaleDB is not preloaded too).
+timescaledb.telemetry_level = off
+# TimescaleDB runs a scheduler per database and a worker per running job; the tests' databases
+# each have their own.
+max_worker_processes = 48
+timescaledb.max_background_workers = 40
 shared_buffers = '512MB'
 max_connections = 200
 max_wal_size = '4GB'
@@ -312,8 +319,10 @@ status() {
   done
 }
 
-# The tests' own tools: Prometheus and promtool (alert rules), Chromium (the wall page).
+# The store's TimescaleDB, and the tests' own tools: Prometheus and promtool (alert rules),
+# Chromium (the wall page).
 tools() {
+  "$ROOT/deploy/timescaledb.sh"
   if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
     apt_install prometheus
   fi

@@ -15,18 +15,18 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.common.db import sqlalchemy_url
 from services.common.settings import CommonSettings
-from services.common.storage_mode import choose_storage_mode
+from services.common.storage_mode import StorageMode, check_recorded_mode, choose_storage_mode
 from services.common.tables import metadata
 
 config = context.config
 
 
 def run_migrations(connection: Connection) -> None:
-    available = connection.execute(
-        text("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'")
-    ).scalar_one()
     requested = config.attributes.get("storage_mode") or os.environ.get("IOC_STORAGE_MODE")
-    mode = choose_storage_mode(requested, timescaledb_available=bool(available))
+    mode = _storage_mode(connection, requested)
+    # The probe's implicit transaction ends here, so alembic begins (and owns) its own: its
+    # autocommit blocks (continuous aggregates) need that.
+    connection.commit()
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -35,6 +35,21 @@ def run_migrations(connection: Connection) -> None:
     context.config.attributes["chosen_storage_mode"] = mode
     with context.begin_transaction():
         context.run_migrations()
+
+
+def _storage_mode(connection: Connection, requested: str | None) -> StorageMode:
+    """The store's recorded mode, or for a new store the one chosen now."""
+    available = connection.execute(
+        text("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'")
+    ).scalar_one()
+    recorded = None
+    if connection.execute(text("SELECT to_regclass('storage_info')")).scalar_one() is not None:
+        recorded = connection.execute(
+            text("SELECT value FROM storage_info WHERE key = 'mode'")
+        ).scalar_one_or_none()
+    if recorded is None:
+        return choose_storage_mode(requested, timescaledb_available=bool(available))
+    return check_recorded_mode(recorded, requested)
 
 
 async def run_async() -> None:

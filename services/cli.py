@@ -8,6 +8,8 @@ import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +18,7 @@ from services.common.feeds import load_feeds
 from services.common.keys import KeyKind, issue_key, list_keys, revoke_key
 from services.common.logs import configure_logging
 from services.common.settings import CommonSettings
+from services.common.storage_jobs import StorageJob, storage_jobs, timescaledb_version
 
 T = TypeVar("T")
 
@@ -106,11 +109,37 @@ def _info(args: argparse.Namespace) -> None:
     settings = CommonSettings.from_env()
 
     feeds = load_feeds(settings.schemas_dir)
-    mode = _with_connection(settings, storage_mode)
+    store = _with_connection(settings, _store_facts)
     print(f"database:     {settings.database_url}")
     print(f"kafka:        {settings.kafka_bootstrap}")
-    print(f"storage mode: {mode or 'not migrated (run: ioc migrate)'}")
+    print(f"storage mode: {store.mode or 'not migrated (run: ioc migrate)'}")
+    if store.timescaledb_version is not None:
+        print(f"timescaledb:  {store.timescaledb_version}")
     print(f"feeds:        {', '.join(sorted(feeds))}")
+    if store.jobs:
+        print("jobs:         id    last run  failures  last success      next start       name")
+    for job in store.jobs:
+        print(
+            f"              {job.id:<5} {job.last_status or 'not yet':<9} {job.failures:>8}  "
+            f"{_minute(job.last_success):<17} {_minute(job.next_start):<16} {job.name}"
+        )
+
+
+@dataclass(frozen=True)
+class _StoreFacts:
+    mode: str | None
+    timescaledb_version: str | None
+    jobs: list[StorageJob]
+
+
+async def _store_facts(connection: Any) -> _StoreFacts:
+    mode = await storage_mode(connection)
+    jobs = await storage_jobs(connection) if mode is not None else []
+    return _StoreFacts(mode, await timescaledb_version(connection), jobs)
+
+
+def _minute(at: datetime | None) -> str:
+    return "-" if at is None else at.strftime("%Y-%m-%d %H:%M")
 
 
 def _migrate(args: argparse.Namespace) -> None:

@@ -17,6 +17,7 @@ from services.api.errors import ApiError, render_api_error, render_validation_er
 from services.api.feeds.endpoints import router as feeds_router
 from services.api.feeds.freshness import keep_freshness_published
 from services.api.health.endpoints import router as health_router
+from services.api.health.storage_jobs import keep_storage_jobs_published
 from services.api.indicators.board import IndicatorBoard
 from services.api.indicators.endpoints import router as indicators_router
 from services.api.indicators.kept_answers import KeptAnswers
@@ -69,6 +70,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             asyncio.create_task(
                 keep_freshness_published(pool, feeds, clock, settings.freshness_refresh_s)
             ),
+            asyncio.create_task(keep_storage_jobs_published(pool, settings.storage_jobs_refresh_s)),
             asyncio.create_task(
                 board.keep_fresh(settings.indicator_refresh_s, settings.common.database_url)
             ),

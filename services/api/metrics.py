@@ -59,6 +59,18 @@ FEED_STATUS = Gauge(
     ["feed", "agency", "status"],
     multiprocess_mode="livemax",
 )
+STORAGE_JOB_FAILING = Gauge(
+    "ioc_storage_job_failing",
+    "1 when the TimescaleDB job (compression, retention, aggregate refresh) failed its last run",
+    ["storage_job"],
+    multiprocess_mode="livemax",
+)
+STORAGE_JOB_LAST_SUCCESS = Gauge(
+    "ioc_storage_job_last_success_timestamp_seconds",
+    "When the TimescaleDB job last finished successfully",
+    ["storage_job"],
+    multiprocess_mode="livemax",
+)
 
 UNMATCHED = "<unmatched>"  # one label for every unknown path: bounded cardinality
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -23,6 +25,7 @@ from services.common.feeds import FeedDefinition
 from services.common.keys import KeyKind, issue_key
 from services.common.migrate import upgrade
 from services.common.settings import REPO_ROOT, CommonSettings
+from services.common.storage_mode import StorageMode, choose_storage_mode
 from services.common.topics import Topics, ensure_topics
 from tests.conftest import SCHEMAS_DIR
 
@@ -30,7 +33,22 @@ PG_PORT = int(os.environ.get("IOC_TEST_PG_PORT", "25442"))
 KAFKA_PORT = int(os.environ.get("IOC_TEST_KAFKA_PORT", "19192"))
 STACK_DIR = os.environ.get("IOC_TEST_STACK_DIR", str(REPO_ROOT / ".stack-test"))
 ADMIN_URL = f"postgresql://postgres@127.0.0.1:{PG_PORT}/postgres"
-TEMPLATE = "ioc_template"
+TIMESCALEDB_INSTALLED = (
+    subprocess.run([str(REPO_ROOT / "deploy" / "timescaledb.sh"), "check"], check=False).returncode
+    == 0
+)
+TIMESCALEDB_CONTROL = Path("/usr/share/postgresql/15/extension/timescaledb.control")
+
+
+def _installed_timescaledb_version() -> str | None:
+    """The installed TimescaleDB's version, as its control file names it."""
+    if not TIMESCALEDB_INSTALLED:
+        return None
+    match = re.search(r"default_version = '([^']+)'", TIMESCALEDB_CONTROL.read_text())
+    return match.group(1) if match else None
+
+
+TIMESCALEDB_VERSION = _installed_timescaledb_version()
 
 
 def stack_env() -> dict[str, str]:
@@ -63,39 +81,59 @@ def run_stack_capture(*args: str) -> subprocess.CompletedProcess[str]:
 @dataclass(frozen=True)
 class StackUnderTest:
     bootstrap: str
-    storage_mode: str
+    storage_mode: StorageMode
+
+
+def session_storage_mode() -> StorageMode:
+    """The mode this run tests (``IOC_STORAGE_MODE``), else TimescaleDB where installed."""
+    return choose_storage_mode(
+        os.environ.get("IOC_STORAGE_MODE"), timescaledb_available=TIMESCALEDB_INSTALLED
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that touches the store is marked ``storage``: `make test` runs those again
+    on plain PostgreSQL."""
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.storage)
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackUnderTest]:
     run_stack("up", "postgres", "kafka")
     try:
-        asyncio.run(_recreate_template())
-        mode = os.environ.get("IOC_STORAGE_MODE") or None
-        upgrade(f"postgresql://postgres@127.0.0.1:{PG_PORT}/{TEMPLATE}", storage_mode=mode)
-        recorded = asyncio.run(_recorded_mode())
-        yield StackUnderTest(bootstrap=f"127.0.0.1:{KAFKA_PORT}", storage_mode=recorded)
+        mode = session_storage_mode()
+        asyncio.run(_make_template(mode))
+        yield StackUnderTest(bootstrap=f"127.0.0.1:{KAFKA_PORT}", storage_mode=mode)
     finally:
+        _templates.clear()
         if os.environ.get("IOC_TEST_KEEP_STACK") != "1":
             run_stack("down", "kafka", "postgres")
 
 
-async def _recreate_template() -> None:
-    connection = await asyncpg.connect(ADMIN_URL)
-    try:
-        await connection.execute(f"DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)")
-        await connection.execute(f"CREATE DATABASE {TEMPLATE}")
-    finally:
-        await connection.close()
+_templates: set[StorageMode] = set()
 
 
-async def _recorded_mode() -> str:
-    connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{PG_PORT}/{TEMPLATE}")
-    try:
-        mode: str = await connection.fetchval("SELECT value FROM storage_info WHERE key = 'mode'")
-        return mode
-    finally:
-        await connection.close()
+def template_name(mode: StorageMode) -> str:
+    return f"ioc_template_{mode}"
+
+
+async def _make_template(mode: StorageMode) -> None:
+    """A migrated database in that mode that tests clone, made once per run. Nothing may be
+    connected to a template while it is cloned, and TimescaleDB's scheduler connects to every
+    database that allows it: so the template, once migrated, allows no connections."""
+    if mode in _templates:
+        return
+    name = template_name(mode)
+    await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await _admin(f"CREATE DATABASE {name}")
+    await asyncio.to_thread(
+        upgrade, f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}", storage_mode=mode
+    )
+    await _admin(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false")
+    await _admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+    _templates.add(mode)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -110,10 +148,19 @@ async def drop_database(url: str) -> None:
     await _admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
 
 
-async def fresh_database_url() -> str:
-    """A new database cloned from the migrated template (dropped with the test stack's data)."""
+async def fresh_database_url(mode: StorageMode | None = None) -> str:
+    """A new database cloned from the migrated template of that mode (by default the run's)."""
+    mode = mode or session_storage_mode()
+    await _make_template(mode)
     name = f"t_{uuid.uuid4().hex[:12]}"
-    await _admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    await _admin(f"CREATE DATABASE {name} TEMPLATE {template_name(mode)}")
+    return f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}"
+
+
+async def empty_database_url() -> str:
+    """A new, empty database (not migrated), dropped with the test stack's data."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    await _admin(f"CREATE DATABASE {name}")
     return f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}"
 
 

@@ -41,12 +41,13 @@ async def produce(
     await producer.start()
     try:
         topic = settings.topics.raw(feed)
+        deliveries = []
         for index, value in enumerate(values):
             if keys is None:
-                await producer.send(topic, value, partition=0)
+                deliveries.append(await producer.send(topic, value, partition=0))
             else:
-                await producer.send(topic, value, key=keys[index])
-        await producer.flush()
+                deliveries.append(await producer.send(topic, value, key=keys[index]))
+        await asyncio.gather(*deliveries)  # each acknowledged, or the test fails here
     finally:
         await producer.stop()
 

@@ -393,3 +393,39 @@ async def test_a_known_keys_polls_take_the_kept_path_with_the_same_answers(wall:
     assert (await client.get("/v1/indicators", headers=unknown)).status_code == 401
     assert (await client.get("/v1/indicators", params={"lang": "fr"})).status_code == 422
     assert (await client.get("/v1/indicators/nope")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("indicator", "feed", "metric", "of_bucket"),
+    [
+        ("air.pm25_peak_1h", "air-quality", "pm25", max),
+        ("traffic.lowest_speed_15m", "traffic", "avg_speed_kmh", min),
+        ("air.readings_1h", "air-quality", "pm25", len),
+        ("traffic.vehicles_15m", "traffic", "vehicles", sum),
+    ],
+)
+@pytest.mark.asyncio(loop_scope="session")
+async def test_window_series_are_the_highest_lowest_count_or_sum_of_each_bucket(
+    wall: Any,
+    feeds: dict[str, FeedDefinition],
+    indicator: str,
+    feed: str,
+    metric: str,
+    of_bucket: Any,
+) -> None:
+    # Once every window kind's series but the mean and sum came out as a ratio (100.0).
+    buckets: dict[str, list[float]] = {}
+    for row in _canonical(feeds, feed):
+        hour = datetime.fromisoformat(row["ts"]).replace(minute=0, second=0)
+        buckets.setdefault(hour.isoformat().replace("+00:00", "Z"), []).append(
+            row["observations"][metric]
+        )
+    response = await wall.client.get(
+        f"/v1/indicators/{indicator}/series",
+        params={"from": "2026-11-24T00:00:00Z", "to": "2026-11-26T00:00:00Z", "interval": "1h"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["points"] == [
+        {"ts": hour, "value": round(float(of_bucket(values)), 2)}
+        for hour, values in sorted(buckets.items())
+    ]

@@ -10,6 +10,7 @@ import pytest
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
 from services.common.settings import CommonSettings
+from tests.integration.conftest import TIMESCALEDB_VERSION
 from tests.integration.pipeline import all_committed, eventually, produce, running_worker
 
 pytestmark = pytest.mark.integration
@@ -80,10 +81,21 @@ async def test_keys_decide_who_reads(db: Any, client: httpx.AsyncClient) -> None
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_readyz_names_the_storage_mode(client: httpx.AsyncClient, stack: Any) -> None:
+async def test_readyz_names_the_storage_mode_and_timescaledb_version(
+    client: httpx.AsyncClient, stack: Any
+) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "storage_mode": stack.storage_mode}
+    body = response.json()
+    assert body == {
+        "status": "ready",
+        "storage_mode": stack.storage_mode,
+        "timescaledb_version": body["timescaledb_version"],
+    }
+    if stack.storage_mode == "timescaledb":
+        assert body["timescaledb_version"] == TIMESCALEDB_VERSION
+    else:
+        assert body["timescaledb_version"] is None
     assert (await client.get("/healthz")).json() == {"status": "ok"}
 
 

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.common.db import sqlalchemy_url
+from services.common.migrate import upgrade
+from services.common.storage_mode import MODES, StorageMode, StorageModeError
 from services.common.tables import metadata
+from tests.integration.conftest import (
+    TIMESCALEDB_INSTALLED,
+    StackUnderTest,
+    drop_database,
+    empty_database_url,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +73,59 @@ async def test_storage_mode_is_recorded_and_partitions_cover_today(db: Any, stac
         assert partition == f"observations_{month}"
         created = await db.fetchval("SELECT ioc_ensure_partitions('2024-01-01', now()::date)")
         assert created == 0  # the migration already made them: idempotent
+
+
+def _modes() -> list[StorageMode]:
+    return list(MODES) if TIMESCALEDB_INSTALLED else ["postgres"]
+
+
+EARLIER = ["0001", "0002", "0003", "0004"]
+
+
+@pytest.mark.parametrize("mode", _modes())
+@pytest.mark.parametrize("revision", EARLIER)
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_store_holding_data_migrates_from_every_earlier_revision(
+    stack: StackUnderTest, mode: StorageMode, revision: str
+) -> None:
+    url = await empty_database_url()
+    try:
+        await asyncio.to_thread(upgrade, url, storage_mode=mode, revision=revision)
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(
+                "INSERT INTO observations (feed, entity, metric, ts, value, src_partition,"
+                " src_offset) VALUES ('salinity', 'CM-SAL-01', 'salinity_ppt', now(), 9.2, 0, 0)"
+            )
+        finally:
+            await connection.close()
+        await asyncio.to_thread(upgrade, url)
+        engine = create_async_engine(sqlalchemy_url(url))
+        try:
+            async with engine.connect() as sa:
+                assert await sa.run_sync(_differences) == []
+                mode_now = await sa.scalar(
+                    text("SELECT value FROM storage_info WHERE key = 'mode'")
+                )
+                kept = await sa.scalar(text("SELECT count(*) FROM observations"))
+        finally:
+            await engine.dispose()
+        assert (mode_now, kept) == (mode, 1)
+    finally:
+        await drop_database(url)
+
+
+@pytest.mark.parametrize("mode", _modes())
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_store_refuses_to_be_migrated_as_the_other_mode(
+    stack: StackUnderTest, mode: StorageMode
+) -> None:
+    url = await empty_database_url()
+    try:
+        await asyncio.to_thread(upgrade, url, storage_mode=mode, revision="0001")
+        other = "postgres" if mode == "timescaledb" else "timescaledb"
+        with pytest.raises(StorageModeError, match=f"created in {mode} mode and cannot be"):
+            await asyncio.to_thread(upgrade, url, storage_mode=other)
+        await asyncio.to_thread(upgrade, url, storage_mode=mode)  # its own mode: fine
+    finally:
+        await drop_database(url)

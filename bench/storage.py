@@ -1,0 +1,210 @@
+"""`make bench` (storage), in each storage mode: one busy feed's 30-day series at 5-minute and
+1-hour intervals, read as the API reads them; and TimescaleDB's compression of the sensor feeds.
+
+    .venv/bin/python -m bench.storage [--days 30] [--cameras 200] [--repeats 20]
+
+A province's sensors for ``--days`` (traffic cameras every 5 minutes, salinity stations every
+15 minutes, air stations hourly), with values that move as readings do (a daily cycle and
+noise, at the precision the departments send), go into the store by COPY; the rollups are
+brought up to date as the worker (plain) or the refresh policy (TimescaleDB) would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import statistics
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from bench import stack
+from bench.ingest import ensure_partitions, log
+from services.api.indicators.series import parse_interval, series
+from services.common.db import create_pool
+from services.common.feeds import load_feeds
+from services.common.indicators import load_indicators
+from services.common.settings import REPO_ROOT
+from services.common.storage_mode import StorageMode
+
+INDICATOR = "traffic.vehicles_15m"  # the busiest feed's series
+COLUMNS = ["feed", "entity", "metric", "ts", "value", "src_partition", "src_offset"]
+# (feed, entities, cadence in seconds, {metric: (base, daily swing, noise, decimals)})
+SENSORS: list[tuple[str, int, int, dict[str, tuple[float, float, float, int]]]] = [
+    ("salinity", 50, 900, {"salinity_ppt": (8, 4, 0.3, 1), "water_level_m": (1.1, 0.5, 0.03, 2)}),
+    (
+        "air-quality",
+        20,
+        3600,
+        {
+            "pm25": (25, 10, 3, 1),
+            "pm10": (40, 15, 4, 1),
+            "no2": (30, 8, 3, 1),
+            "aqi": (60, 20, 5, 0),
+        },
+    ),
+]
+PLAIN_ROLLUPS = """
+INSERT INTO observations_5m (feed, entity, metric, bucket, n, total, minimum, maximum)
+SELECT feed, entity, metric, date_bin('5 minutes', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+       count(*), sum(value), min(value), max(value)
+FROM observations GROUP BY 1, 2, 3, 4;
+INSERT INTO observations_1h (feed, entity, metric, bucket, n, total, minimum, maximum)
+SELECT feed, entity, metric, date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+       sum(n), sum(total), min(minimum), max(maximum)
+FROM observations_5m GROUP BY 1, 2, 3, 4;
+"""
+
+
+def readings(days: int, cameras: int, end: datetime) -> Iterator[tuple[Any, ...]]:
+    """Canonical sensor rows over ``days`` before ``end``: traffic, then salinity and air."""
+    noise = random.Random(7)
+    sensors = [
+        (
+            "traffic",
+            cameras,
+            300,
+            {"vehicles": (120.0, 90.0, 15.0, 0), "avg_speed_kmh": (38.0, 10.0, 3.0, 1)},
+        ),
+        *SENSORS,
+    ]
+    offset = 0
+    for feed, entities, cadence, metrics in sensors:
+        steps = days * 86400 // cadence
+        for entity in range(entities):
+            for step in range(steps):
+                ts = end - timedelta(seconds=cadence * (steps - step))
+                phase = math.sin(2 * math.pi * (ts.hour * 60 + ts.minute) / 1440)
+                for metric, (base, swing, spread, decimals) in metrics.items():
+                    value = max(base + swing * phase + noise.gauss(0, spread), 0.0)
+                    offset += 1
+                    yield (
+                        feed,
+                        f"{feed}-{entity:03d}",
+                        metric,
+                        ts,
+                        round(value, decimals),
+                        0,
+                        offset,
+                    )
+
+
+async def fill(database_url: str, mode: StorageMode, days: int, cameras: int) -> int:
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    connection = await asyncpg.connect(database_url)
+    try:
+        await ensure_partitions(connection, end - timedelta(days=days + 1))
+        rows, chunk = 0, []
+        for row in readings(days, cameras, end):
+            chunk.append(row)
+            if len(chunk) == 200_000:
+                await connection.copy_records_to_table(
+                    "observations", records=chunk, columns=COLUMNS
+                )
+                rows += len(chunk)
+                chunk = []
+                log(f"  {rows:,} rows")
+        await connection.copy_records_to_table("observations", records=chunk, columns=COLUMNS)
+        rows += len(chunk)
+        log(f"  {rows:,} rows stored; bringing the rollups up to date")
+        if mode == "postgres":
+            await connection.execute(PLAIN_ROLLUPS)
+        else:
+            for view in ("observations_5m", "observations_1h"):
+                await connection.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
+        await connection.execute("ANALYZE")
+        return rows
+    finally:
+        await connection.close()
+
+
+async def series_latency(database_url: str, days: int, repeats: int) -> dict[str, float]:
+    feeds = load_feeds(REPO_ROOT / "schemas")
+    definition = load_indicators(REPO_ROOT / "schemas", feeds)[INDICATOR]
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    figures: dict[str, float] = {}
+    try:
+        async with pool.acquire() as connection:
+            end = datetime.now(UTC)
+            start = end - timedelta(days=days)
+            for interval in ("5m", "1h"):
+                width = parse_interval(interval)
+                await series(connection, definition, start, end, width)  # warm
+                took = []
+                for _ in range(repeats):
+                    began = time.perf_counter()
+                    points = await series(connection, definition, start, end, width)
+                    took.append((time.perf_counter() - began) * 1000)
+                assert points, f"{INDICATOR}'s {interval} series is empty"
+                figures[f"series_{interval}_p50_ms"] = round(statistics.median(took), 1)
+                figures[f"series_{interval}_p99_ms"] = round(
+                    statistics.quantiles(took, n=100, method="inclusive")[98], 1
+                )
+                figures[f"series_{interval}_points"] = len(points)
+    finally:
+        await pool.close()
+    return figures
+
+
+async def compression(database_url: str, rows: int) -> dict[str, float]:
+    """Every chunk compressed (segment by series, order by time): bytes a row before, after."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "SELECT count(compress_chunk(c)) FROM show_chunks('observations') c"
+        )
+        stats = await connection.fetchrow(
+            "SELECT sum(before_compression_total_bytes) AS before, "
+            "sum(after_compression_total_bytes) AS after "
+            "FROM hypertable_compression_stats('observations')"
+        )
+    finally:
+        await connection.close()
+    return {
+        "bytes_per_row_before": round(stats["before"] / rows, 1),
+        "bytes_per_row_after": round(stats["after"] / rows, 1),
+        "compression_ratio": round(stats["before"] / stats["after"], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.storage")
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--cameras", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+
+    results: dict[str, Any] = {"repeats": args.repeats, "modes": {}}
+    stack.run_stack("up", "postgres", "kafka")
+    try:
+        for mode in stack.storage_modes():
+            log(f"storage mode {mode}: {args.days} days of sensors")
+            database = stack.fresh_database("storage", mode)
+            rows = asyncio.run(fill(database, mode, args.days, args.cameras))
+            measured = asyncio.run(series_latency(database, args.days, args.repeats))
+            if mode == "timescaledb":
+                measured |= asyncio.run(compression(database, rows))
+            results["modes"][mode] = {"rows": rows, **measured}
+            stack.drop_database(database)
+    finally:
+        stack.run_stack("down", "kafka", "postgres")
+    results["description"] = (
+        f"{args.days} days of a province's sensors ({args.cameras} traffic cameras every 5 "
+        "minutes, 50 salinity stations every 15 minutes, 20 air stations hourly; "
+        f"{rows:,} rows); the series is `{INDICATOR}` (every camera's vehicles summed per bucket)."
+    )
+    print(json.dumps(results, indent=2))
+    out = REPO_ROOT / "bench" / "results" / "storage.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    log(f"figures written to {out.relative_to(REPO_ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
