@@ -15,7 +15,8 @@ JOBS = """
 SELECT j.job_id, j.proc_name, j.hypertable_name, s.last_run_status,
        nullif(s.last_run_started_at, '-infinity') AS last_run_started_at,
        nullif(s.last_successful_finish, '-infinity') AS last_successful_finish,
-       nullif(s.next_start, '-infinity') AS next_start, coalesce(s.total_failures, 0) AS total_failures
+       nullif(s.next_start, '-infinity') AS next_start,
+       coalesce(s.total_failures, 0) AS total_failures
 FROM timescaledb_information.jobs j
 LEFT JOIN timescaledb_information.job_stats s USING (job_id)
 WHERE j.job_id >= 1000
