@@ -30,10 +30,15 @@ installed() { [ -f "$CONTROL" ] && [ -f "$LIBRARY" ]; }
 
 is_root() { [ "$(id -u)" = 0 ]; }
 
+# The vendored source beside the checkout, or beside the checkout it was cloned from (a CI run
+# clones the working checkout into a directory of its own).
 default_source() {
-  local vendored
-  vendored=$(ls "$ROOT"/../shared/vendor/timescaledb/timescaledb-*.tar.gz 2>/dev/null | sort -V | tail -n 1)
-  echo "${vendored:-}"
+  local origin base vendored
+  origin=$(git -C "$ROOT" remote get-url origin 2>/dev/null || true)
+  for base in "$ROOT/.." "$origin/.."; do
+    vendored=$(ls "$base"/shared/vendor/timescaledb/timescaledb-*.tar.gz 2>/dev/null | sort -V | tail -n 1)
+    if [ -n "$vendored" ]; then echo "$vendored"; return; fi
+  done
 }
 
 from_package() {
