@@ -12,10 +12,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from services.common.settings import REPO_ROOT
+from tests.integration.conftest import TIMESCALEDB_INSTALLED
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +73,24 @@ def _wait_for_observations(key: str) -> list[dict[str, object]]:
                 return found
         time.sleep(0.5)
     raise AssertionError("the produced message never reached the API")
+
+
+def _get(path: str, key: str) -> dict[str, Any]:
+    url = f"http://127.0.0.1:{PORTS['IOC_API_PORT']}{path}"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        answer: dict[str, Any] = json.load(response)
+        return answer
+
+
+def _wait_for_sparkline(key: str) -> None:
+    """The wall's sparklines: the simulator's live readings in a series of the last day, read
+    (in TimescaleDB mode) through the aggregates' real-time part."""
+    deadline = time.monotonic() + 60
+    while not _get("/v1/indicators/salinity.max_ppt/series?interval=5m", key)["points"]:
+        if time.monotonic() > deadline:
+            raise AssertionError("the simulator's readings never reached a series")
+        time.sleep(1)
 
 
 def _metrics(port: str) -> str:
@@ -135,6 +155,9 @@ def test_make_up_serves_a_produced_message_and_keeps_it_across_a_restart(
     ]
     assert _wait_for_observations(key) == expected
     _wait_for_per_feed_metrics()
+    ready = _get("/readyz", key)
+    assert ready["storage_mode"] == ("timescaledb" if TIMESCALEDB_INSTALLED else "postgres")
+    _wait_for_sparkline(key)
 
     again = _make(local_stack, "up")
     assert "already running" in again
