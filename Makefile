@@ -67,7 +67,8 @@ tools:
 # that touches the store again on plain PostgreSQL, the fallback mode.
 test: lint typecheck tools
 	$(BIN)/pytest -p no:cacheprovider
-	IOC_STORAGE_MODE=postgres $(BIN)/pytest -p no:cacheprovider -m storage tests/integration
+	IOC_STORAGE_MODE=postgres $(BIN)/pytest -p no:cacheprovider -m "storage and not timescaledb" \
+	  tests/integration
 
 # The fault and bad-input suite at the issue's own scale (RELIABILITY.md); its quick parts run
 # in `make test` too.
@@ -78,8 +79,8 @@ FAULT_TESTS := tests/integration/ingest/test_faults.py tests/integration/ingest/
   tests/unit/ingest/test_normalise_properties.py
 test-faults: lint typecheck tools
 	IOC_FAULTS=full $(BIN)/pytest -p no:cacheprovider -v $(FAULT_TESTS)
-	IOC_FAULTS=full IOC_STORAGE_MODE=postgres $(BIN)/pytest -p no:cacheprovider -v -m storage \
-	  $(FAULT_TESTS)
+	IOC_FAULTS=full IOC_STORAGE_MODE=postgres $(BIN)/pytest -p no:cacheprovider -v \
+	  -m "storage and not timescaledb" $(FAULT_TESTS)
 
 # Benchmarks on a stack of their own, the store's in both modes where TimescaleDB is installed;
 # figures go to bench/results/ and BENCHMARKS.md.

@@ -25,7 +25,7 @@ from tests.integration.conftest import StackUnderTest, db_connection
 from tests.integration.messages import salinity_reading
 from tests.integration.pipeline import all_committed, eventually, produce, running_worker
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timescaledb]
 
 FIRST_HOUR = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # 06:00 local: the examples' first hour
 SERIES = "entity = 'CM-SAL-01' AND metric = 'salinity_ppt'"
