@@ -226,10 +226,12 @@ def _feed_expected(args: argparse.Namespace) -> None:
 def _rejections(args: argparse.Namespace) -> None:
     from aiokafka import AIOKafkaProducer
 
+    from services.ingest.intake import FeedIntake
     from services.ingest.replay import replay_rejections
 
     settings = CommonSettings.from_env()
-    if args.feed not in load_feeds(settings.schemas_dir):
+    feeds = load_feeds(settings.schemas_dir)
+    if args.feed not in feeds:
         sys.exit(f"ioc rejections: unknown feed {args.feed!r}")
 
     async def replay() -> int:
@@ -243,7 +245,7 @@ def _rejections(args: argparse.Namespace) -> None:
                 pool,
                 producer,
                 settings.topics,
-                args.feed,
+                FeedIntake.of(feeds[args.feed]),
                 progress=lambda n: print(f"replayed {n} ...", file=sys.stderr),
             )
         finally:
@@ -259,10 +261,14 @@ def _rejections(args: argparse.Namespace) -> None:
 def _produce(args: argparse.Namespace) -> None:
     from aiokafka import AIOKafkaProducer
 
+    from services.ingest.intake import FeedIntake
+
     settings = CommonSettings.from_env()
-    if args.feed not in load_feeds(settings.schemas_dir):
+    feeds = load_feeds(settings.schemas_dir)
+    if args.feed not in feeds:
         sys.exit(f"ioc produce: unknown feed {args.feed!r}")
     lines = [line for line in args.file.read_bytes().splitlines() if line.strip()]
+    intake = FeedIntake.of(feeds[args.feed])
 
     async def produce() -> None:
         producer = AIOKafkaProducer(
@@ -270,9 +276,11 @@ def _produce(args: argparse.Namespace) -> None:
         )
         await producer.start()
         try:
-            for line in lines:
-                await producer.send(settings.topics.raw(args.feed), line)
-            await producer.flush()
+            topic = settings.topics.raw(args.feed)
+            deliveries = [
+                await producer.send(topic, line, key=intake.key_of(line)) for line in lines
+            ]
+            await asyncio.gather(*deliveries)
         finally:
             await producer.stop()
 

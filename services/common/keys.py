@@ -59,10 +59,6 @@ async def revoke_key(connection: Any, key_id: int) -> bool:
     return status == "UPDATE 1"
 
 
-async def find_principal(connection: Any, key: str) -> Principal | None:
-    return await find_principal_by_hash(connection, hash_key(key))
-
-
 async def find_principal_by_hash(connection: Any, key_hash: str) -> Principal | None:
     row = await connection.fetchrow(
         "SELECT id, kind, subject FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",

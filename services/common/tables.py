@@ -1,5 +1,6 @@
 """The store's schema as SQLAlchemy Core metadata: what the migrations build, and what
-``tests/integration/test_migrations.py`` checks they built. Only migrations change the schema."""
+``tests/integration/common/test_migrations.py`` checks they built. Only migrations change the
+schema."""
 
 from __future__ import annotations
 
@@ -159,4 +160,15 @@ feed_daily_counts = Table(
     Column("quarantined", BigInteger, nullable=False, server_default="0"),
     Column("repeated", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("feed", "day"),
+)
+
+# Per source partition, the offset up to which its records are in feed_daily_counts: a batch
+# written again counts only what lies past it.
+feed_count_marks = Table(
+    "feed_count_marks",
+    metadata,
+    Column("topic", Text, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("counted_until", BigInteger, nullable=False),
+    PrimaryKeyConstraint("topic", "partition"),
 )

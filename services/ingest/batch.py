@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from services.common.canonical import Normalised, Observation, Rejection
 from services.ingest.decode import decode
@@ -34,6 +34,16 @@ class Rejected:
     raw: bytes
 
 
+class Received(NamedTuple):
+    """One record of the batch as received: where it came from and whether it was invalid."""
+
+    feed: str
+    topic: str
+    partition: int
+    offset: int
+    invalid: bool
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     observation: Observation
@@ -48,7 +58,7 @@ class Batch:
     rejected: list[Rejected] = field(default_factory=list)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to commit
     records_by_feed: Counter[str] = field(default_factory=Counter)
-    validity: list[tuple[str, bool]] = field(default_factory=list)  # (feed, invalid), log order
+    received: list[Received] = field(default_factory=list)  # every record, in log order
 
     @property
     def records(self) -> int:
@@ -56,7 +66,8 @@ class Batch:
 
     def add(self, record: KafkaRecord, outcome: Normalised | Rejection, feed: str) -> None:
         self.records_by_feed[feed] += 1
-        self.validity.append((feed, isinstance(outcome, Rejection)))
+        invalid = isinstance(outcome, Rejection)
+        self.received.append(Received(feed, record.topic, record.partition, record.offset, invalid))
         self.offsets[(record.topic, record.partition)] = record.offset + 1
         if isinstance(outcome, Rejection):
             self.rejected.append(

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from services.common.canonical import Normalised, Rejection
 from services.common.feeds import FeedDefinition
 from services.ingest.admit import admit
+from services.ingest.decode import decode
 from services.ingest.normalise import Normaliser
 
 
@@ -23,6 +24,11 @@ class FeedIntake:
         return cls(
             definition.feed, Normaliser(definition), timedelta(days=definition.backfill_days)
         )
+
+    def key_of(self, raw: bytes | None) -> bytes | None:
+        """The Kafka key of a raw record: its entity, where one can be read."""
+        entity = self.normalise.entity_of(decode(raw))
+        return None if entity is None else entity.encode()
 
     def check(
         self, message: object, *, now: datetime, future_bound: timedelta

@@ -54,6 +54,15 @@ class Normaliser:
         except Unmappable as unmappable:
             return Rejection(f"mapping: {unmappable}")
 
+    def entity_of(self, message: object) -> str | None:
+        """The message's entity as normalising reads it, or None where it has none readable.
+        A record's Kafka key: every record of an entity on one partition, in order, whoever
+        sends it (push, simulator, `ioc produce`, a replay of the quarantine)."""
+        try:
+            return _scalar_text(self._read_entity(message), self.definition.entity)
+        except Unmappable:
+            return None
+
     def _explanation(self, message: object, invalid: fastjsonschema.JsonSchemaException) -> str:
         error = best_match(self._explain.iter_errors(message))
         if error is None:  # a check only the compiled validator makes (a string's format)

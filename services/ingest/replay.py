@@ -11,6 +11,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from services.common.topics import Topics
+from services.ingest.intake import FeedIntake
 
 CHUNK = 1000
 
@@ -19,11 +20,13 @@ async def replay_rejections(
     pool: Any,
     producer: AIOKafkaProducer,
     topics: Topics,
-    feed: str,
+    intake: FeedIntake,
     *,
     progress: Callable[[int], None] = lambda replayed: None,
 ) -> int:
-    """Replays every quarantined record of ``feed``; returns how many."""
+    """Replays every quarantined record of the intake's feed, each keyed by its entity (where
+    one can be read) like the feed's other records; returns how many."""
+    feed = intake.feed
     replayed = 0
     while True:
         async with pool.acquire() as connection, connection.transaction():
@@ -39,6 +42,7 @@ async def replay_rejections(
                 await producer.send(
                     topics.raw(feed),
                     value=row["raw"],
+                    key=intake.key_of(row["raw"]),
                     headers=[
                         ("replay_of", f"{row['topic']}/{row['partition']}/{row['offset']}".encode())
                     ],

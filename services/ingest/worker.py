@@ -186,27 +186,37 @@ class _Worker:
     async def _write_and_commit(self, batch: Batch, number: int, revocations: int) -> None:
         """One batch: dead-letter, write, commit."""
         async with self.in_flight:
-            if revocations != self.revocations:
-                # Polled before a rebalance (while the last batch was written): its partitions
-                # may be another worker's now, replaying from the last commit, and a stale write
-                # landing after theirs would undo a correction. Nothing of it was committed, so
-                # whoever owns each partition now fetches these records again.
-                log.info(
-                    "batch polled before a rebalance dropped; its records are fetched again",
-                    extra={"batch": number, "records": batch.records},
-                )
+            if self._polled_before_a_rebalance(revocations, batch, number):
                 return
             await send_dead_letters(self.producer, self.settings.common.topics.dlq, batch.rejected)
-            await self._write_until_done(batch, number)
+            if not await self._write_until_done(batch, number, revocations):
+                return
             self.after_write.reach()
             await self._commit(batch, number)
         _log_batch(number, batch)
         _count(batch)
         self._report_lag(batch)
 
-    async def _write_until_done(self, batch: Batch, number: int) -> None:
+    def _polled_before_a_rebalance(self, revocations: int, batch: Batch, number: int) -> bool:
+        """Checked before every attempt to write: a batch polled before a rebalance is dropped.
+        Its partitions may be another worker's now, replaying from the last commit, and a stale
+        write landing after theirs would undo a correction. Nothing of it was committed, so
+        whoever owns each partition now fetches these records again."""
+        if revocations == self.revocations:
+            return False
+        log.info(
+            "batch polled before a rebalance dropped; its records are fetched again",
+            extra={"batch": number, "records": batch.records},
+        )
+        return True
+
+    async def _write_until_done(self, batch: Batch, number: int, revocations: int) -> bool:
+        """Writes the batch, retrying while the database is away; False when a rebalance came
+        meanwhile and the batch was dropped (a revocation no longer waits out an outage)."""
         delay = 0.2
         while True:
+            if self._polled_before_a_rebalance(revocations, batch, number):
+                return False
             try:
                 with metrics.WRITE_SECONDS.time():
                     async with self.pool.acquire() as connection:
@@ -229,11 +239,19 @@ class _Worker:
                 # nothing; the batch in hand is retried as it is, and nothing is committed.
                 self.pause(self.consumer.assignment())
                 async with self.polling:
-                    await self.consumer.getmany(timeout_ms=int(delay * 1000))
+                    fetched = await self.consumer.getmany(timeout_ms=int(delay * 1000))
+                self._fetch_again(fetched)
                 delay = min(delay * 2, self.settings.db_retry_max_s)
                 continue
             self._resume_healthy_feeds()
-            return
+            return True
+
+    def _fetch_again(self, fetched: dict[TopicPartition, list[Any]]) -> None:
+        """Records polled while paused: only a rebalance's new (unpaused) assignment gives any.
+        They are not this batch's, so they are rewound to be polled again, never skipped."""
+        for tp, records in fetched.items():
+            if records:
+                self.consumer.seek(tp, records[0].offset)
 
     def _resume_healthy_feeds(self) -> None:
         self.consumer.resume(*(tp for tp in self.consumer.paused() if not self.is_halted(tp.topic)))
@@ -256,8 +274,9 @@ class _Worker:
         metrics.LAST_COMMIT.set_to_current_time()
 
     def _apply_invalid_ratio(self, batch: Batch) -> None:
-        for feed, invalid in batch.validity:
-            if self.invalid_ratio.record(feed, invalid):
+        for record in batch.received:
+            feed = record.feed
+            if self.invalid_ratio.record(feed, record.invalid):
                 log.error(
                     "FEED HALTED: %s: at least %.0f%% of its last %d records were invalid; "
                     "its records wait in Kafka. Fix the feed or its mapping (see "

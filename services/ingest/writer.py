@@ -15,7 +15,7 @@ from typing import Any
 
 from services.common.canonical import Observation
 from services.common.db import INGESTED_CHANNEL
-from services.ingest.batch import Batch, Row
+from services.ingest.batch import Batch, Received, Row
 from services.ingest.rollups import adding, recompute_rollups
 
 # Each connection's own staging tables, emptied by every commit (and by a rollback): COPY is
@@ -90,6 +90,21 @@ INSERT_NEW_PLAIN = INSERT_NEW.format(rollups="".join(f",{cte}" for cte in adding
 INSERT_NEW_TIMESCALE = INSERT_NEW.format(rollups="")
 RETURNING_CHANGES = " RETURNING feed, entity, metric, ts"
 
+# How far each partition's records are counted in the daily counts: a batch written again (a
+# kill between the two commits, a batch dropped at a rebalance) counts only what lies past it.
+COUNTED_UNTIL = """
+SELECT topic, partition, counted_until FROM feed_count_marks
+WHERE (topic, partition) IN (SELECT * FROM unnest($1::text[], $2::int[]))
+ORDER BY topic, partition
+FOR UPDATE
+"""
+ADVANCE_COUNTED_UNTIL = """
+INSERT INTO feed_count_marks (topic, partition, counted_until)
+SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])
+ON CONFLICT (topic, partition) DO UPDATE
+SET counted_until = greatest(feed_count_marks.counted_until, EXCLUDED.counted_until)
+"""
+
 # What the feed sent today: the quality scores (correct, clean) read these sums.
 ADD_DAILY_COUNTS = """
 INSERT INTO feed_daily_counts (feed, day, records, quarantined, repeated)
@@ -151,7 +166,7 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool, received_
                 *_arrays(batch.rejected, "feed", "topic", "partition", "offset", "reason", "raw"),
             )
         new_records = {feed["feed"]: feed["records"] for feed in added}
-        await connection.execute(ADD_DAILY_COUNTS, *_daily_counts(batch, new_records), received_on)
+        await _add_daily_counts(connection, batch, new_records, received_on)
 
 
 async def stage(connection: Any, numeric: list[Row], text: list[Row]) -> None:
@@ -186,18 +201,33 @@ def _text(row: Row) -> object:
     return row.observation.text
 
 
-def _daily_counts(batch: Batch, new: dict[str, int]) -> list[list[Any]]:
+async def _add_daily_counts(
+    connection: Any, batch: Batch, new: dict[str, int], received_on: date
+) -> None:
+    """Adds the batch's records to the feeds' daily counts, each record once: those a write of
+    an earlier batch already counted (a replay) are left out."""
+    partitions = sorted(batch.offsets)
+    topics, numbers = [t for t, _ in partitions], [p for _, p in partitions]
+    marks = {
+        (mark["topic"], mark["partition"]): mark["counted_until"]
+        for mark in await connection.fetch(COUNTED_UNTIL, topics, numbers)
+    }
+    uncounted = [r for r in batch.received if r.offset >= marks.get((r.topic, r.partition), 0)]
+    if uncounted:
+        await connection.execute(ADD_DAILY_COUNTS, *daily_counts(uncounted, new), received_on)
+    ends = [batch.offsets[tp] for tp in partitions]
+    await connection.execute(ADVANCE_COUNTED_UNTIL, topics, numbers, ends)
+
+
+def daily_counts(uncounted: Sequence[Received], new: dict[str, int]) -> list[list[Any]]:
     """Per feed: records received, quarantined, and repeated (valid, but for an event time
     already held or already in this batch: duplicates and corrections). ``new``: per feed, the
-    records whose rows were new."""
-    quarantined = Counter(rejected.feed for rejected in batch.rejected)
-    feeds = sorted(batch.records_by_feed)
-    received = [batch.records_by_feed[feed] for feed in feeds]
-    held = [quarantined[feed] for feed in feeds]
-    repeated = [
-        max(r - q - new.get(f, 0), 0) for f, r, q in zip(feeds, received, held, strict=True)
-    ]
-    return [feeds, received, held, repeated]
+    records whose rows were new (only records not counted before can have new rows)."""
+    received = Counter(record.feed for record in uncounted)
+    quarantined = Counter(record.feed for record in uncounted if record.invalid)
+    feeds = sorted(received)
+    repeated = [max(received[f] - quarantined[f] - new.get(f, 0), 0) for f in feeds]
+    return [feeds, [received[f] for f in feeds], [quarantined[f] for f in feeds], repeated]
 
 
 def _key(row: Row) -> tuple[str, str, str, datetime]:

@@ -15,9 +15,16 @@ from services.common.db import create_pool
 from services.common.feeds import FeedDefinition, load_feeds
 from services.common.keys import issue_key
 from services.common.settings import CommonSettings
+from services.ingest.intake import FeedIntake
 from services.ingest.replay import replay_rejections
 from tests.integration.ingest.test_worker import SALINITY_FIRST
-from tests.integration.pipeline import all_committed, eventually, produce, running_worker
+from tests.integration.pipeline import (
+    all_committed,
+    eventually,
+    produce,
+    read_topic,
+    running_worker,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -72,11 +79,15 @@ async def test_replay_after_a_mapping_fix_ingests_the_quarantined_records(
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     await producer.start()
     try:
-        assert await replay_rejections(pool, producer, settings.topics, "salinity") == 1
+        intake = FeedIntake.of(feeds["salinity"])
+        assert await replay_rejections(pool, producer, settings.topics, intake) == 1
     finally:
         await producer.stop()
         await pool.close()
     assert await db.fetchval("SELECT count(*) FROM rejections") == 0
+    # Keyed by its entity, as the push and the simulator key it: on its entity's partition.
+    _, replayed = await read_topic(settings.kafka_bootstrap, settings.topics.raw("salinity"), 2)
+    assert replayed.key == b"CM-SAL-01"
 
     async with running_worker(replace(settings, schemas_dir=tmp_path), fixed) as worker:
         await eventually(lambda: all_committed(worker, "salinity", 2))

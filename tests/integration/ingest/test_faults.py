@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.api.app import create_app
@@ -27,6 +28,7 @@ from tests.integration.api.conftest import api_settings
 from tests.integration.conftest import run_stack
 from tests.integration.messages import salinity_stream
 from tests.integration.pipeline import (
+    TEST_NOW,
     all_committed,
     committed_records,
     eventually,
@@ -131,6 +133,13 @@ async def test_a_worker_killed_between_its_database_and_offset_commits_replays_h
         assert worker.wait(timeout=30) == 0
 
     assert await _totals(db) == (len(messages), checksum)
+    # The quality scores' counts too: the batches written twice are counted once, none of them
+    # as repeated (they once were: đúng and sạch fell for nothing).
+    counts = await db.fetchrow(
+        "SELECT sum(records) AS records, sum(quarantined) AS quarantined,"
+        " sum(repeated) AS repeated FROM feed_daily_counts WHERE feed = 'salinity'"
+    )
+    assert tuple(counts) == (len(messages), 0, 0)
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -256,5 +265,57 @@ async def test_the_worker_resumes_by_itself_after_a_broker_restart(
         await asyncio.to_thread(run_stack, "up", "kafka")
         await produce(settings, "salinity", messages[1_000:])
         await eventually(lambda: all_committed(worker, "salinity", 2_000), within_s=90)
+
+    assert await _totals(db) == (len(messages), checksum)
+
+
+async def _settled_with(group: str, bootstrap: str, members: int) -> bool:
+    """The consumer group has finished rebalancing and has ``members`` members."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    [described] = response.groups
+    state, found = described[2], described[5]
+    return bool(state == "Stable" and len(found) == members)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_rebalance_during_a_database_outage_drops_the_stale_batch_and_loses_nothing(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    # A worker retrying its batch while the store is away held on to it through a rebalance: the
+    # revocation waited for the outage to end, and the batch, polled before the rebalance, was
+    # then written after the new owner's replay. The check now runs before every attempt.
+    messages, checksum = salinity_stream(3_000, start=TEST_NOW - timedelta(days=2))
+    stations = [json.loads(m)["ma_tram"].encode() for m in messages]
+    first, group = 300, f"outage-{settings.topics.namespace}"
+    timeouts: dict[str, Any] = {
+        "group_id": group,
+        "db_statement_timeout_s": 1.0,
+        "batch_max_records": 200,
+    }
+    async with running_worker(settings, feeds, **timeouts) as worker:
+        await produce(settings, "salinity", messages[:first], keys=stations[:first])
+        await eventually(lambda: all_committed(worker, "salinity", first), within_s=60)
+        locker = await asyncpg.connect(settings.database_url)
+        try:
+            await locker.execute("BEGIN; LOCK TABLE observations IN EXCLUSIVE MODE")
+            await produce(settings, "salinity", messages[first:], keys=stations[first:])
+            await asyncio.sleep(3)  # the worker has polled a batch and is retrying it
+            async with running_worker(settings, feeds, **timeouts):
+                # The group settles while the store is still locked: the first worker let its
+                # partitions go instead of waiting out the outage with its stale batch.
+                await eventually(
+                    lambda: _settled_with(group, settings.kafka_bootstrap, 2), within_s=45
+                )
+                await locker.execute("COMMIT")  # the lock goes: the outage ends
+                await eventually(
+                    lambda: all_committed(worker, "salinity", len(messages)), within_s=120
+                )
+        finally:
+            await locker.close()
 
     assert await _totals(db) == (len(messages), checksum)
