@@ -166,10 +166,11 @@ async def compression(database_url: str, rows: int) -> dict[str, float]:
         )
     finally:
         await connection.close()
+    before, after = int(stats["before"]), int(stats["after"])  # sums of bigints: numeric
     return {
-        "bytes_per_row_before": round(stats["before"] / rows, 1),
-        "bytes_per_row_after": round(stats["after"] / rows, 1),
-        "compression_ratio": round(stats["before"] / stats["after"], 1),
+        "bytes_per_row_before": round(before / rows, 1),
+        "bytes_per_row_after": round(after / rows, 1),
+        "compression_ratio": round(before / after, 1),
     }
 
 
