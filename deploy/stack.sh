@@ -60,12 +60,19 @@ check_disk() {
     || die "only ${free_mb} MB free under $STACK_DIR; the stack needs ${MIN_FREE_MB} MB (free some disk)"
 }
 
-# A port that answers while our process does not run belongs to someone else.
+# A port that answers while our process does not run belongs to someone else; but a process
+# of ours just killed (its pid file left behind) may hold it a moment while it exits: a JVM's
+# main thread is a zombie before its other threads have closed their sockets.
 check_port_free() {
-  local port=$1 what=$2 variable=$3
-  if port_open "$port"; then
-    die "port $port, wanted by $what, is taken by another process; stop it or set $variable"
-  fi
+  local port=$1 what=$2 variable=$3 ours=${4:-}
+  local deadline=$SECONDS
+  if [ -n "$ours" ] && [ -f "$RUN/$ours.pid" ]; then deadline=$((SECONDS + 15)); fi
+  while port_open "$port"; do
+    if [ $SECONDS -ge $deadline ]; then
+      die "port $port, wanted by $what, is taken by another process; stop it or set $variable"
+    fi
+    sleep 0.5
+  done
 }
 
 wait_until() {
@@ -233,8 +240,8 @@ start_kafka_node() {
   local name dir port controller
   name=$(node_name "$n"); dir=$(node_dir "$n")
   port=$(node_port "$n"); controller=$(node_controller_port "$n")
-  check_port_free "$port" "$name" IOC_KAFKA_PORT
-  check_port_free "$controller" "$name's controller" IOC_KAFKA_CONTROLLER_PORT
+  check_port_free "$port" "$name" IOC_KAFKA_PORT "$name"
+  check_port_free "$controller" "$name's controller" IOC_KAFKA_CONTROLLER_PORT "$name"
   check_disk
   mkdir -p "$dir"
   sed -e "s|@NODE_ID@|$n|g" -e "s|@VOTERS@|$voters|g" \
@@ -281,7 +288,7 @@ api_ready() {
 up_worker() { start_process worker worker; }
 up_simulator() { start_process simulator simulate; }
 up_api() {
-  if ! pid_alive api; then check_port_free "$API_PORT" api IOC_API_PORT; fi
+  if ! pid_alive api; then check_port_free "$API_PORT" api IOC_API_PORT api; fi
   start_process api api --port "$API_PORT"
   wait_until api "$LOGS/api.log" api_ready
 }

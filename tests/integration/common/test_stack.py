@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from services.common.settings import REPO_ROOT
-from tests.integration.conftest import StackUnderTest, run_stack_capture
+from tests.integration.conftest import TIMESCALEDB_INSTALLED, StackUnderTest, run_stack_capture
 
 pytestmark = pytest.mark.integration
 STACK = str(REPO_ROOT / "deploy" / "stack.sh")
@@ -57,3 +57,12 @@ async def test_the_cluster_keeps_every_durability_setting_on(db: Any) -> None:
         for name in ("fsync", "synchronous_commit", "full_page_writes")
     }
     assert settings == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_cluster_preloads_timescaledb_and_never_calls_out(db: Any) -> None:
+    """A government system does not phone home: TimescaleDB's telemetry is off in every cluster
+    the project makes, and the extension is preloaded wherever it is installed."""
+    assert await db.fetchval("SHOW timescaledb.telemetry_level") == "off"
+    preloaded = await db.fetchval("SHOW shared_preload_libraries")
+    assert preloaded == ("timescaledb" if TIMESCALEDB_INSTALLED else "")
