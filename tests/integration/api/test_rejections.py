@@ -86,7 +86,8 @@ async def test_replay_after_a_mapping_fix_ingests_the_quarantined_records(
         await pool.close()
     assert await db.fetchval("SELECT count(*) FROM rejections") == 0
     # Keyed by its entity, as the push and the simulator key it: on its entity's partition.
-    _, replayed = await read_topic(settings.kafka_bootstrap, settings.topics.raw("salinity"), 2)
+    records = await read_topic(settings.kafka_bootstrap, settings.topics.raw("salinity"), 2)
+    [replayed] = [r for r in records if "replay_of" in dict(r.headers)]
     assert replayed.key == b"CM-SAL-01"
 
     async with running_worker(replace(settings, schemas_dir=tmp_path), fixed) as worker:
