@@ -133,9 +133,9 @@ class _StoreFacts:
 
 
 async def _store_facts(connection: Any) -> _StoreFacts:
-    mode = await storage_mode(connection)
-    jobs = await storage_jobs(connection) if mode is not None else []
-    return _StoreFacts(mode, await timescaledb_version(connection), jobs)
+    mode, version = await storage_mode(connection), await timescaledb_version(connection)
+    jobs = await storage_jobs(connection) if mode is not None and version is not None else []
+    return _StoreFacts(mode, version, jobs)
 
 
 def _minute(at: datetime | None) -> str:

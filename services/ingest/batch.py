@@ -57,15 +57,17 @@ class Batch:
     entities: dict[tuple[str, str], Normalised] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to commit
-    records_by_feed: Counter[str] = field(default_factory=Counter)
     received: list[Received] = field(default_factory=list)  # every record, in log order
 
     @property
     def records(self) -> int:
-        return self.records_by_feed.total()
+        return len(self.received)
+
+    @property
+    def records_by_feed(self) -> Counter[str]:
+        return Counter(record.feed for record in self.received)
 
     def add(self, record: KafkaRecord, outcome: Normalised | Rejection, feed: str) -> None:
-        self.records_by_feed[feed] += 1
         invalid = isinstance(outcome, Rejection)
         self.received.append(Received(feed, record.topic, record.partition, record.offset, invalid))
         self.offsets[(record.topic, record.partition)] = record.offset + 1
