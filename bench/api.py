@@ -97,16 +97,12 @@ def _seed(env: dict[str, str], url: str, key: str, topics: Topics) -> None:
         ]
 
     async def produce() -> None:
-        from aiokafka import AIOKafkaProducer
+        from services.common.kafka import producing
 
-        producer = AIOKafkaProducer(bootstrap_servers=stack.BOOTSTRAP, acks="all")
-        await producer.start()
-        try:
+        async with producing(stack.BOOTSTRAP) as producer:
             for topic, line in lines:
                 await producer.send(topic, line)
             await producer.flush()
-        finally:
-            await producer.stop()
 
     asyncio.run(produce())
     worker_env = {**env, "IOC_WORKER_METRICS_PORT": "0"}

@@ -18,11 +18,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from bench import stack
 from bench.ingest import log
 from services.common.feeds import load_feeds
+from services.common.kafka import producing
 from services.common.settings import REPO_ROOT
 from services.common.topics import Topics, ensure_topics
 
@@ -83,11 +83,7 @@ async def load(url: str, key: str, bodies: list[bytes]) -> tuple[float, list[flo
 
 async def ceiling(topic: str, batches: list[list[dict[str, Any]]]) -> float:
     """Seconds for a bare producer to have the broker acknowledge the same messages."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=stack.BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=5
-    )
-    await producer.start()
-    try:
+    async with producing(stack.BOOTSTRAP, linger_ms=5) as producer:
         started = time.perf_counter()
         deliveries = []
         for batch in batches:
@@ -98,8 +94,6 @@ async def ceiling(topic: str, batches: list[list[dict[str, Any]]]) -> float:
                 )
         await asyncio.gather(*deliveries)
         return time.perf_counter() - started
-    finally:
-        await producer.stop()
 
 
 def main() -> None:

@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
@@ -33,12 +32,13 @@ from bench import cpu, stack
 from bench.records import Generated, mixed_records
 from services.common.canonical import Normalised
 from services.common.feeds import FeedDefinition, load_feeds
+from services.common.intake.decode import decode
+from services.common.intake.normalise import Normaliser
+from services.common.kafka import producing
 from services.common.settings import REPO_ROOT
 from services.common.storage_mode import StorageMode
 from services.common.topics import Topics, ensure_topics
 from services.ingest.batch import assemble
-from services.ingest.decode import decode
-from services.ingest.normalise import Normaliser
 from services.ingest.worker import feed_intakes
 from services.ingest.writer import STAGED, prepare_connection, stage, write_batch
 
@@ -64,22 +64,12 @@ def log(message: str) -> None:
 
 
 async def produce_all(topics: Topics, records: list[Generated]) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=stack.BOOTSTRAP,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=20,
-        max_batch_size=256 * 1024,
-    )
-    await producer.start()
-    try:
+    async with producing(stack.BOOTSTRAP, linger_ms=20, max_batch_size=256 * 1024) as producer:
         for index, record in enumerate(records, 1):
             await producer.send(topics.raw(record.feed), record.value, key=record.key)
             if index % 200_000 == 0:
                 log(f"  produced {index:,} / {len(records):,}")
         await producer.flush()
-    finally:
-        await producer.stop()
 
 
 def canonical_rows(

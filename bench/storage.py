@@ -26,12 +26,13 @@ import asyncpg
 
 from bench import stack
 from bench.ingest import ensure_partitions, log
+from services.api.indicators.definitions import load_indicators
 from services.api.indicators.series import parse_interval, series
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
-from services.common.indicators import load_indicators
 from services.common.settings import REPO_ROOT
 from services.common.storage_mode import StorageMode
+from services.common.tables import BUCKET_ORIGIN_SQL
 
 INDICATOR = "traffic.vehicles_15m"  # the busiest feed's series
 COLUMNS = ["feed", "entity", "metric", "ts", "value", "src_partition", "src_offset"]
@@ -50,13 +51,13 @@ SENSORS: list[tuple[str, int, int, dict[str, tuple[float, float, float, int]]]] 
         },
     ),
 ]
-PLAIN_ROLLUPS = """
+PLAIN_ROLLUPS = f"""
 INSERT INTO observations_5m (feed, entity, metric, bucket, n, total, minimum, maximum)
-SELECT feed, entity, metric, date_bin('5 minutes', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+SELECT feed, entity, metric, date_bin('5 minutes', ts, {BUCKET_ORIGIN_SQL}),
        count(*), sum(value), min(value), max(value)
 FROM observations GROUP BY 1, 2, 3, 4;
 INSERT INTO observations_1h (feed, entity, metric, bucket, n, total, minimum, maximum)
-SELECT feed, entity, metric, date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+SELECT feed, entity, metric, date_bin('1 hour', bucket, {BUCKET_ORIGIN_SQL}),
        sum(n), sum(total), min(minimum), max(maximum)
 FROM observations_5m GROUP BY 1, 2, 3, 4;
 """

@@ -211,8 +211,8 @@ def _keys_issue(args: argparse.Namespace) -> None:
 
 
 def _feed_expected(args: argparse.Namespace) -> None:
+    from services.common.intake.normalise import Normaliser
     from services.ingest.expected import canonical_form
-    from services.ingest.normalise import Normaliser
 
     feeds = load_feeds(CommonSettings.from_env().schemas_dir)
     if args.feed not in feeds:
@@ -224,9 +224,8 @@ def _feed_expected(args: argparse.Namespace) -> None:
 
 
 def _rejections(args: argparse.Namespace) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    from services.ingest.intake import FeedIntake
+    from services.common.intake.feed_intake import FeedIntake
+    from services.common.kafka import producing
     from services.ingest.replay import replay_rejections
 
     settings = CommonSettings.from_env()
@@ -236,20 +235,16 @@ def _rejections(args: argparse.Namespace) -> None:
 
     async def replay() -> int:
         pool = await create_pool(settings.database_url, max_size=1)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
-        )
-        await producer.start()
         try:
-            return await replay_rejections(
-                pool,
-                producer,
-                settings.topics,
-                FeedIntake.of(feeds[args.feed]),
-                progress=lambda n: print(f"replayed {n} ...", file=sys.stderr),
-            )
+            async with producing(settings.kafka_bootstrap) as producer:
+                return await replay_rejections(
+                    pool,
+                    producer,
+                    settings.topics,
+                    FeedIntake.of(feeds[args.feed]),
+                    progress=lambda n: print(f"replayed {n} ...", file=sys.stderr),
+                )
         finally:
-            await producer.stop()
             await pool.close()
 
     count = asyncio.run(replay())
@@ -259,9 +254,8 @@ def _rejections(args: argparse.Namespace) -> None:
 
 
 def _produce(args: argparse.Namespace) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    from services.ingest.intake import FeedIntake
+    from services.common.intake.feed_intake import FeedIntake
+    from services.common.kafka import producing
 
     settings = CommonSettings.from_env()
     feeds = load_feeds(settings.schemas_dir)
@@ -271,18 +265,12 @@ def _produce(args: argparse.Namespace) -> None:
     intake = FeedIntake.of(feeds[args.feed])
 
     async def produce() -> None:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
-        )
-        await producer.start()
-        try:
+        async with producing(settings.kafka_bootstrap) as producer:
             topic = settings.topics.raw(args.feed)
             deliveries = [
                 await producer.send(topic, line, key=intake.key_of(line)) for line in lines
             ]
             await asyncio.gather(*deliveries)
-        finally:
-            await producer.stop()
 
     asyncio.run(produce())
     print(f"produced {len(lines)} records to {settings.topics.raw(args.feed)}")

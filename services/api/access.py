@@ -1,10 +1,31 @@
-"""Who may read what: reader keys read every feed; an agency's key reads only its own feeds."""
+"""Who may do what, decided here for both request paths (the endpoints and the kept answers
+of ``indicators/kept_answers.py``): a key is presented as ``Authorization: Bearer <key>``; every
+key reads the wall's indicators; reader keys read every feed; an agency's key only its own, and
+only an agency's key pushes, to its own feeds."""
 
 from __future__ import annotations
 
 from services.api.errors import Forbidden
 from services.common.feeds import FeedDefinition
-from services.common.keys import Principal
+from services.common.keys import Principal, hash_key
+
+
+def key_hash_of(authorization: str) -> str | None:
+    """The hash of the key an Authorization header presents, or None where it presents none."""
+    scheme, _, key = authorization.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        return None
+    return hash_key(key)
+
+
+def may_read_indicators(caller: Principal) -> bool:
+    return caller.kind in ("reader", "agency")
+
+
+def require_indicators(caller: Principal) -> None:
+    if not may_read_indicators(caller):
+        raise Forbidden("this key may not read the indicators")
 
 
 def require_read(caller: Principal, feed: FeedDefinition) -> None:
@@ -13,3 +34,8 @@ def require_read(caller: Principal, feed: FeedDefinition) -> None:
     if caller.kind == "agency" and caller.subject == feed.agency:
         return
     raise Forbidden(f"this key may not read feed {feed.feed!r}")
+
+
+def require_push(caller: Principal, feed: FeedDefinition) -> None:
+    if caller.kind != "agency" or caller.subject != feed.agency:
+        raise Forbidden(f"this key may not push to feed {feed.feed!r}")

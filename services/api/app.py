@@ -19,6 +19,7 @@ from services.api.feeds.freshness import keep_freshness_published
 from services.api.health.endpoints import router as health_router
 from services.api.health.storage_jobs import keep_storage_jobs_published
 from services.api.indicators.board import IndicatorBoard
+from services.api.indicators.definitions import load_indicators
 from services.api.indicators.endpoints import router as indicators_router
 from services.api.indicators.kept_answers import KeptAnswers
 from services.api.metrics import RequestMetrics
@@ -34,9 +35,8 @@ from services.api.stream.endpoints import router as stream_router
 from services.api.wall.endpoints import router as wall_router
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
-from services.common.indicators import load_indicators
+from services.common.intake.feed_intake import FeedIntake
 from services.common.logs import configure_logging
-from services.ingest.intake import FeedIntake
 
 
 def utc_now() -> datetime:

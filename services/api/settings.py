@@ -16,7 +16,6 @@ class ApiSettings:
     port: int
     max_page: int  # the most rows one observations request returns
     push_max_bytes: int  # the largest push body accepted
-    future_bound_s: float  # how far ahead of the clock a pushed event time may be
     broker_timeout_s: float  # how long a push waits for the broker's acknowledgement
     push_read_timeout_s: float  # how long a push body may take to arrive
     push_rate_per_s: float  # pushes a second per key, sustained
@@ -36,7 +35,6 @@ class ApiSettings:
             port=port if port is not None else env_int(env, "IOC_API_PORT", 8000),
             max_page=env_int(env, "IOC_API_MAX_PAGE", 10_000),
             push_max_bytes=env_int(env, "IOC_PUSH_MAX_BYTES", 5 * 1024 * 1024),
-            future_bound_s=env_float(env, "IOC_FUTURE_BOUND_S", 300.0),
             broker_timeout_s=env_float(env, "IOC_BROKER_TIMEOUT_S", 10.0),
             push_read_timeout_s=env_float(env, "IOC_PUSH_READ_TIMEOUT_S", 30.0),
             push_rate_per_s=env_float(env, "IOC_PUSH_RATE_PER_S", 20.0),

@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from services.common.storage_mode import StorageMode, check_recorded_mode
+
 # The database is away or overloaded: retry later, never skip. For the worker anything else
 # is a bug (it crashes); the API's background refreshers log it and keep their last answers.
 DATABASE_UNAVAILABLE = (
@@ -66,7 +68,7 @@ async def create_pool(
     )
 
 
-async def storage_mode(connection: Any) -> str | None:
+async def storage_mode(connection: Any) -> StorageMode | None:
     """The mode recorded at migration, or None before the store is migrated."""
     exists = await connection.fetchval("SELECT to_regclass('storage_info') IS NOT NULL")
     if not exists:
@@ -74,4 +76,4 @@ async def storage_mode(connection: Any) -> str | None:
     value: str | None = await connection.fetchval(
         "SELECT value FROM storage_info WHERE key = 'mode'"
     )
-    return value
+    return None if value is None else check_recorded_mode(value, None)

@@ -1,4 +1,5 @@
-"""Settings shared by every service: where PostgreSQL and Kafka are.
+"""Settings shared by every service: where PostgreSQL and Kafka are, and the rules the push and
+the worker both apply.
 
 Each service builds its own frozen settings once at its entry point and passes them down; nothing
 reads the environment anywhere else.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from services.common.topics import Topics
@@ -28,6 +30,7 @@ class CommonSettings:
     kafka_bootstrap: str
     topics: Topics
     schemas_dir: Path
+    future_bound: timedelta  # how far ahead of the clock an event time may be (push and worker)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> CommonSettings:
@@ -41,6 +44,7 @@ class CommonSettings:
             kafka_bootstrap=env.get("IOC_KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
             topics=Topics(env.get("IOC_TOPIC_NAMESPACE", "")),
             schemas_dir=Path(env.get("IOC_SCHEMAS_DIR", str(REPO_ROOT / "schemas"))),
+            future_bound=timedelta(seconds=env_float(env, "IOC_FUTURE_BOUND_S", 300.0)),
         )
 
 

@@ -4,6 +4,7 @@ schema."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -78,6 +79,11 @@ def _rollup(name: str) -> Table:
         PrimaryKeyConstraint("feed", "entity", "metric", "bucket"),
     )
 
+
+# Every time bucket starts at a multiple of its width from this origin: the rollups' buckets,
+# the series' and TimescaleDB's (whose time_bucket agrees for widths dividing a day).
+BUCKET_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+BUCKET_ORIGIN_SQL = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
 
 observations_5m = _rollup("observations_5m")
 observations_1h = _rollup("observations_1h")

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from services.common.canonical import Normalised, Observation, Rejection
-from services.ingest.decode import decode
-from services.ingest.intake import FeedIntake
+from services.common.intake.decode import decode
+from services.common.intake.feed_intake import FeedIntake
 
 
 class KafkaRecord(Protocol):
@@ -25,7 +25,9 @@ class KafkaRecord(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Rejected:
+class Quarantined:
+    """An invalid record bound for the dead-letter topic and a row of ``rejections``."""
+
     feed: str
     topic: str
     partition: int
@@ -53,9 +55,10 @@ class Row:
 
 @dataclass(slots=True)
 class Batch:
+    number: int = 0  # the worker's sequence number, for the logs: which batch a line speaks of
     rows: dict[tuple[str, str, str, datetime], Row] = field(default_factory=dict)
     entities: dict[tuple[str, str], Normalised] = field(default_factory=dict)
-    rejected: list[Rejected] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset to commit
     received: list[Received] = field(default_factory=list)  # every record, in log order
 
@@ -72,8 +75,8 @@ class Batch:
         self.received.append(Received(feed, record.topic, record.partition, record.offset, invalid))
         self.offsets[(record.topic, record.partition)] = record.offset + 1
         if isinstance(outcome, Rejection):
-            self.rejected.append(
-                Rejected(
+            self.quarantined.append(
+                Quarantined(
                     feed,
                     record.topic,
                     record.partition,

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from services.ingest.batch import Rejected
+from services.ingest.batch import Quarantined
 
 
-async def send_dead_letters(producer: Any, topic: str, rejected: Sequence[Rejected]) -> None:
+async def send_dead_letters(producer: Any, topic: str, rejected: Sequence[Quarantined]) -> None:
     """Returns once the broker has acknowledged every dead letter (acks=all)."""
     deliveries = [
         await producer.send(

@@ -10,8 +10,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from services.common.intake.feed_intake import FeedIntake
 from services.common.topics import Topics
-from services.ingest.intake import FeedIntake
 
 CHUNK = 1000
 

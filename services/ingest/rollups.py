@@ -11,19 +11,19 @@ no row, so it changes no rollup.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.common.canonical import Observation
+from services.common.tables import BUCKET_ORIGIN, BUCKET_ORIGIN_SQL
 
 WIDTHS = (("observations_5m", 300), ("observations_1h", 3600))  # in order: hours read 5 min
-ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)  # date_bin's origin; TimescaleDB's buckets agree
 
 ADD = """
 {name} AS (
     INSERT INTO {table} AS r (feed, entity, metric, bucket, n, total, minimum, maximum)
     SELECT feed, entity, metric,
-           date_bin('{seconds} seconds', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+           date_bin('{seconds} seconds', ts, {origin}),
            count(*), sum(value), min(value), max(value)
     FROM {source}
     GROUP BY 1, 2, 3, 4
@@ -38,7 +38,13 @@ def adding(source: str) -> list[str]:
     """Common table expressions adding the rows of ``source`` (new observations: feed, entity,
     metric, ts, value) to every rollup, for a statement that inserts them."""
     return [
-        ADD.format(name=f"added_to_{table}", table=table, seconds=seconds, source=source)
+        ADD.format(
+            name=f"added_to_{table}",
+            table=table,
+            seconds=seconds,
+            origin=BUCKET_ORIGIN_SQL,
+            source=source,
+        )
         for table, seconds in WIDTHS
     ]
 
@@ -77,8 +83,8 @@ Key = tuple[str, str, str, datetime]
 
 
 def bucket_of(ts: datetime, seconds: int) -> datetime:
-    offset = int((ts - ORIGIN).total_seconds()) // seconds * seconds
-    return ORIGIN + timedelta(seconds=offset)
+    offset = int((ts - BUCKET_ORIGIN).total_seconds()) // seconds * seconds
+    return BUCKET_ORIGIN + timedelta(seconds=offset)
 
 
 async def recompute_rollups(connection: Any, corrected: Sequence[Observation]) -> None:

@@ -15,7 +15,6 @@ class WorkerSettings:
     group_id: str
     batch_max_records: int
     batch_max_age_ms: int
-    future_bound_s: float  # how far ahead of the clock an event time may be
     metrics_port: int  # 0: no metrics server (tests)
     db_retry_max_s: float  # longest pause between retries while the database is away
     db_statement_timeout_s: float  # a write waiting longer (a lock, say) counts as unavailable
@@ -29,7 +28,6 @@ class WorkerSettings:
             group_id=env.get("IOC_WORKER_GROUP", "ioc-ingest"),
             batch_max_records=env_int(env, "IOC_BATCH_MAX_RECORDS", 5000),
             batch_max_age_ms=env_int(env, "IOC_BATCH_MAX_AGE_MS", 500),
-            future_bound_s=env_float(env, "IOC_FUTURE_BOUND_S", 300.0),
             metrics_port=env_int(env, "IOC_WORKER_METRICS_PORT", 9101),
             db_retry_max_s=env_float(env, "IOC_DB_RETRY_MAX_S", 10.0),
             db_statement_timeout_s=env_float(env, "IOC_DB_STATEMENT_TIMEOUT_S", 30.0),

@@ -33,7 +33,8 @@ CREATE TEMP TABLE IF NOT EXISTS staged_states (
 STAGED = {"observations": "staged_numbers", "states": "staged_states"}
 EVENT_COLUMNS = ["feed", "entity", "metric", "ts", "value", "src_partition", "src_offset"]
 
-UPSERT_OBSERVATIONS = """
+# Into either event table: numbers into observations, text states into states.
+UPSERT_EVENTS = """
 INSERT INTO {table} (feed, entity, metric, ts, value, src_partition, src_offset)
 SELECT feed, entity, metric, ts, value, src_partition, src_offset FROM {staged}
 ON CONFLICT (feed, entity, metric, ts) DO UPDATE
@@ -160,10 +161,12 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool, received_
         if rows:  # delivered on commit, to the API processes listening
             changed_feeds = ",".join(sorted({row.observation.feed for row in rows}))
             await connection.execute("SELECT pg_notify($1, $2)", INGESTED_CHANNEL, changed_feeds)
-        if batch.rejected:
+        if batch.quarantined:
             await connection.execute(
                 INSERT_REJECTIONS,
-                *_arrays(batch.rejected, "feed", "topic", "partition", "offset", "reason", "raw"),
+                *_arrays(
+                    batch.quarantined, "feed", "topic", "partition", "offset", "reason", "raw"
+                ),
             )
         new_records = {feed["feed"]: feed["records"] for feed in added}
         await _add_daily_counts(connection, batch, new_records, received_on)
@@ -188,7 +191,7 @@ async def _upsert(connection: Any, table: str, rows: list[Row]) -> list[Row]:
     changed."""
     if not rows:
         return []
-    upsert = UPSERT_OBSERVATIONS.format(table=table, staged=STAGED[table]) + RETURNING_CHANGES
+    upsert = UPSERT_EVENTS.format(table=table, staged=STAGED[table]) + RETURNING_CHANGES
     changed_keys = {tuple(record) for record in await connection.fetch(upsert)}
     return [row for row in rows if _key(row) in changed_keys]
 

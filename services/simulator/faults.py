@@ -4,12 +4,12 @@ feed re-sending yesterday's figures corrected. Pure: the random source is given.
 
 from __future__ import annotations
 
-import copy
 import random
 from dataclasses import dataclass
 from typing import Any
 
 from services.common.feeds import FeedDefinition
+from services.common.paths import value_at, with_value_at
 
 DAILY_S = 86_400
 
@@ -39,7 +39,7 @@ class Faults:
         changed = message
         for metric in feed.metrics:
             if metric.no_reading and self.rng.random() < self.rates.no_reading:
-                changed = _with(changed, metric.field, metric.no_reading[0])
+                changed = with_value_at(changed, metric.field, metric.no_reading[0])
         return changed
 
     def correction(self, message: dict[str, Any], feed: FeedDefinition) -> dict[str, Any] | None:
@@ -48,29 +48,7 @@ class Faults:
         if feed.cadence_seconds < DAILY_S or self.rng.random() >= self.rates.correction:
             return None
         for metric in feed.metrics:
-            value = _get(message, metric.field)
+            value = value_at(message, metric.field)
             if isinstance(value, int) and not isinstance(value, bool):
-                return _with(message, metric.field, value + 1)
+                return with_value_at(message, metric.field, value + 1)
         return None
-
-
-def _get(message: dict[str, Any], path: str) -> Any:
-    target: Any = message
-    for part in path.split("."):
-        if not isinstance(target, dict) or part not in target:
-            return None
-        target = target[part]
-    return target
-
-
-def _with(message: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of the message with the dotted ``path`` set (lists, "a[].b", are left alone)."""
-    if "[" in path or _get(message, path) is None:
-        return message
-    changed = copy.deepcopy(message)
-    *parents, leaf = path.split(".")
-    target = changed
-    for part in parents:
-        target = target[part]
-    target[leaf] = value
-    return changed

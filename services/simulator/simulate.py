@@ -16,6 +16,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from services.common.feeds import FeedDefinition, TimeSpec
+from services.common.kafka import producing
+from services.common.paths import value_at, with_value_at
 from services.common.topics import Topics
 from services.simulator.faults import FaultRates, Faults
 
@@ -35,13 +37,7 @@ def render_time(spec: TimeSpec, moment: datetime) -> object:
 
 
 def retimed(message: dict[str, Any], spec: TimeSpec, moment: datetime) -> dict[str, Any]:
-    copy: dict[str, Any] = json.loads(json.dumps(message))
-    *parents, leaf = spec.field.split(".")
-    target = copy
-    for parent in parents:
-        target = target[parent]
-    target[leaf] = render_time(spec, moment)
-    return copy
+    return with_value_at(message, spec.field, render_time(spec, moment))
 
 
 def examples_by_entity(feed: FeedDefinition) -> dict[str, list[dict[str, Any]]]:
@@ -49,10 +45,7 @@ def examples_by_entity(feed: FeedDefinition) -> dict[str, list[dict[str, Any]]]:
     for line in feed.examples_path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             message = json.loads(line)
-            entity: Any = message
-            for part in feed.entity.split("."):
-                entity = entity[part]
-            by_entity[str(entity)].append(message)
+            by_entity[str(value_at(message, feed.entity))].append(message)
     return by_entity
 
 
@@ -106,11 +99,7 @@ async def run_simulator(
 ) -> None:
     """Plays every feed until ``stop``; with the faults of real life at ``rates`` (default)."""
     faults = Faults(rates or FaultRates(), random.Random())
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
+    async with producing(bootstrap) as producer:
         await asyncio.gather(
             *(play_feed(producer, topics.raw(feed.feed), feed, stop, faults) for feed in feeds)
         )
-    finally:
-        await producer.stop()

@@ -11,12 +11,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from services.common.feeds import FeedDefinition
+from services.common.kafka import producing
 from services.common.settings import CommonSettings
 from services.ingest.settings import WorkerSettings
 from services.ingest.worker import run_worker
@@ -35,11 +36,7 @@ async def produce(
 ) -> None:
     """Produces to the feed's raw topic: by key when given, else all to partition 0, so the
     test knows the log order."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
-    )
-    await producer.start()
-    try:
+    async with producing(settings.kafka_bootstrap) as producer:
         topic = settings.topics.raw(feed)
         deliveries = []
         for index, value in enumerate(values):
@@ -48,8 +45,6 @@ async def produce(
             else:
                 deliveries.append(await producer.send(topic, value, key=keys[index]))
         await asyncio.gather(*deliveries)  # each acknowledged, or the test fails here
-    finally:
-        await producer.stop()
 
 
 def worker_settings(settings: CommonSettings, **overrides: Any) -> WorkerSettings:

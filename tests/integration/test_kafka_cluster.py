@@ -24,11 +24,11 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.common.feeds import FeedDefinition
+from services.common.kafka import producing
 from services.common.settings import REPO_ROOT, CommonSettings
 from services.common.topics import Topics, ensure_topics
 from tests.integration.conftest import StackUnderTest, new_key, settings_for
@@ -293,9 +293,7 @@ async def _produce(
     bootstrap: str, topic: str, messages: list[bytes], outcome: Offered, stop: Any
 ) -> None:
     """A department producing to Kafka (acks=all, idempotent), a hundred in flight at a time."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
+    async with producing(bootstrap) as producer:
         for first in range(0, len(messages), PRODUCE_CHUNK):
             if stop.is_set():
                 return
@@ -311,8 +309,6 @@ async def _produce(
                 else:
                     outcome.acknowledged.append(value)
             await asyncio.sleep(PACE_S)
-    finally:
-        await producer.stop()
 
 
 def _series(message: bytes) -> tuple[str, datetime]:

@@ -18,12 +18,12 @@ from typing import Any
 import asyncpg
 
 from services.api.caching import Rendered
+from services.api.indicators.definitions import IndicatorDefinition
 from services.api.indicators.repository import evaluate
 from services.api.indicators.schemas import BreakdownItem, IndicatorList, IndicatorOut
 from services.api.indicators.status import status_of
 from services.common.db import DATABASE_ERRORS, INGESTED_CHANNEL
 from services.common.feeds import FeedDefinition
-from services.common.indicators import IndicatorDefinition
 
 log = logging.getLogger("ioc.api")
 LANGUAGES = ("vi", "en")

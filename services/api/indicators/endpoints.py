@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.api.access import require_indicators
 from services.api.caching import Rendered, send
 from services.api.dependencies import Caller, Connection, State
 from services.api.errors import NotFound, Unavailable
@@ -23,19 +24,22 @@ from services.common.db import DATABASE_ERRORS
 router = APIRouter(tags=["indicators"], responses=error_responses(400, 401, 404, 422, 503))
 NOT_MODIFIED: dict[int | str, dict[str, str]] = {304: {"description": "Unchanged since the ETag"}}
 Language = Annotated[Literal["vi", "en"], Query(description="Title language")]
+LIST_PATH = "/v1/indicators"  # these two are answered by the kept answers' path too
+ONE_PATH = "/v1/indicators/{indicator_id}"
 
 
-@router.get("/v1/indicators", response_model=IndicatorList, responses=NOT_MODIFIED)
+@router.get(LIST_PATH, response_model=IndicatorList, responses=NOT_MODIFIED)
 async def list_indicators(
     request: Request, caller: Caller, state: State, lang: Language = "vi"
 ) -> Response:
     """Every indicator of the wall, with its status and the age of its data. Send the ETag
     back in If-None-Match: an unchanged answer is a 304. Answers come from kept state,
     refreshed as data arrives and every few seconds."""
+    require_indicators(caller)
     return send(request, await _kept(state, lambda: state.board.all(lang)))
 
 
-@router.get("/v1/indicators/{indicator_id}", response_model=IndicatorOut, responses=NOT_MODIFIED)
+@router.get(ONE_PATH, response_model=IndicatorOut, responses=NOT_MODIFIED)
 async def get_indicator(
     request: Request,
     indicator_id: str,
@@ -43,6 +47,7 @@ async def get_indicator(
     state: State,
     lang: Language = "vi",
 ) -> Response:
+    require_indicators(caller)
     if indicator_id not in state.indicators:
         raise NotFound(f"unknown indicator {indicator_id!r}")
     return send(request, await _kept(state, lambda: state.board.one(indicator_id, lang)))
@@ -72,6 +77,7 @@ async def get_series(
     interval: Annotated[str, Query(description="Bucket width: 5m, 1h, 1d, ...")] = "1h",
 ) -> SeriesOut:
     """The indicator's value per time bucket, oldest first (for sparklines and Grafana)."""
+    require_indicators(caller)
     definition = state.indicators.get(indicator_id)
     if definition is None:
         raise NotFound(f"unknown indicator {indicator_id!r}")

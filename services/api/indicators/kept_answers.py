@@ -5,7 +5,8 @@ This ASGI middleware answers the common case itself: a GET of ``/v1/indicators``
 ``/v1/indicators/{id}``, no query but ``lang=vi|en``, with a key found in the last seconds (the
 API's key cache), for an answer the board keeps. Anything else (no key, a key not yet found,
 another parameter, an unknown id, a board not yet filled) goes on to the endpoints, which
-answer it in full and remember the key, so the next poll takes this path.
+answer it in full and remember the key, so the next poll takes this path. Who may read, and
+when a 304 is due, are the endpoints' own rules (``access``, ``caching.reply_to``).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.api.caching import CACHE_CONTROL, Rendered, matches
+from services.api.access import key_hash_of, may_read_indicators
+from services.api.caching import Rendered, reply_to
 from services.api.dependencies import AppState
-from services.common.keys import hash_key
+from services.api.indicators.endpoints import LIST_PATH, ONE_PATH
 
-LIST_PATH = "/v1/indicators"
-ONE_PREFIX = "/v1/indicators/"
+ONE_PREFIX = ONE_PATH.removesuffix("{indicator_id}")
 LANGUAGES = {b"": "vi", b"lang=vi": "vi", b"lang=en": "en"}
 
 
@@ -31,7 +32,7 @@ class _Route:
 
 
 LIST_ROUTE = _Route(LIST_PATH)
-ONE_ROUTE = _Route(ONE_PREFIX + "{indicator_id}")
+ONE_ROUTE = _Route(ONE_PATH)
 
 
 class KeptAnswers:
@@ -43,17 +44,11 @@ class KeptAnswers:
         if answer is None:
             await self.app(scope, receive, send)
             return
-        headers = [(b"etag", answer.etag.encode()), (b"cache-control", CACHE_CONTROL.encode())]
-        if matches(answer.etag, _header(scope, b"if-none-match").decode("latin-1")):
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        headers += [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(answer.body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
+        reply = reply_to(_header(scope, b"if-none-match").decode("latin-1"), answer)
+        await send(
+            {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
+        )
+        await send({"type": "http.response.body", "body": reply.body})
 
 
 def _kept(scope: Scope) -> Rendered | None:
@@ -61,10 +56,9 @@ def _kept(scope: Scope) -> Rendered | None:
     lang = LANGUAGES.get(scope["query_string"])
     if state is None or lang is None:
         return None
-    authorization = _header(scope, b"authorization")
-    if not authorization.startswith(b"Bearer "):
-        return None
-    if state.principals.get(hash_key(authorization[7:].decode("latin-1").strip())) is None:
+    key_hash = key_hash_of(_header(scope, b"authorization").decode("latin-1"))
+    caller = None if key_hash is None else state.principals.get(key_hash)
+    if caller is None or not may_read_indicators(caller):
         return None
     path: str = scope["path"]
     if path == LIST_PATH:

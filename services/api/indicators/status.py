@@ -1,7 +1,7 @@
 """An indicator's status: pure, from its value, the age of its data and its thresholds.
 
-Data older than twice its feed's cadence (plus five minutes of grace) is ``stale``, never ``ok``,
-whatever its value says.
+Data older than its feed's staleness deadline (``feeds.status.stale_after``) is ``stale``, never
+``ok``, whatever its value says.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from services.common.indicators import Thresholds
+from services.api.feeds.status import stale_after
+from services.api.indicators.definitions import Thresholds
 
 Status = Literal["ok", "warning", "critical", "stale", "no_data"]
-GRACE = timedelta(minutes=5)
 
 
 def status_of(
@@ -25,7 +25,7 @@ def status_of(
 ) -> Status:
     if as_of is None:
         return "no_data"
-    if now - as_of > 2 * cadence + GRACE or value is None:
+    if now - as_of > stale_after(cadence) or value is None:
         return "stale"
     if thresholds is None:
         return "ok"

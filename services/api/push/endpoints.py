@@ -1,29 +1,20 @@
+"""``POST /v1/feeds/{feed}/messages``: an agency pushes its messages over HTTP."""
+
 from __future__ import annotations
 
 import asyncio
-import json
-from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from services.api.dependencies import AppState, Caller, Feed, State
-from services.api.errors import ApiError, Forbidden, Unavailable
+from services.api.access import require_push
+from services.api.dependencies import Caller, Feed, State
 from services.api.push import idempotency
-from services.api.push.body import (
-    PayloadTooLarge,
-    RequestTimeout,
-    Unprocessable,
-    media_type,
-    read_limited,
-    split,
-)
-from services.api.push.gateway import BrokerUnavailable
-from services.api.push.schemas import PushResult, RejectedMessage
+from services.api.push.body import PayloadTooLarge, RequestTimeout, media_type, read_limited
+from services.api.push.schemas import PushResult
+from services.api.push.service import accept, answer_once
 from services.api.schemas import ErrorBody
-from services.common.canonical import Rejection
-from services.common.feeds import FeedDefinition
 
 router = APIRouter(tags=["push"])
 
@@ -64,8 +55,7 @@ async def push_messages(
 ) -> Response:
     """Messages in the department's own format, as a JSON array or NDJSON. Each is checked as
     strictly as the worker would; the valid ones are answered 202 only once Kafka holds them."""
-    if caller.kind != "agency" or caller.subject != feed.agency:
-        raise Forbidden(f"this key may not push to feed {feed.feed!r}")
+    require_push(caller, feed)
     state.rate_limiter.take(caller.key_id)
     limit = state.settings.push_max_bytes
     declared = request.headers.get("content-length")
@@ -77,69 +67,20 @@ async def push_messages(
             body = await read_limited(request.stream(), limit)
     except TimeoutError:
         raise RequestTimeout("the body took too long to arrive") from None
+
+    async def push() -> PushResult:
+        return await accept(
+            body,
+            kind,
+            intake=state.intakes[feed.feed],
+            gateway=state.gateway,
+            topic=state.settings.common.topics.raw(feed.feed),
+            now=state.clock(),
+            future_bound=state.settings.common.future_bound,
+        )
+
     if idempotency_key is None:
-        return _json(202, (await _accept(state, feed, body, kind)).model_dump())
-
-    agency = caller.subject
-    async with state.pool.acquire() as connection:
-        stored = await idempotency.claim(
-            connection, agency, idempotency_key, idempotency.request_hash(feed.feed, kind, body)
-        )
-    if stored is not None:
-        return _json(stored.status, stored.body)
-    try:
-        answer = idempotency.StoredResponse(
-            202, (await _accept(state, feed, body, kind)).model_dump()
-        )
-    except ApiError as error:
-        if error.status_code >= 500:
-            await _release(state, agency, idempotency_key)
-            raise
-        answer = idempotency.StoredResponse(error.status_code, error.body())
-    except BaseException:
-        await _release(state, agency, idempotency_key)  # a crash: let the retry do the work
-        raise
-    async with state.pool.acquire() as connection:
-        await idempotency.record(connection, agency, idempotency_key, answer)
-    return _json(answer.status, answer.body)
-
-
-async def _release(state: AppState, agency: str, key: str) -> None:
-    async with state.pool.acquire() as connection:
-        await idempotency.release(connection, agency, key)
-
-
-def _json(status_code: int, body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(body, status_code=status_code)
-
-
-async def _accept(state: AppState, feed: FeedDefinition, body: bytes, kind: str) -> PushResult:
-    """Validates every message; produces the valid ones and waits for the broker's acks."""
-    pieces = split(body, kind)
-    intake = state.intakes[feed.feed]
-    now = state.clock()
-    future_bound = timedelta(seconds=state.settings.future_bound_s)
-    accepted: list[tuple[bytes, bytes]] = []
-    rejected: list[RejectedMessage] = []
-    for piece in pieces:
-        if piece.error is not None:
-            rejected.append(RejectedMessage(index=piece.index, error=piece.error))
-            continue
-        outcome = intake.check(piece.message, now=now, future_bound=future_bound)
-        if isinstance(outcome, Rejection):
-            rejected.append(RejectedMessage(index=piece.index, error=outcome.reason))
-            continue
-        value = json.dumps(piece.message, ensure_ascii=False).encode()
-        accepted.append((outcome.entity.encode(), value))
-    if not accepted:
-        raise Unprocessable(
-            "no valid message in the body",
-            extra={"rejected": [r.model_dump() for r in rejected]},
-        )
-    try:
-        await state.gateway.send_all(state.settings.common.topics.raw(feed.feed), accepted)
-    except BrokerUnavailable as error:
-        raise Unavailable(
-            f"the broker is unavailable ({error}); nothing was accepted, retry later"
-        ) from None
-    return PushResult(accepted=len(accepted), rejected=rejected)
+        return JSONResponse((await push()).model_dump(), status_code=202)
+    digest = idempotency.request_hash(feed.feed, kind, body)
+    answer = await answer_once(state.pool, caller.subject, idempotency_key, digest, push)
+    return JSONResponse(answer.body, status_code=answer.status)

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from services.common.kafka import durable_producer
+
 
 class BrokerUnavailable(Exception):
     """The broker did not acknowledge every message in time."""
@@ -50,12 +52,8 @@ class KafkaGateway:
     async def _started(self) -> AIOKafkaProducer:
         async with self._starting:
             if self._producer is None:
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self.bootstrap,
-                    acks="all",
-                    enable_idempotence=True,
-                    request_timeout_ms=int(self.timeout_s * 1000),
-                    linger_ms=5,
+                producer = durable_producer(
+                    self.bootstrap, request_timeout_ms=int(self.timeout_s * 1000), linger_ms=5
                 )
                 try:
                     async with asyncio.timeout(self.timeout_s):

@@ -24,7 +24,7 @@ from services.common.settings import CommonSettings
 from tests.conftest import read_examples
 from tests.integration.api.conftest import api_settings
 from tests.integration.pipeline import all_committed, eventually, produce, running_worker
-from tests.unit.common.test_indicators import REQUIRED as REQUIRED_INDICATORS
+from tests.unit.api.indicators.test_definitions import REQUIRED as REQUIRED_INDICATORS
 
 pytestmark = pytest.mark.integration
 

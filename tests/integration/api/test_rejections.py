@@ -9,13 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from services.common.db import create_pool
 from services.common.feeds import FeedDefinition, load_feeds
+from services.common.intake.feed_intake import FeedIntake
+from services.common.kafka import producing
 from services.common.keys import issue_key
 from services.common.settings import CommonSettings
-from services.ingest.intake import FeedIntake
 from services.ingest.replay import replay_rejections
 from tests.integration.ingest.test_worker import SALINITY_FIRST
 from tests.integration.pipeline import (
@@ -76,13 +76,11 @@ async def test_replay_after_a_mapping_fix_ingests_the_quarantined_records(
 
     fixed = _with_salinity_bound(tmp_path, 100)
     pool = await create_pool(settings.database_url, max_size=1)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
     try:
-        intake = FeedIntake.of(feeds["salinity"])
-        assert await replay_rejections(pool, producer, settings.topics, intake) == 1
+        async with producing(settings.kafka_bootstrap) as producer:
+            intake = FeedIntake.of(feeds["salinity"])
+            assert await replay_rejections(pool, producer, settings.topics, intake) == 1
     finally:
-        await producer.stop()
         await pool.close()
     assert await db.fetchval("SELECT count(*) FROM rejections") == 0
     # Keyed by its entity, as the push and the simulator key it: on its entity's partition.

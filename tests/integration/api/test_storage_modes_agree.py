@@ -13,11 +13,11 @@ import pytest
 import pytest_asyncio
 
 from services.api.errors import NotFound
+from services.api.indicators.definitions import IndicatorDefinition, load_indicators
 from services.api.indicators.repository import evaluate
 from services.api.indicators.series import parse_interval, series
 from services.common.db import create_pool
 from services.common.feeds import FeedDefinition, load_feeds
-from services.common.indicators import IndicatorDefinition, load_indicators
 from services.common.storage_mode import MODES, StorageMode
 from services.common.topics import Topics, ensure_topics
 from tests.conftest import SCHEMAS_DIR

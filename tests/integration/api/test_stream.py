@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from services.api.indicators.definitions import load_indicators
 from services.common.feeds import FeedDefinition
-from services.common.indicators import load_indicators
 from services.common.keys import issue_key
 from services.common.settings import CommonSettings
 from tests.integration.messages import salinity_reading

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, async_playwright
 
+from services.api.indicators.definitions import load_indicators
 from services.common.feeds import FeedDefinition
-from services.common.indicators import load_indicators
 from services.common.keys import issue_key
 from services.common.settings import REPO_ROOT, CommonSettings
 from tests.integration.messages import air_reading, salinity_reading

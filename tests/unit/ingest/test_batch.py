@@ -56,10 +56,10 @@ def test_rejections_keep_their_bytes_and_do_not_stop_the_batch(
     feeds: dict[str, FeedDefinition],
 ) -> None:
     batch = _assemble(feeds, [None, b"{", _salinity("1,0", minute="15")])
-    assert [(r.offset, r.reason) for r in batch.rejected] == [
+    assert [(r.offset, r.reason) for r in batch.quarantined] == [
         (0, "decode: empty record (no value)"),
         (1, "decode: not JSON (unexpected end of data at line 1 column 2)"),
     ]
-    assert batch.rejected[1].raw == b"{"
+    assert batch.quarantined[1].raw == b"{"
     assert len(batch.rows) == 2
     assert batch.records == 3

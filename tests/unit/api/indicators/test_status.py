@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.api.indicators.definitions import Thresholds
 from services.api.indicators.status import status_of
-from services.common.indicators import Thresholds
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 CADENCE = timedelta(minutes=15)

@@ -12,8 +12,8 @@ import pytest
 
 from services.common.canonical import Normalised, Rejection
 from services.common.feeds import FeedDefinition, load_feeds
+from services.common.intake.normalise import Normaliser
 from services.ingest.expected import canonical_form
-from services.ingest.normalise import Normaliser
 from tests.conftest import SCHEMAS_DIR
 
 FEEDS = load_feeds(SCHEMAS_DIR)

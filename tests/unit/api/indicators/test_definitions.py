@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from services.common.feeds import FeedDefinition, FeedDefinitionError
-from services.common.indicators import load_indicators
+from services.api.indicators.definitions import IndicatorDefinitionError, load_indicators
+from services.common.feeds import FeedDefinition
 from tests.conftest import SCHEMAS_DIR
 
 REQUIRED = {
@@ -35,5 +35,5 @@ def test_an_indicator_on_an_unknown_metric_names_its_file(
         "id: x.bad\ntitle: {vi: x}\nfeed: salinity\nkind: latest_max\nmetric: nope\n",
         encoding="utf-8",
     )
-    with pytest.raises(FeedDefinitionError, match=r"x.bad.yaml.*not a metric of salinity"):
+    with pytest.raises(IndicatorDefinitionError, match=r"x.bad.yaml.*not a metric of salinity"):
         load_indicators(tmp_path, feeds)

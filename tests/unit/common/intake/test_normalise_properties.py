@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from services.common.canonical import Normalised, Rejection
 from services.common.feeds import load_feeds
-from services.ingest.normalise import Normaliser
+from services.common.intake.normalise import Normaliser
 from tests.conftest import SCHEMAS_DIR
 
 FEEDS = load_feeds(SCHEMAS_DIR)

@@ -19,6 +19,7 @@ from jsonschema.exceptions import best_match
 
 from services.common.canonical import Normalised, Observation, Rejection
 from services.common.feeds import FeedDefinition, MetricSpec, TimeSpec
+from services.common.paths import PathMissing, path_reader
 
 _T = TypeVar("_T")
 LONGEST_NAME = 256  # characters of an entity id or an attribute
@@ -35,10 +36,10 @@ class Normaliser:
         # validator only runs on failure, to name the problem well.
         self._is_valid = fastjsonschema.compile(definition.schema)
         self._explain = Draft202012Validator(definition.schema)
-        self._read_entity = _path_reader(definition.entity)
+        self._read_entity = path_reader(definition.entity)
         self._read_time = _time_reader(definition.time)
         self._attributes = tuple(
-            (name, path, _path_reader(path)) for name, path in definition.attributes.items()
+            (name, path, path_reader(path)) for name, path in definition.attributes.items()
         )
         self._metrics = tuple((spec, _metric_reader(spec)) for spec in definition.metrics)
 
@@ -51,7 +52,7 @@ class Normaliser:
             return Rejection(f"schema: {self._explanation(message, invalid)}")
         try:
             return self._map(message)
-        except Unmappable as unmappable:
+        except (Unmappable, PathMissing) as unmappable:
             return Rejection(f"mapping: {unmappable}")
 
     def entity_of(self, message: object) -> str | None:
@@ -60,7 +61,7 @@ class Normaliser:
         sends it (push, simulator, `ioc produce`, a replay of the quarantine)."""
         try:
             return _scalar_text(self._read_entity(message), self.definition.entity)
-        except Unmappable:
+        except (Unmappable, PathMissing):
             return None
 
     def _explanation(self, message: object, invalid: fastjsonschema.JsonSchemaException) -> str:
@@ -78,7 +79,7 @@ class Normaliser:
         for name, path, read in self._attributes:
             try:
                 value = read(message)
-            except Unmappable:
+            except PathMissing:
                 continue  # attributes are optional
             attributes[name] = _scalar_text(value, path)
         observations = []
@@ -92,34 +93,6 @@ class Normaliser:
             else:
                 observations.append(Observation(feed, entity, spec.name, ts, value=reading))
         return Normalised(feed, entity, ts, attributes, tuple(observations))
-
-
-# --- reading paths ---------------------------------------------------------------------------
-def _path_reader(path: str) -> Callable[[Any], Any]:
-    """Compiles a dotted path; ``lanes[].vehicles`` reads every lane's vehicles as a list."""
-    if "[]" in path:
-        list_path, _, item_path = path.partition("[]")
-        read_list = _path_reader(list_path)
-        read_item = _path_reader(item_path.removeprefix(".")) if item_path else None
-
-        def read_each(message: Any) -> list[Any]:
-            items = read_list(message)
-            if not isinstance(items, list) or not items:
-                raise Unmappable(f"{list_path} must be a non-empty list")
-            return [read_item(item) for item in items] if read_item else items
-
-        return read_each
-    keys = tuple(path.split("."))
-
-    def read(message: Any) -> Any:
-        try:
-            for key in keys:
-                message = message[key]
-        except (KeyError, TypeError, IndexError):
-            raise Unmappable(f"{path} is missing") from None
-        return message
-
-    return read
 
 
 def _scalar_text(value: Any, path: str) -> str:
@@ -146,7 +119,7 @@ def _refuse_nul(text: str, path: str) -> None:
 # --- time ------------------------------------------------------------------------------------
 def _time_reader(spec: TimeSpec) -> Callable[[dict[str, Any]], datetime]:
     parse = _time_parser(spec)
-    read_raw = _path_reader(spec.field)
+    read_raw = path_reader(spec.field)
 
     def read(message: dict[str, Any]) -> datetime:
         raw = read_raw(message)
@@ -200,8 +173,8 @@ MetricReading = float | str | None
 
 
 def _metric_reader(spec: MetricSpec) -> Callable[[dict[str, Any]], MetricReading]:
-    read_raw = _path_reader(spec.field)
-    read_weight = _path_reader(spec.weight) if spec.weight else None
+    read_raw = path_reader(spec.field)
+    read_weight = path_reader(spec.weight) if spec.weight else None
     # Integers scaled by a power of ten (cm to m) divide exactly-rounded in floats; anything else
     # goes through Decimal, so "12,4" or a weighted mean is the number a person would compute.
     reciprocal = 1 / spec.scale if spec.scale else None

@@ -1,13 +1,6 @@
 """Indicator definitions: what the wall shows is data under ``schemas/indicators/<id>.yaml``.
 
-Kinds (each computed from kept state, see ``services/api/indicators/repository.py``):
-- ``state_share``: % of a feed's entities whose latest ``metric`` is one of ``states``
-- ``state_count``: how many entities' latest ``metric`` is one of ``states``
-- ``ratio_of_sums``: 100 * Σ ``numerator`` / Σ ``denominator`` over the last ``window_seconds``
-- ``latest_ratio``: 100 * Σ latest ``numerator`` / Σ latest ``denominator`` across entities
-- ``latest_max``: the highest latest ``metric`` across entities
-- ``window_avg`` / ``window_sum`` / ``window_min`` / ``window_max`` / ``window_count``: the mean,
-  sum, lowest, highest or number of ``metric`` observations over the last ``window_seconds``
+Each ``kind`` is an object of the registry in ``kinds/``, which says what it needs.
 ``filter`` keeps entities by attribute; ``breakdown`` names the attribute to group by.
 """
 
@@ -19,21 +12,12 @@ from typing import Any, Literal
 
 import yaml
 
-from services.common.feeds import FeedDefinition, FeedDefinitionError
+from services.api.indicators.kinds import KINDS, IndicatorKind
+from services.common.feeds import FeedDefinition
 
-Kind = Literal[
-    "state_share",
-    "state_count",
-    "ratio_of_sums",
-    "latest_ratio",
-    "latest_max",
-    "window_avg",
-    "window_sum",
-    "window_min",
-    "window_max",
-    "window_count",
-]
-KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
+
+class IndicatorDefinitionError(ValueError):
+    """An indicator file that cannot be used: the API refuses to start on it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +33,7 @@ class IndicatorDefinition:
     title: dict[str, str]  # by language: vi, en
     unit: str
     feed: str
-    kind: Kind
+    kind: IndicatorKind
     metric: str | None
     states: tuple[str, ...]
     numerator: str | None
@@ -68,38 +52,26 @@ def load_indicators(
         try:
             definition = _definition(yaml.safe_load(path.read_text(encoding="utf-8")), feeds)
         except (KeyError, TypeError, ValueError) as error:
-            raise FeedDefinitionError(f"{path}: {error!r}") from error
+            raise IndicatorDefinitionError(f"{path}: {error!r}") from error
         if f"{definition.id}.yaml" != path.name:
-            raise FeedDefinitionError(f"{path}: id {definition.id!r} must match the file name")
+            raise IndicatorDefinitionError(f"{path}: id {definition.id!r} must match the file name")
         indicators[definition.id] = definition
     return indicators
 
 
 def _definition(raw: dict[str, Any], feeds: dict[str, FeedDefinition]) -> IndicatorDefinition:
-    kind = raw["kind"]
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+    kind = KINDS.get(raw["kind"])
+    if kind is None:
+        raise ValueError(f"unknown kind {raw['kind']!r}; one of {', '.join(KINDS)}")
     if raw["feed"] not in feeds:
         raise ValueError(f"unknown feed {raw['feed']!r}")
     known_metrics = {metric.name for metric in feeds[raw["feed"]].metrics}
     for field in ("metric", "numerator", "denominator"):
         if field in raw and raw[field] not in known_metrics:
             raise ValueError(f"{field} {raw[field]!r} is not a metric of {raw['feed']}")
-    needs = {
-        "state_share": ("metric", "states"),
-        "state_count": ("metric", "states"),
-        "ratio_of_sums": ("numerator", "denominator", "window_seconds"),
-        "latest_ratio": ("numerator", "denominator"),
-        "latest_max": ("metric",),
-        "window_avg": ("metric", "window_seconds"),
-        "window_sum": ("metric", "window_seconds"),
-        "window_min": ("metric", "window_seconds"),
-        "window_max": ("metric", "window_seconds"),
-        "window_count": ("metric", "window_seconds"),
-    }[kind]
-    missing = [field for field in needs if field not in raw]
+    missing = [field for field in kind.needs if field not in raw]
     if missing:
-        raise ValueError(f"kind {kind} needs {', '.join(missing)}")
+        raise ValueError(f"kind {kind.name} needs {', '.join(missing)}")
     thresholds = raw.get("thresholds")
     return IndicatorDefinition(
         id=str(raw["id"]),

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 
 from services.common.canonical import Normalised, Rejection
 from services.common.feeds import FeedDefinition
-from services.ingest.admit import admit
-from services.ingest.decode import decode
-from services.ingest.normalise import Normaliser
+from services.common.intake.admit import admit
+from services.common.intake.decode import decode
+from services.common.intake.normalise import Normaliser
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ import pytest
 
 from services.common.canonical import Normalised
 from services.common.feeds import FeedDefinition
-from services.ingest.intake import FeedIntake
-from tests.unit.ingest.test_normalise import FEEDS, _examples
+from services.common.intake.feed_intake import FeedIntake
+from tests.unit.common.intake.test_normalise import FEEDS, _examples
 
 
 @pytest.mark.parametrize(("feed", "message", "canonical"), _examples())

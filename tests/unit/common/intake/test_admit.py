@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.common.canonical import Normalised, Rejection
-from services.ingest.admit import admit
+from services.common.intake.admit import admit
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -1,0 +1,76 @@
+"""The quality report: each feed scored from what the store says of the window (read by the
+repositories), each agency the mean of its feeds. ``report_of`` is pure."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.api.feeds.repository import newest_events
+from services.api.feeds.status import feed_status
+from services.api.quality import scores
+from services.api.quality.repository import held_in_window, received_since
+from services.api.quality.schemas import AgencyQuality, FeedQuality, QualityReport
+from services.common.feeds import FeedDefinition
+
+WINDOW = timedelta(hours=24)
+
+
+async def quality_report(
+    connection: Any, feeds: Mapping[str, FeedDefinition], now: datetime
+) -> QualityReport:
+    periodic = [name for name, feed in feeds.items() if feed.periodic]
+    return report_of(
+        feeds,
+        now,
+        received=await received_since(connection, now - WINDOW),
+        held=await held_in_window(connection, periodic, now - WINDOW, now),
+        newest=await newest_events(connection),
+    )
+
+
+def report_of(
+    feeds: Mapping[str, FeedDefinition],
+    now: datetime,
+    *,
+    received: Mapping[str, scores.Received],
+    held: Mapping[str, tuple[int, int]],  # periodic feed -> (records, entities) in the window
+    newest: Mapping[str, datetime],  # feed -> its newest event time
+) -> QualityReport:
+    by_agency: dict[str, list[FeedQuality]] = defaultdict(list)
+    for name, feed in sorted(feeds.items()):
+        status = feed_status(newest.get(name), feed, now)
+        counts = received.get(name, scores.Received(0, 0, 0))
+        sufficient = None
+        if name in held:
+            records, entities = held[name]
+            cadences = max(WINDOW // timedelta(seconds=feed.cadence_seconds), 1)
+            sufficient = scores.sufficient(records, entities, cadences)
+        by_agency[feed.agency].append(
+            FeedQuality(
+                feed=name,
+                status=status,
+                correct=scores.correct(counts),
+                sufficient=sufficient,
+                clean=scores.clean(counts),
+                live=scores.LIVE_SCORE[status],
+            )
+        )
+    return QualityReport(
+        window_s=int(WINDOW.total_seconds()),
+        as_of=now,
+        agencies=[
+            AgencyQuality(
+                agency=agency,
+                correct=scores.mean(f.correct for f in feeds),
+                sufficient=scores.mean(f.sufficient for f in feeds),
+                clean=scores.mean(f.clean for f in feeds),
+                live=scores.mean(f.live for f in feeds),
+                lagging=[f.feed for f in feeds if f.status != "live"],
+                feeds=feeds,
+            )
+            for agency, feeds in sorted(by_agency.items())
+        ],
+    )

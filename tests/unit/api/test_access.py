@@ -1,0 +1,57 @@
+"""Who may do what: the one rule both request paths (endpoints, kept answers) apply."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.api.access import (
+    key_hash_of,
+    may_read_indicators,
+    require_push,
+    require_read,
+)
+from services.api.errors import Forbidden
+from services.common.feeds import FeedDefinition
+from services.common.keys import Principal, hash_key
+
+READER = Principal(1, "reader", "ioc-wall")
+
+
+def _agency(feed: FeedDefinition) -> Principal:
+    return Principal(2, "agency", feed.agency)
+
+
+@pytest.mark.parametrize("header", ["Bearer k1", "bearer k1", "Bearer   k1  "])
+def test_a_bearer_header_gives_its_key_hash(header: str) -> None:
+    assert key_hash_of(header) == hash_key("k1")
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Bearer  ", "Basic k1", "k1"])
+def test_no_bearer_key_gives_none(header: str) -> None:
+    assert key_hash_of(header) is None
+
+
+def test_every_key_reads_the_indicators(feeds: dict[str, FeedDefinition]) -> None:
+    assert may_read_indicators(READER)
+    assert may_read_indicators(_agency(feeds["salinity"]))
+
+
+def test_a_reader_reads_every_feed_and_pushes_to_none(feeds: dict[str, FeedDefinition]) -> None:
+    for feed in feeds.values():
+        require_read(READER, feed)
+        with pytest.raises(Forbidden):
+            require_push(READER, feed)
+
+
+def test_an_agency_reads_and_pushes_only_its_own_feeds(feeds: dict[str, FeedDefinition]) -> None:
+    salinity = feeds["salinity"]
+    agency = _agency(salinity)
+    require_read(agency, salinity)
+    require_push(agency, salinity)
+    others = [feed for feed in feeds.values() if feed.agency != salinity.agency]
+    assert others
+    for feed in others:
+        with pytest.raises(Forbidden):
+            require_read(agency, feed)
+        with pytest.raises(Forbidden):
+            require_push(agency, feed)
