@@ -1,7 +1,8 @@
 """`make bench` (ingest), in each storage mode: sustained ingest rate from a pre-filled raw
 topic to committed rows, against the ceiling of a binary COPY of the same canonical rows into
-the same table, measured in the same run; the worker's memory; and the rate again once the
-table holds 20M rows.
+the same table and against the peer a user would otherwise run (``bench/peer.py``: Kafka
+Connect with the Debezium JDBC sink, fed the same canonical rows), measured in the same run;
+the worker's memory; and the rate again once the table holds 20M rows.
 
     .venv/bin/python -m bench.ingest [--records 1000000] [--growth-rows 20000000] [--workers 2]
 
@@ -28,7 +29,7 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from bench import cpu, stack
+from bench import cpu, peer, stack
 from bench.records import Generated, mixed_records
 from services.common.canonical import Normalised
 from services.common.feeds import FeedDefinition, load_feeds
@@ -356,6 +357,11 @@ def measure(
     stored = asyncio.run(_count(database))
     assert stored == first.rows, f"stored {stored:,} rows, expected {first.rows:,}"
 
+    peer_db = stack.fresh_database("peer", mode)
+    peer_run = peer.measure(peer_db, mode, rows, len(feeds))
+    stack.drop_database(peer_db)
+    log(f"  the peer: {peer_run.rows_per_s:,.0f} rows/s; the pipeline: {first.rows_per_s:,.0f}")
+
     single = None
     if workers > 1:
         reference_db = stack.fresh_database("single", mode)
@@ -386,7 +392,18 @@ def measure(
     stack.drop_database(database)
 
     copy_cpu_us = copy_postgres_cpu / len(rows) * 1e6
-    return figures_of(first, copy_rate, copy_cpu_us, grown, growth_rows, workers, single, alone)
+    figures = figures_of(first, copy_rate, copy_cpu_us, grown, growth_rows, workers, single, alone)
+    return {**figures, **peer_figures(first, peer_run)}
+
+
+def peer_figures(first: IngestRun, peer_run: peer.PeerRun) -> dict[str, Any]:
+    return {
+        "peer_rows_per_s": round(peer_run.rows_per_s),
+        "ratio_to_peer": round(first.rows_per_s / peer_run.rows_per_s, 2),
+        "peer_cpu_us_per_row": {
+            k: round(v / peer_run.rows * 1e6, 1) for k, v in peer_run.cpu_seconds.items()
+        },
+    }
 
 
 async def _count(database_url: str) -> int:
@@ -429,6 +446,7 @@ def figures_of(
     for what, rate in alone.items():
         figures[f"{what}_alone_rows_per_s"] = round(rate)
         figures[f"{what}_alone_ratio_to_copy"] = round(rate / copy_rate, 3)
+        figures[f"ratio_to_{what}_alone"] = round(first.rows_per_s / rate, 3)
     if grown is not None:
         figures["table_rows_before_second_run"] = growth_rows
         figures["ingest_rows_per_s_at_growth"] = round(grown.rows_per_s)

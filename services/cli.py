@@ -123,6 +123,8 @@ def _info(args: argparse.Namespace) -> None:
             f"              {job.id:<5} {job.last_status or 'not yet':<9} {job.failures:>8}  "
             f"{_minute(job.last_success):<17} {_minute(job.next_start):<16} {job.name}"
         )
+        if job.failing and job.last_error:
+            print(f"                    failed: {job.last_error}")
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,13 @@ SELECT j.job_id, j.proc_name, j.hypertable_name, s.last_run_status,
        nullif(s.last_run_started_at, '-infinity') AS last_run_started_at,
        nullif(s.last_successful_finish, '-infinity') AS last_successful_finish,
        nullif(s.next_start, '-infinity') AS next_start,
-       coalesce(s.total_failures, 0) AS total_failures
+       coalesce(s.total_failures, 0) AS total_failures, e.err_message AS last_error
 FROM timescaledb_information.jobs j
 LEFT JOIN timescaledb_information.job_stats s USING (job_id)
+LEFT JOIN LATERAL (
+    SELECT err_message FROM timescaledb_information.job_errors
+    WHERE job_id = j.job_id ORDER BY finish_time DESC LIMIT 1
+) e ON s.last_run_status = 'Failed'
 WHERE j.job_id >= 1000
 ORDER BY j.job_id
 """
@@ -33,6 +37,7 @@ class StorageJob:
     last_success: datetime | None
     next_start: datetime | None
     failures: int
+    last_error: str | None  # why its last run failed, where it failed
 
     @property
     def failing(self) -> bool:
@@ -59,6 +64,7 @@ async def storage_jobs(connection: Any) -> list[StorageJob]:
             last_success=row["last_successful_finish"],
             next_start=row["next_start"],
             failures=row["total_failures"],
+            last_error=row["last_error"],
         )
         for row in await connection.fetch(JOBS)
     ]

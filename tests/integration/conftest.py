@@ -126,14 +126,37 @@ async def _make_template(mode: StorageMode) -> None:
     if mode in _templates:
         return
     name = template_name(mode)
+    url = f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}"
     await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     await _admin(f"CREATE DATABASE {name}")
-    await asyncio.to_thread(
-        upgrade, f"postgresql://postgres@127.0.0.1:{PG_PORT}/{name}", storage_mode=mode
-    )
+    await asyncio.to_thread(upgrade, url, storage_mode=mode)
+    if mode == "timescaledb":
+        await _quiet_jobs(url, name)
     await _admin(f"ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false")
     await _admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
     _templates.add(mode)
+
+
+async def _quiet_jobs(url: str, name: str) -> None:
+    """Stops the template's scheduler and forgets how its jobs ran. Its jobs, started as
+    connections were being refused, were recorded as failed, and every clone inherited a
+    retention policy "failing" until its next run, a day later (a fresh-clone run saw it)."""
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("SELECT _timescaledb_functions.stop_background_workers()")
+        for _ in range(100):  # the scheduler's job workers stop with it
+            running = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> "
+                "pg_backend_pid() AND backend_type <> 'client backend'",
+                name,
+            )
+            if running == 0:
+                break
+            await asyncio.sleep(0.1)
+        history = "_timescaledb_internal.bgw_job_stat, _timescaledb_internal.bgw_job_stat_history"
+        await connection.execute(f"TRUNCATE {history}")
+    finally:
+        await connection.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
