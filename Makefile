@@ -18,7 +18,7 @@ help:
 	@echo "make down    stop them (data survives)    make reset   stop and wipe local data"
 	@echo "make test    ruff, mypy and the whole test suite against real Kafka and PostgreSQL"
 	@echo "make test-faults   the fault and bad-input suite at full scale (RELIABILITY.md)"
-	@echo "make bench   ingest, HTTP push and wall API benchmarks against their ceilings (BENCHMARKS.md)"
+	@echo "make bench   ingest (beside Kafka Connect + Debezium), storage, HTTP push, wall API and freshness benchmarks (BENCHMARKS.md)"
 
 # The virtual environment, rebuilt when pyproject.toml changes.
 $(BIN)/ioc: pyproject.toml
@@ -89,4 +89,5 @@ bench: venv
 	$(BIN)/python -m bench.storage
 	$(BIN)/python -m bench.http
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.freshness
 	$(BIN)/python -m bench.report

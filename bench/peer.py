@@ -1,9 +1,10 @@
 """The peer a user would otherwise run, measured beside the pipeline in `make bench`: Kafka
 Connect (standalone) with the Debezium JDBC sink, upserting the same canonical rows, sent to it
 as JSON with schemas (already normalised: the peer does none of the pipeline's checking), into
-an equivalent table on the same cluster (a hypertable in TimescaleDB mode), 2 tasks, batches of
-3,000, with its PostgreSQL ``unnest`` insert. Its rate is its rows over the time from its first
-row written to its last, read from the rows' own write times.
+an equivalent table on the same cluster (a hypertable in TimescaleDB mode, monthly partitions in
+plain mode, as the pipeline's), 2 tasks, batches of 3,000, with its PostgreSQL ``unnest``
+insert. Its rate is its rows over the time from its first row written to its last, read from
+the rows' own write times.
 
 Connect's classpath and the connector's plugin archive are resolved by Maven (``bench/peer/``)
 into ``.stack-bench/peer/`` once, and read from there after.
@@ -46,9 +47,13 @@ CREATE TABLE {TABLE} (
     value double precision, text text,
     written_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (feed, entity, metric, ts)
-)"""
-# The same chunks as the pipeline's observations (migration 0005).
+){{partitioning}}"""
+# Partitioned as the pipeline's observations are in each mode: 7-day chunks (migration 0005),
+# or monthly range partitions (migration 0001).
 HYPERTABLE = f"SELECT create_hypertable('{TABLE}', 'ts', chunk_time_interval => INTERVAL '7 days')"
+MONTH = f"""
+CREATE TABLE {TABLE}_{{name}} PARTITION OF {TABLE}
+FOR VALUES FROM ('{{start}}-01 00:00+00') TO ('{{end}}-01 00:00+00')"""
 
 SCHEMA = {
     "type": "struct",
@@ -154,12 +159,26 @@ async def produce_rows(topic: str, rows: list[tuple[Any, ...]], partitions: int)
         await producer.flush()
 
 
-async def prepare_table(database_url: str, mode: StorageMode) -> None:
+async def prepare_table(database_url: str, mode: StorageMode, rows: list[tuple[Any, ...]]) -> None:
     connection = await asyncpg.connect(database_url)
     try:
-        await connection.execute(CREATE_TABLE)
         if mode == "timescaledb":
+            await connection.execute(CREATE_TABLE.format(partitioning=""))
             await connection.execute(HYPERTABLE)
+            return
+        await connection.execute(CREATE_TABLE.format(partitioning=" PARTITION BY RANGE (ts)"))
+        first, last = min(row[3] for row in rows), max(row[3] for row in rows)
+        year, month = first.year, first.month
+        while (year, month) <= (last.year, last.month):
+            following = (year + month // 12, month % 12 + 1)
+            await connection.execute(
+                MONTH.format(
+                    name=f"{year}_{month:02d}",
+                    start=f"{year}-{month:02d}",
+                    end=f"{following[0]}-{following[1]:02d}",
+                )
+            )
+            year, month = following
     finally:
         await connection.close()
 
@@ -176,7 +195,7 @@ def measure(
     run = CACHE / f"run-{uuid.uuid4().hex[:8]}"
     run.mkdir()
     topic = f"peer{uuid.uuid4().hex[:6]}.canonical"
-    asyncio.run(prepare_table(database_url, mode))
+    asyncio.run(prepare_table(database_url, mode, rows))
     log(f"the peer: {len(rows):,} canonical rows as JSON with schemas to {topic}")
     asyncio.run(produce_rows(topic, rows, RAW_PARTITIONS * feeds))
     database = database_url.rsplit("/", 1)[1]
