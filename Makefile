@@ -76,7 +76,7 @@ FAULT_TESTS := tests/integration/ingest/test_faults.py tests/integration/ingest/
   tests/integration/test_kafka_cluster.py tests/integration/api/test_openapi_conformance.py \
   tests/integration/api/test_access.py tests/integration/api/test_push.py \
   tests/integration/common/test_stack.py tests/unit/test_config_guard.py \
-  tests/unit/ingest/test_normalise_properties.py
+  tests/unit/common/intake/test_normalise_properties.py
 test-faults: lint typecheck tools
 	IOC_FAULTS=full $(BIN)/pytest -p no:cacheprovider -v $(FAULT_TESTS)
 	IOC_FAULTS=full IOC_STORAGE_MODE=postgres $(BIN)/pytest -p no:cacheprovider -v \
