@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import time
-import uuid
 from typing import Any
 
 import aiohttp
@@ -20,9 +18,10 @@ import httpx
 
 from bench import stack
 from bench.ingest import log
+from bench.results import write_figures
 from services.common.feeds import load_feeds
 from services.common.settings import REPO_ROOT
-from services.common.topics import Topics, ensure_topics
+from services.common.topics import Topics
 
 POLL_S = 2.0
 CLOSED_LOOP_CLIENTS = 16
@@ -124,10 +123,7 @@ def main() -> None:
     feeds = load_feeds(REPO_ROOT / "schemas")
     stack.run_stack("up", "postgres", "kafka")
     try:
-        database = stack.fresh_database("api")
-        topics = Topics(namespace=f"api{uuid.uuid4().hex[:6]}.")
-        asyncio.run(ensure_topics(stack.BOOTSTRAP, topics.partitions(feeds)))
-        env = stack.service_env(database, topics.namespace, IOC_LOG_LEVEL="WARNING")
+        env, topics = stack.services_on_their_own("api", feeds, IOC_LOG_LEVEL="WARNING")
         key = stack.issue_key(env, "--reader", "bench")
         api_url, trivial_url = "http://127.0.0.1:8091", "http://127.0.0.1:8092"
         api = ["-m", "services.cli", "api", "--port", "8091"]
@@ -171,10 +167,7 @@ def main() -> None:
         "trivial_load_p99_ms": trivial_load["p99_ms"],
         "not_modified_ratio_to_trivial": round(not_modified / ceiling, 3),
     }
-    print(json.dumps(figures, indent=2))
-    out = REPO_ROOT / "bench" / "results" / "api.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    write_figures("api", figures)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import json
 import os
 import statistics
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -28,9 +27,9 @@ import httpx
 from bench import stack
 from bench.http import BATCH, LOCAL, salinity_batches
 from bench.ingest import log
+from bench.results import write_figures
 from services.common.feeds import load_feeds
 from services.common.settings import REPO_ROOT
-from services.common.topics import Topics, ensure_topics
 
 PROBE_EVERY_S = 0.25
 POLL_S = 0.01
@@ -132,17 +131,10 @@ def main() -> None:
     feeds = load_feeds(REPO_ROOT / "schemas")
     stack.run_stack("up", "postgres", "kafka")
     try:
-        database = stack.fresh_database("fresh")
-        topics = Topics(namespace=f"fresh{uuid.uuid4().hex[:6]}.")
-        asyncio.run(ensure_topics(stack.BOOTSTRAP, topics.partitions(feeds)))
-        port = stack.free_port()
-        env = stack.service_env(
-            database,
-            topics.namespace,
-            IOC_PUSH_RATE_PER_S="100000",
-            IOC_PUSH_BURST="100000",
-            IOC_LOG_LEVEL="WARNING",
+        env, _ = stack.services_on_their_own(
+            "fresh", feeds, **stack.UNLIMITED_PUSHES, IOC_LOG_LEVEL="WARNING"
         )
+        port = stack.free_port()
         agency = stack.issue_key(env, "--agency", "snnmt")
         reader = stack.issue_key(env, "--reader", "wall")
         url = f"http://127.0.0.1:{port}"
@@ -161,10 +153,7 @@ def main() -> None:
         "freshness_p99_ms": round(quantiles[98] * 1000),
         "freshness_max_ms": round(max(delays) * 1000),
     }
-    print(json.dumps(figures, indent=2))
-    out = REPO_ROOT / "bench" / "results" / "freshness.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    write_figures("freshness", figures)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import asyncio
 import json
 import statistics
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,10 +20,10 @@ import httpx
 
 from bench import stack
 from bench.ingest import log
+from bench.results import write_figures
 from services.common.feeds import load_feeds
 from services.common.kafka import producing
 from services.common.settings import REPO_ROOT
-from services.common.topics import Topics, ensure_topics
 
 BATCH = 500
 PATH = "/v1/feeds/salinity/messages"
@@ -103,16 +102,8 @@ def main() -> None:
     feeds = load_feeds(REPO_ROOT / "schemas")
     stack.run_stack("up", "postgres", "kafka")
     try:
-        database = stack.fresh_database("http")
-        topics = Topics(namespace=f"http{uuid.uuid4().hex[:6]}.")
-        asyncio.run(ensure_topics(stack.BOOTSTRAP, topics.partitions(feeds)))
+        env, topics = stack.services_on_their_own("http", feeds, **stack.UNLIMITED_PUSHES)
         port = stack.free_port()
-        env = stack.service_env(
-            database,
-            topics.namespace,
-            IOC_PUSH_RATE_PER_S="100000",
-            IOC_PUSH_BURST="100000",
-        )
         key = stack.issue_key(env, "--agency", "snnmt")
         url = f"http://127.0.0.1:{port}"
         api = ["-m", "services.cli", "api", "--port", str(port)]
@@ -137,10 +128,7 @@ def main() -> None:
         "latency_p50_ms": round(quantiles[49] * 1000, 1),
         "latency_p99_ms": round(quantiles[98] * 1000, 1),
     }
-    print(json.dumps(figures, indent=2))
-    out = REPO_ROOT / "bench" / "results" / "http.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    write_figures("http", figures)
 
 
 if __name__ == "__main__":

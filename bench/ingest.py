@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -31,6 +30,7 @@ from aiokafka.errors import KafkaError
 
 from bench import cpu, peer, stack
 from bench.records import Generated, mixed_records
+from bench.results import write_figures
 from services.common.canonical import Normalised
 from services.common.feeds import FeedDefinition, load_feeds
 from services.common.intake.decode import decode
@@ -358,9 +358,10 @@ def measure(
     assert stored == first.rows, f"stored {stored:,} rows, expected {first.rows:,}"
 
     peer_db = stack.fresh_database("peer", mode)
-    peer_run = peer.measure(peer_db, mode, rows, len(feeds))
+    peer_seconds, peer_cpu = peer.measure(peer_db, mode, rows, len(feeds))
     stack.drop_database(peer_db)
-    log(f"  the peer: {peer_run.rows_per_s:,.0f} rows/s; the pipeline: {first.rows_per_s:,.0f}")
+    peer_rate = len(rows) / peer_seconds
+    log(f"  the peer: {peer_rate:,.0f} rows/s; the pipeline: {first.rows_per_s:,.0f}")
 
     single = None
     if workers > 1:
@@ -393,16 +394,11 @@ def measure(
 
     copy_cpu_us = copy_postgres_cpu / len(rows) * 1e6
     figures = figures_of(first, copy_rate, copy_cpu_us, grown, growth_rows, workers, single, alone)
-    return {**figures, **peer_figures(first, peer_run)}
-
-
-def peer_figures(first: IngestRun, peer_run: peer.PeerRun) -> dict[str, Any]:
     return {
-        "peer_rows_per_s": round(peer_run.rows_per_s),
-        "ratio_to_peer": round(first.rows_per_s / peer_run.rows_per_s, 2),
-        "peer_cpu_us_per_row": {
-            k: round(v / peer_run.rows * 1e6, 1) for k, v in peer_run.cpu_seconds.items()
-        },
+        **figures,
+        "peer_rows_per_s": round(peer_rate),
+        "ratio_to_peer": round(first.rows_per_s / peer_rate, 2),
+        "peer_cpu_us_per_row": {k: round(v / len(rows) * 1e6, 1) for k, v in peer_cpu.items()},
     }
 
 
@@ -455,12 +451,7 @@ def figures_of(
 
 
 def report(mode: StorageMode, figures: dict[str, Any]) -> None:
-    figures = {"storage_mode": mode, **figures}
-    print(json.dumps(figures, indent=2))
-    out = REPO_ROOT / "bench" / "results" / f"ingest-{mode}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    log(f"figures written to {out.relative_to(REPO_ROOT)}")
+    write_figures(f"ingest-{mode}", {"storage_mode": mode, **figures})
 
 
 if __name__ == "__main__":

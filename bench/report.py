@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.results import read_figures
 from services.common.settings import REPO_ROOT
 
 # (figure, what it is, the target in words, the bound, whether the figure must be at least it)
@@ -142,12 +142,9 @@ def _storage(figures: dict[str, Any]) -> list[str]:
 
 
 def main() -> None:
-    results = REPO_ROOT / "bench" / "results"
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     ingests = [
-        json.loads(path.read_text())
-        for mode in MODE_TITLES
-        if (path := results / f"ingest-{mode}.json").exists()
+        figures for mode in MODE_TITLES if (figures := read_figures(f"ingest-{mode}")) is not None
     ]
     lines = [
         "# Benchmarks",
@@ -164,12 +161,11 @@ def main() -> None:
     ]
     for figures in ingests:
         lines += _ingest(figures)
-    storage_results = results / "storage.json"
-    if storage_results.exists():
-        lines += _storage(json.loads(storage_results.read_text()))
-    http_results = REPO_ROOT / "bench" / "results" / "http.json"
-    if http_results.exists():
-        http = json.loads(http_results.read_text())
+    storage = read_figures("storage")
+    if storage is not None:
+        lines += _storage(storage)
+    http = read_figures("http")
+    if http is not None:
         rate, ratio = http["http_messages_per_s"], http["http_ratio_to_producer"]
         lines += [
             "",
@@ -189,9 +185,8 @@ def main() -> None:
             f"| bare producer ceiling, messages/s | {http['producer_ceiling_messages_per_s']:,} |"
             " | |",
         ]
-    api_results = REPO_ROOT / "bench" / "results" / "api.json"
-    if api_results.exists():
-        api = json.loads(api_results.read_text())
+    api = read_figures("api")
+    if api is not None:
         p99, ratio = api["load_p99_ms"], api["not_modified_ratio_to_trivial"]
         lines += [
             "",
@@ -213,9 +208,8 @@ def main() -> None:
             f"| trivial endpoint ceiling, requests/s | {api['trivial_per_s']:,} | | |",
             f"| trivial endpoint p99 at the same load (ms) | {api['trivial_load_p99_ms']} | | |",
         ]
-    freshness_results = REPO_ROOT / "bench" / "results" / "freshness.json"
-    if freshness_results.exists():
-        fresh = json.loads(freshness_results.read_text())
+    fresh = read_figures("freshness")
+    if fresh is not None:
         p99 = fresh["freshness_p99_ms"]
         lines += [
             "",

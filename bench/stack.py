@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import asyncpg
@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from services.common.migrate import upgrade
 from services.common.settings import REPO_ROOT
 from services.common.storage_mode import MODES, StorageMode, choose_storage_mode
+from services.common.topics import Topics, ensure_topics
 
 PG_PORT = int(os.environ.get("IOC_BENCH_PG_PORT", "25472"))
 KAFKA_PORT = int(os.environ.get("IOC_BENCH_KAFKA_PORT", "19222"))
@@ -123,6 +124,21 @@ def service_env(database: str, namespace: str, **extra: str) -> dict[str, str]:
         "IOC_TOPIC_NAMESPACE": namespace,
         **extra,
     }
+
+
+# Pushes a benchmark sends are not to be throttled by the per-key rate limit.
+UNLIMITED_PUSHES = {"IOC_PUSH_RATE_PER_S": "100000", "IOC_PUSH_BURST": "100000"}
+
+
+def services_on_their_own(
+    prefix: str, feeds: Iterable[str], **extra: str
+) -> tuple[dict[str, str], Topics]:
+    """A fresh database and topics of their own on the bench's stack, and the environment of
+    a service process using them."""
+    database = fresh_database(prefix)
+    topics = Topics(namespace=f"{prefix}{uuid.uuid4().hex[:6]}.")
+    asyncio.run(ensure_topics(BOOTSTRAP, topics.partitions(feeds)))
+    return service_env(database, topics.namespace, **extra), topics
 
 
 def issue_key(env: dict[str, str], *who: str) -> str:

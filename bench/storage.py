@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import random
 import statistics
@@ -26,6 +25,7 @@ import asyncpg
 
 from bench import stack
 from bench.ingest import ensure_partitions, log
+from bench.results import write_figures
 from services.api.indicators.definitions import load_indicators
 from services.api.indicators.series import parse_interval, series
 from services.common.db import create_pool
@@ -201,11 +201,7 @@ def main() -> None:
         "minutes, 50 salinity stations every 15 minutes, 20 air stations hourly; "
         f"{rows:,} rows); the series is `{INDICATOR}` (every camera's vehicles summed per bucket)."
     )
-    print(json.dumps(results, indent=2))
-    out = REPO_ROOT / "bench" / "results" / "storage.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    log(f"figures written to {out.relative_to(REPO_ROOT)}")
+    write_figures("storage", results)
 
 
 if __name__ == "__main__":
