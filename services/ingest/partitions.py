@@ -54,6 +54,20 @@ class Partitions:
             if records:
                 self.consumer.seek(tp, records[0].offset)
 
+    async def rewind(self, dropped: Iterable[Batch]) -> None:
+        """Seeks back to the first record of batches dropped unwritten, on every partition still
+        this consumer's, so that it fetches them again. Never forward: a rebalance may have
+        reset a partition to its committed offset, before them."""
+        first: dict[TopicPartition, int] = {}
+        for batch in dropped:
+            for record in batch.received:
+                tp = TopicPartition(record.topic, record.partition)
+                first[tp] = min(first.get(tp, record.offset), record.offset)
+        assigned = self.consumer.assignment()
+        for tp, offset in first.items():
+            if tp in assigned and offset < await self.consumer.position(tp):
+                self.consumer.seek(tp, offset)
+
     def resume_healthy_feeds(self) -> None:
         self.consumer.resume(*(tp for tp in self.consumer.paused() if not self.is_halted(tp.topic)))
         metrics.PAUSED_PARTITIONS.set(len(self.consumer.paused()))

@@ -26,8 +26,8 @@ class Rebalances:
         """Checked before every attempt to write ``batch``, polled when ``revocations`` had
         been counted: a batch polled before a rebalance is dropped. Its partitions may be
         another worker's now, replaying from the last commit, and a stale write landing after
-        theirs would undo a correction. Nothing of it was committed, so whoever owns each
-        partition now fetches these records again."""
+        theirs would undo a correction. Nothing of it was committed: whoever owns each partition
+        now fetches these records again (this worker too, rewound: ``Partitions.rewind``)."""
         if revocations == self.revocations:
             return False
         log.info(

@@ -136,7 +136,7 @@ class _Worker:
         )
         self.rebalances = Rebalances(on_assigned=self.partitions.pause_halted)
         # The batch being written while the next one is polled and assembled.
-        self.writing: asyncio.Task[None] | None = None
+        self.writing: asyncio.Task[Batch | None] | None = None
         self.batches = 0
         self.after_write = Failpoint("after-write")  # the fault tests' kill between commits
 
@@ -149,17 +149,24 @@ class _Worker:
             self.settings.batch_max_age_ms, self.settings.batch_max_records
         )
         batch = await self._assemble(records) if records else None
+        dropped = await self.drain()
+        if dropped is not None:
+            # This consumer's positions are past the dropped batch, and past the one polled
+            # meanwhile: neither may be skipped, so both are fetched again where the
+            # partitions are still this worker's (committing the second would lose the first).
+            await self.partitions.rewind([dropped] if batch is None else [dropped, batch])
+            return
         if batch is not None:
-            self.partitions.halt_invalid_feeds(batch)
-        await self.drain()
-        if batch is not None:
+            self.partitions.halt_invalid_feeds(batch)  # a feed turned bad: no more is fetched
             self.writing = asyncio.create_task(self._write_and_commit(batch, revocations))
 
-    async def drain(self) -> None:
-        """Waits for the batch being written to be committed; its failure is the worker's."""
-        if self.writing is not None:
-            writing, self.writing = self.writing, None
-            await writing
+    async def drain(self) -> Batch | None:
+        """Waits for the batch being written to be committed; its failure is the worker's.
+        Returns the batch where it was dropped unwritten (polled before a rebalance)."""
+        if self.writing is None:
+            return None
+        writing, self.writing = self.writing, None
+        return await writing
 
     async def _assemble(self, records: list[Any]) -> Batch:
         """Decode, normalise and admit, in slices, yielding between them: the batch being
@@ -177,20 +184,21 @@ class _Worker:
             await asyncio.sleep(0)
         return batch
 
-    async def _write_and_commit(self, batch: Batch, revocations: int) -> None:
-        """One batch: dead-letter, write, commit."""
+    async def _write_and_commit(self, batch: Batch, revocations: int) -> Batch | None:
+        """One batch: dead-letter, write, commit. Returns the batch where it was dropped."""
         async with self.rebalances.in_flight:
             if self.rebalances.polled_before_one(revocations, batch):
-                return
+                return batch
             await send_dead_letters(
                 self.producer, self.settings.common.topics.dlq, batch.quarantined
             )
             if not await self._write_until_done(batch, revocations):
-                return
+                return batch
             self.after_write.reach()
             await self._commit(batch)
         report_committed(batch)
         self.partitions.report_lag(batch)
+        return None
 
     async def _write_until_done(self, batch: Batch, revocations: int) -> bool:
         """Writes the batch, retrying while the database is away; False when a rebalance came
