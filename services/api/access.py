@@ -1,9 +1,12 @@
 """Who may do what, decided here for both request paths (the endpoints and the kept answers
 of ``indicators/kept_answers.py``): a key is presented as ``Authorization: Bearer <key>``; every
 key reads the wall's indicators; reader keys read every feed; an agency's key only its own, and
-only an agency's key pushes, to its own feeds."""
+only an agency's key pushes, to its own feeds. A feed marked public (open data) is read by
+anyone, with or without a key, where an endpoint serves open data (the SensorThings API)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from services.api.errors import Forbidden
 from services.common.feeds import FeedDefinition
@@ -34,6 +37,20 @@ def require_read(caller: Principal, feed: FeedDefinition) -> None:
     if caller.kind == "agency" and caller.subject == feed.agency:
         return
     raise Forbidden(f"this key may not read feed {feed.feed!r}")
+
+
+def readable_feeds(
+    caller: Principal | None, feeds: Mapping[str, FeedDefinition]
+) -> frozenset[str] | None:
+    """The feeds ``caller`` (None: no key) may read in open-data endpoints; None: every feed."""
+    if caller is not None and caller.kind == "reader":
+        return None
+    return frozenset(
+        name
+        for name, feed in feeds.items()
+        if feed.public
+        or (caller is not None and caller.kind == "agency" and caller.subject == feed.agency)
+    )
 
 
 def require_push(caller: Principal, feed: FeedDefinition) -> None:

@@ -31,6 +31,8 @@ from services.api.push.rate_limit import RateLimiter
 from services.api.quality.endpoints import router as quality_router
 from services.api.rejections.endpoints import router as rejections_router
 from services.api.settings import ApiSettings
+from services.api.sta.endpoints import router as sta_router
+from services.api.sta.entities import catalogue
 from services.api.stream.endpoints import router as stream_router
 from services.api.wall.endpoints import router as wall_router
 from services.common.db import create_pool
@@ -62,6 +64,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             clock=clock,
             board=board,
             principals=PrincipalCache(settings.key_cache_s),
+            sensorthings=catalogue(feeds),
         )
         # What start-up allocated lives as long as the process: out of the collector's sight,
         # so its full collections (pauses in the wall's polls) stay short.
@@ -103,6 +106,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(quality_router)
     app.include_router(stream_router)
     app.include_router(wall_router)
+    app.include_router(sta_router)
     openapi.install(app, load_feeds(settings.common.schemas_dir))
     return app
 

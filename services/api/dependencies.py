@@ -18,6 +18,7 @@ from services.api.principals import PrincipalCache
 from services.api.push.gateway import KafkaGateway
 from services.api.push.rate_limit import RateLimiter
 from services.api.settings import ApiSettings
+from services.api.sta.entities import EntityType
 from services.common.feeds import FeedDefinition
 from services.common.intake.feed_intake import FeedIntake
 from services.common.keys import Principal, find_principal_by_hash
@@ -35,6 +36,7 @@ class AppState:
     clock: Callable[[], datetime]
     board: IndicatorBoard
     principals: PrincipalCache
+    sensorthings: dict[str, EntityType]  # by entity set
 
 
 def _state(request: Request) -> AppState:
@@ -62,9 +64,25 @@ async def _principal(
 ) -> Principal:
     # ``scheme`` puts the bearer scheme in the OpenAPI; the header is read by the one rule both
     # request paths share.
+    principal = await _presented(request, state)
+    if principal is None:
+        raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+    return principal
+
+
+async def _optional_principal(
+    request: Request,
+    state: State,
+    scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """The caller where a key is presented (a wrong key is still refused), else None."""
+    return await _presented(request, state)
+
+
+async def _presented(request: Request, state: AppState) -> Principal | None:
     key_hash = key_hash_of(request.headers.get("authorization", ""))
     if key_hash is None:
-        raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+        return None
     principal = state.principals.get(key_hash)
     if principal is not None:
         return principal
@@ -77,6 +95,7 @@ async def _principal(
 
 
 Caller = Annotated[Principal, Depends(_principal)]
+OptionalCaller = Annotated[Principal | None, Depends(_optional_principal)]
 
 
 def _feed(state: State, feed: str) -> FeedDefinition:

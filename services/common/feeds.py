@@ -48,6 +48,14 @@ class MetricSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class LocationSpec:
+    """Where a feed's messages give their entity's coordinates (WGS 84 degrees)."""
+
+    lat: str  # dotted paths
+    lon: str
+
+
+@dataclass(frozen=True, slots=True)
 class FeedDefinition:
     feed: str
     agency: str
@@ -61,6 +69,8 @@ class FeedDefinition:
     schema: dict[str, Any]
     directory: Path
     due: datetime.time | None = None  # a daily feed's deadline (local): its figures by then
+    location: LocationSpec | None = None
+    public: bool = False  # open data: readable without a key (the SensorThings API, exports)
 
     @property
     def examples_path(self) -> Path:
@@ -102,6 +112,10 @@ def load_feed(directory: Path) -> FeedDefinition:
             schema=schema,
             directory=directory,
             due=datetime.time.fromisoformat(str(raw["due"])) if "due" in raw else None,
+            location=LocationSpec(_text(raw["location"], "lat"), _text(raw["location"], "lon"))
+            if "location" in raw
+            else None,
+            public=_flag(raw, "public"),
         )
     except (KeyError, TypeError, ValueError, InvalidOperation, OSError) as error:
         raise FeedDefinitionError(f"{where}: {error!r}") from error
@@ -114,6 +128,13 @@ def _text(raw: dict[str, Any], key: str) -> str:
     value = raw[key]
     if not isinstance(value, str) or not value:
         raise ValueError(f"{key} must be a non-empty string")
+    return value
+
+
+def _flag(raw: dict[str, Any], key: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false")
     return value
 
 

@@ -113,6 +113,26 @@ entities = Table(
     PrimaryKeyConstraint("feed", "entity"),
 )
 
+# Stable integer ids for the SensorThings API (``/sta/``), given when a series is first stored
+# (a trigger on ``latest``, migration 0007): a thing is a feed's entity, a datastream its metric.
+sta_things = Table(
+    "sta_things",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("feed", Text, nullable=False),
+    Column("entity", Text, nullable=False),
+    UniqueConstraint("feed", "entity", name="sta_things_feed_entity_key"),
+)
+sta_datastreams = Table(
+    "sta_datastreams",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("feed", Text, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("metric", Text, nullable=False),
+    UniqueConstraint("feed", "entity", "metric", name="sta_datastreams_feed_entity_metric_key"),
+)
+
 # Quarantine: every record that could not be ingested, with its reason and original bytes.
 rejections = Table(
     "rejections",

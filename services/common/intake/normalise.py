@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from services.common.canonical import Normalised, Observation, Rejection
-from services.common.feeds import FeedDefinition, MetricSpec, TimeSpec
+from services.common.feeds import FeedDefinition, LocationSpec, MetricSpec, TimeSpec
 from services.common.paths import PathMissing, path_reader
 
 _T = TypeVar("_T")
@@ -42,6 +42,7 @@ class Normaliser:
             (name, path, path_reader(path)) for name, path in definition.attributes.items()
         )
         self._metrics = tuple((spec, _metric_reader(spec)) for spec in definition.metrics)
+        self._read_location = _location_reader(definition.location)
 
     def __call__(self, message: object) -> Normalised | Rejection:
         if not isinstance(message, dict):
@@ -82,6 +83,8 @@ class Normaliser:
             except PathMissing:
                 continue  # attributes are optional
             attributes[name] = _scalar_text(value, path)
+        if self._read_location is not None:
+            attributes.update(self._read_location(message))
         observations = []
         for spec, read_metric in self._metrics:
             reading = read_metric(message)
@@ -107,6 +110,35 @@ def _scalar_text(value: Any, path: str) -> str:
         raise Unmappable(f"{path} is longer than {LONGEST_NAME} characters")
     _refuse_nul(text, path)
     return text
+
+
+def _location_reader(
+    spec: LocationSpec | None,
+) -> Callable[[dict[str, Any]], dict[str, str]] | None:
+    """The entity's coordinates as the attributes ``lat`` and ``lon`` (decimal degrees, WGS 84),
+    or none where the message gives none; a coordinate off the globe is unmappable."""
+    if spec is None:
+        return None
+    readers = (
+        ("lat", spec.lat, path_reader(spec.lat), 90.0),
+        ("lon", spec.lon, path_reader(spec.lon), 180.0),
+    )
+
+    def read(message: dict[str, Any]) -> dict[str, str]:
+        coordinates = {}
+        for name, path, read_one, limit in readers:
+            try:
+                value = read_one(message)
+            except PathMissing:
+                return {}  # where an entity is, is optional
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise Unmappable(f"{path} must be a number of degrees")
+            if not -limit <= value <= limit:
+                raise Unmappable(f"{path} {value} is outside [-{limit:g}, {limit:g}]")
+            coordinates[name] = repr(float(value))
+        return coordinates
+
+    return read
 
 
 def _refuse_nul(text: str, path: str) -> None:

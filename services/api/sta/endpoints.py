@@ -1,0 +1,180 @@
+"""``/sta/v1.0/`` and ``/sta/v1.1/``: the OGC SensorThings API, read-only, over the store.
+A key is optional: without one only the public feeds' entities are visible (open data)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from services.api.access import readable_feeds
+from services.api.dependencies import Connection, OptionalCaller, State
+from services.api.errors import ApiError, NotFound
+from services.api.sta.entities import EntityType, Property
+from services.api.sta.filter import QueryError
+from services.api.sta.repository import Page, Visible, fetch_page, fetch_related
+from services.api.sta.request import Options, ResourcePath, options, resource_path
+
+VERSIONS = ("v1.0", "v1.1")
+CONFORMANCE = (
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
+)
+
+router = APIRouter(tags=["sensorthings"])
+
+
+def _root(request: Request, version: str) -> str:
+    return f"{str(request.base_url).rstrip('/')}/sta/{version}"
+
+
+@router.get("/sta/{version}", summary="The SensorThings service root: its entity sets")
+@router.get("/sta/{version}/", include_in_schema=False)
+async def service_root(request: Request, version: str, state: State) -> dict[str, Any]:
+    root = _root(request, _checked(version))
+    body: dict[str, Any] = {
+        "value": [{"name": name, "url": f"{root}/{name}"} for name in state.sensorthings]
+    }
+    if version != "v1.0":
+        body["serverSettings"] = {"conformance": list(CONFORMANCE)}
+    return body
+
+
+@router.get(
+    "/sta/{version}/{resource:path}",
+    summary="SensorThings entities, their properties, relations and references",
+)
+async def read(
+    request: Request,
+    version: str,
+    resource: str,
+    state: State,
+    caller: OptionalCaller,
+    connection: Connection,
+) -> Response:
+    root = _root(request, _checked(version))
+    visible = readable_feeds(caller, state.feeds)
+    try:
+        path = resource_path(resource, state.sensorthings)
+        asked = options(dict(request.query_params), path.entity, max_top=state.settings.max_page)
+        page = await fetch_page(connection, path, asked, state.sensorthings, visible)
+    except QueryError as error:
+        raise ApiError(str(error)) from None
+    if path.single:
+        if not page.rows:
+            raise NotFound(f"no {path.entity.singular} at {resource}")
+        return await _one(connection, path, asked, page.rows[0], root, state, visible)
+    return await _collection(request, connection, path, asked, page, root, state, visible)
+
+
+def _checked(version: str) -> str:
+    if version not in VERSIONS:
+        raise NotFound(f"SensorThings {version} is not served; versions: {', '.join(VERSIONS)}")
+    return version
+
+
+async def _one(
+    connection: Any,
+    path: ResourcePath,
+    asked: Options,
+    row: dict[str, Any],
+    root: str,
+    state: State,
+    visible: Visible,
+) -> Response:
+    entity = path.entity
+    if path.references:
+        return JSONResponse({"@iot.selfLink": _self_link(root, entity, row)})
+    if path.member is not None:
+        value = _value(path.member, row)
+        if path.raw_value:
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            return PlainTextResponse("" if value is None else text)
+        return JSONResponse({path.member.name: value})
+    (rendered,) = await _rendered(connection, entity, [row], asked, root, state, visible)
+    return JSONResponse(rendered)
+
+
+async def _collection(
+    request: Request,
+    connection: Any,
+    path: ResourcePath,
+    asked: Options,
+    page: Page,
+    root: str,
+    state: State,
+    visible: Visible,
+) -> Response:
+    entity = path.entity
+    body: dict[str, Any] = {}
+    if page.count is not None:
+        body["@iot.count"] = page.count
+    if path.references:
+        body["value"] = [{"@iot.selfLink": _self_link(root, entity, row)} for row in page.rows]
+    else:
+        body["value"] = await _rendered(connection, entity, page.rows, asked, root, state, visible)
+    if page.more:
+        following = {**asked.given, "$top": str(asked.top), "$skip": str(asked.skip + asked.top)}
+        body["@iot.nextLink"] = (
+            f"{request.url.remove_query_params(list(request.query_params))}?{urlencode(following)}"
+        )
+    return JSONResponse(body)
+
+
+async def _rendered(
+    connection: Any,
+    entity: EntityType,
+    rows: list[dict[str, Any]],
+    asked: Options,
+    root: str,
+    state: State,
+    visible: Visible,
+) -> list[dict[str, Any]]:
+    rendered = [_entity(entity, row, root, asked.select) for row in rows]
+    for name in asked.expand:
+        relation = entity.relation(name)
+        assert relation is not None  # checked when the options were parsed
+        target = state.sensorthings[relation.target]
+        keys = sorted({row[relation.here] for row in rows})
+        related = await fetch_related(connection, relation, target, keys, visible)
+        for row, out in zip(rows, rendered, strict=True):
+            found = [_entity(target, r, root, ()) for r in related.get(row[relation.here], [])]
+            out[name] = found if relation.many else (found[0] if found else None)
+    return rendered
+
+
+def _self_link(root: str, entity: EntityType, row: dict[str, Any]) -> str:
+    return f"{root}/{entity.plural}({row['id']})"
+
+
+def _entity(
+    entity: EntityType, row: dict[str, Any], root: str, select: tuple[str, ...]
+) -> dict[str, Any]:
+    link = _self_link(root, entity, row)
+    out: dict[str, Any] = {}
+    if not select or "id" in select:
+        out["@iot.id"] = row["id"]
+    if not select:
+        out["@iot.selfLink"] = link
+    for prop in entity.properties:
+        if not select or prop.name in select:
+            out[prop.name] = _value(prop, row)
+    for relation in entity.relations:
+        if not select or relation.name in select:
+            out[f"{relation.name}@iot.navigationLink"] = f"{link}/{relation.name}"
+    return out
+
+
+def _value(prop: Property, row: dict[str, Any]) -> Any:
+    if prop.kind == "result":
+        number = row["result_number"]
+        return number if number is not None else row["result_text"]
+    value = row[prop.column]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return value
