@@ -99,7 +99,7 @@ def resolve() -> tuple[str, Path]:
         archives = CACHE / "archives"
         _maven(
             "-s",
-            str(PEER / "maven-settings.xml"),
+            str(REPO_ROOT / "deploy" / "maven-settings.xml"),
             "dependency:copy",
             f"-Dartifact={CONNECTOR}",
             f"-DoutputDirectory={archives}",

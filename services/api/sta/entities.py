@@ -137,7 +137,11 @@ def catalogue(feeds: Mapping[str, FeedDefinition]) -> dict[str, EntityType]:
             "Datastream",
             "Datastreams",
             _properties(
-                name="text", description="text", unitOfMeasurement="json", observationType="text"
+                name="text",
+                description="text",
+                unitOfMeasurement="json",
+                observationType="text",
+                properties="json",
             ),
             (
                 Relation("Thing", "Things", "thing_id", "id"),
@@ -260,6 +264,7 @@ _COLUMNS = {
         "description",
         "unitOfMeasurement",
         "observationType",
+        "properties",
     ),
     "Sensors": ("id", "feed", "name", "description", "encodingType", "metadata"),
     "ObservedProperties": ("id", "feed", "name", "definition", "description"),
@@ -313,7 +318,9 @@ def _sources(feeds_json: str, metrics_json: str) -> dict[str, Subquery]:
                 ELSE jsonb_build_object('name', m.unit, 'symbol', m.unit, 'definition', NULL)
             END AS "unitOfMeasurement",
             CASE WHEN m.text_valued THEN '{OBSERVATION_TYPES[True]}'
-                ELSE '{OBSERVATION_TYPES[False]}' END AS "observationType"
+                ELSE '{OBSERVATION_TYPES[False]}' END AS "observationType",
+            jsonb_build_object('feed', d.feed, 'entity', d.entity, 'metric', d.metric)
+                AS properties
             FROM sta_datastreams d JOIN sta_things t USING (feed, entity)
             JOIN {_FEEDS} USING (feed) JOIN {_METRICS} USING (feed, metric)
             LEFT JOIN entities e USING (feed, entity)""",
