@@ -45,11 +45,18 @@ def upgrade() -> None:
         CREATE FUNCTION sta_number_new_series() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
+            -- Only what is not numbered yet asks for a number: an identity spends one on
+            -- every row tried, even one that conflicts.
             INSERT INTO sta_things (feed, entity)
-            SELECT DISTINCT feed, entity FROM added ORDER BY feed, entity
+            SELECT DISTINCT feed, entity FROM added
+            WHERE NOT EXISTS (
+                SELECT 1 FROM sta_things t WHERE (t.feed, t.entity) = (added.feed, added.entity)
+            )
+            ORDER BY feed, entity
             ON CONFLICT DO NOTHING;
             INSERT INTO sta_datastreams (feed, entity, metric)
-            SELECT feed, entity, metric FROM added ORDER BY feed, entity, metric
+            SELECT feed, entity, metric FROM added
+            ORDER BY feed, entity, metric
             ON CONFLICT DO NOTHING;
             RETURN NULL;
         END

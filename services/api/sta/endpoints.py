@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import asyncpg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
@@ -16,7 +17,7 @@ from services.api.dependencies import Connection, OptionalCaller, State
 from services.api.errors import ApiError, NotFound
 from services.api.sta.entities import EntityType, Property
 from services.api.sta.filter import QueryError
-from services.api.sta.repository import Page, Visible, fetch_page, fetch_related
+from services.api.sta.repository import Page, Visible, exists, fetch_page, fetch_related
 from services.api.sta.request import Options, ResourcePath, options, resource_path
 
 VERSIONS = ("v1.0", "v1.1")
@@ -65,6 +66,11 @@ async def read(
         page = await fetch_page(connection, path, asked, state.sensorthings, visible)
     except QueryError as error:
         raise ApiError(str(error)) from None
+    except asyncpg.DataError as error:  # a value the query met that it cannot compute with
+        raise ApiError(f"the query cannot be evaluated on the stored data: {error}") from None
+    parent = path.parent
+    if parent is not None and not await exists(connection, parent, state.sensorthings, visible):
+        raise NotFound(f"no {parent.entity.singular} at {resource}")
     if path.single:
         if not page.rows:
             raise NotFound(f"no {path.entity.singular} at {resource}")

@@ -24,6 +24,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Float,
+    Integer,
     Numeric,
     Text,
     and_,
@@ -97,8 +98,9 @@ class _Token:
 
 def _tokens(expression: str) -> list[_Token]:
     tokens, at = [], 0
-    while at < len(expression):
-        if expression[at:].strip() == "":
+    while True:
+        at += len(expression[at:]) - len(expression[at:].lstrip())
+        if at == len(expression):
             break
         match = _TOKEN.match(expression, at)
         if match is None or match.lastgroup is None:
@@ -418,9 +420,9 @@ _FUNCTIONS: dict[str, _Spec] = {
         {2: ("text", "number"), 3: ("text", "number", "number")},
         "text",
         lambda a, start, length=None: (
-            func.substr(a, cast(start, BigInteger) + 1)
+            func.substr(a, cast(start, Integer) + 1)
             if length is None
-            else func.substr(a, cast(start, BigInteger) + 1, cast(length, BigInteger))
+            else func.substr(a, cast(start, Integer) + 1, cast(length, Integer))
         ),
     ),
     "tolower": ({1: ("text",)}, "text", lambda a: func.lower(a)),

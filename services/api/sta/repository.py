@@ -101,6 +101,14 @@ async def fetch_page(
     return Page([dict(row) for row in rows[: options.top]], len(rows) > options.top, count)
 
 
+async def exists(
+    connection: Any, path: ResourcePath, types: Mapping[str, EntityType], visible: Visible
+) -> bool:
+    source, conditions = _narrowed(path, types, visible)
+    sql, args = compiled(select(source.c.id).where(*conditions).limit(1))
+    return await connection.fetchval(sql, *args) is not None
+
+
 async def fetch_related(
     connection: Any,
     relation: Relation,

@@ -39,6 +39,14 @@ class ResourcePath:
     def entity(self) -> EntityType:
         return self.steps[-1].entity
 
+    @property
+    def parent(self) -> ResourcePath | None:
+        """The entity a related collection hangs from (``Things(5)`` of
+        ``Things(5)/Datastreams``): a collection of one that is not there is not there either."""
+        if self.single or len(self.steps) < 2:
+            return None
+        return ResourcePath(self.steps[:-1], single=True)
+
 
 @dataclass(frozen=True, slots=True)
 class Options:

@@ -10,10 +10,10 @@ import pytest
 
 from services.common.feeds import FeedDefinition
 from services.common.settings import REPO_ROOT, CommonSettings
+from tests.integration.api.sta.ets import SENSING_CORE, run_suite
 from tests.integration.conftest import STACK_DIR
 from tests.integration.pipeline import ingest_every_example
 from tests.integration.processes import free_port, running_service, service_env
-from tests.integration.sta.ets import SENSING_CORE, run_suite
 
 pytestmark = pytest.mark.integration
 ARTIFACTS = REPO_ROOT / "artifacts"
