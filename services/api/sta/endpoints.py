@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import asyncpg
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from services.api.access import readable_feeds
 from services.api.dependencies import Connection, OptionalCaller, State
 from services.api.errors import ApiError, NotFound
+from services.api.schemas import error_responses
 from services.api.sta.entities import EntityType, Property
 from services.api.sta.filter import QueryError
 from services.api.sta.repository import Page, Visible, exists, fetch_page, fetch_related
 from services.api.sta.request import Options, ResourcePath, options, resource_path
 
-VERSIONS = ("v1.0", "v1.1")
 CONFORMANCE = (
     "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
@@ -34,10 +34,32 @@ def _root(request: Request, version: str) -> str:
     return f"{str(request.base_url).rstrip('/')}/sta/{version}"
 
 
-@router.get("/sta/{version}", summary="The SensorThings service root: its entity sets")
-@router.get("/sta/{version}/", include_in_schema=False)
-async def service_root(request: Request, version: str, state: State) -> dict[str, Any]:
-    root = _root(request, _checked(version))
+Version = Literal["v1.0", "v1.1"]
+_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "An entity, a collection (``value``, ``@iot.nextLink``, ``@iot.count``), "
+        "a property, or a property's raw value (``/$value``, as text)",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    },
+    **error_responses(400, 401, 404, 422),
+}
+
+
+def _option(description: str) -> Any:
+    # Documented here, read by request.options (a bad value is a 400 that says why).
+    return Query(alias=description.split(":")[0], description=description)
+
+
+@router.get(
+    "/sta/{version}",
+    summary="The SensorThings service root: its entity sets",
+    responses=error_responses(422),
+)
+async def service_root(request: Request, version: Version, state: State) -> dict[str, Any]:
+    root = _root(request, version)
     body: dict[str, Any] = {
         "value": [{"name": name, "url": f"{root}/{name}"} for name in state.sensorthings]
     }
@@ -49,39 +71,45 @@ async def service_root(request: Request, version: str, state: State) -> dict[str
 @router.get(
     "/sta/{version}/{resource:path}",
     summary="SensorThings entities, their properties, relations and references",
+    response_class=JSONResponse,
+    responses=_ANSWERS,
+    # A key is optional (open data): the empty requirement says so beside the bearer one.
+    openapi_extra={"security": [{}]},
 )
 async def read(
     request: Request,
-    version: str,
-    resource: str,
+    version: Version,
+    resource: Annotated[str, Path(description="Things, Things(5)/Datastreams, ...")],
     state: State,
     caller: OptionalCaller,
     connection: Connection,
+    top: Annotated[str | None, _option("$top: how many (at most the server's page)")] = None,
+    skip: Annotated[str | None, _option("$skip: how many to pass over")] = None,
+    count: Annotated[str | None, _option("$count: true to add @iot.count")] = None,
+    select: Annotated[str | None, _option("$select: properties, comma-separated")] = None,
+    orderby: Annotated[str | None, _option("$orderby: name [asc|desc], ...")] = None,
+    expand: Annotated[str | None, _option("$expand: relations, comma-separated")] = None,
+    filter_: Annotated[str | None, _option("$filter: an OData expression")] = None,
 ) -> Response:
-    root = _root(request, _checked(version))
+    """Read-only. Without a key, only the public feeds' entities; with one, what it may read."""
+    root = _root(request, version)
     visible = readable_feeds(caller, state.feeds)
     try:
         path = resource_path(resource, state.sensorthings)
         asked = options(dict(request.query_params), path.entity, max_top=state.settings.max_page)
         page = await fetch_page(connection, path, asked, state.sensorthings, visible)
+        parent = path.parent
+        if parent is not None and not await exists(connection, parent, state.sensorthings, visible):
+            raise NotFound(f"no {parent.entity.singular} at {resource}")
     except QueryError as error:
         raise ApiError(str(error)) from None
     except asyncpg.DataError as error:  # a value the query met that it cannot compute with
         raise ApiError(f"the query cannot be evaluated on the stored data: {error}") from None
-    parent = path.parent
-    if parent is not None and not await exists(connection, parent, state.sensorthings, visible):
-        raise NotFound(f"no {parent.entity.singular} at {resource}")
     if path.single:
         if not page.rows:
             raise NotFound(f"no {path.entity.singular} at {resource}")
         return await _one(connection, path, asked, page.rows[0], root, state, visible)
     return await _collection(request, connection, path, asked, page, root, state, visible)
-
-
-def _checked(version: str) -> str:
-    if version not in VERSIONS:
-        raise NotFound(f"SensorThings {version} is not served; versions: {', '.join(VERSIONS)}")
-    return version
 
 
 async def _one(
