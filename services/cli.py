@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -76,6 +76,15 @@ def _parser() -> argparse.ArgumentParser:
     produce.add_argument("--feed", required=True)
     produce.add_argument("file", type=Path)
     produce.set_defaults(run=_produce)
+
+    export = commands.add_parser(
+        "export", help="write a public feed's days as open-data files (CSV, Parquet, catalogue)"
+    )
+    export.add_argument("--feed", required=True)
+    export.add_argument("--from", dest="first", required=True, type=date.fromisoformat)
+    export.add_argument("--to", dest="last", required=True, type=date.fromisoformat)
+    export.add_argument("--out", type=Path, help="default: IOC_OPEN_DATA_DIR")
+    export.set_defaults(run=_export)
 
     worker = commands.add_parser("worker", help="run the ingest worker")
     worker.set_defaults(run=_worker)
@@ -253,6 +262,35 @@ def _rejections(args: argparse.Namespace) -> None:
     print(
         f"replayed {count} quarantined records of {args.feed} to {settings.topics.raw(args.feed)}"
     )
+
+
+def _export(args: argparse.Namespace) -> None:
+    from services.open_data.export import ExportError, export_days
+
+    settings = CommonSettings.from_env()
+    feeds = load_feeds(settings.schemas_dir)
+    if args.feed not in feeds:
+        sys.exit(f"ioc export: unknown feed {args.feed!r}; known: {', '.join(sorted(feeds))}")
+    folder = args.out or settings.open_data_dir
+    public = [name for name, feed in feeds.items() if feed.public]
+
+    def progress(done: int, total: int, rows: int) -> None:
+        filled = done * 30 // total
+        bar = "#" * filled + "." * (30 - filled)
+        end = "\n" if done == total or not sys.stderr.isatty() else "\r"
+        print(f"[{bar}] {done}/{total} days, {rows:,} rows", end=end, file=sys.stderr)
+
+    try:
+        exported = _with_connection(
+            settings,
+            lambda connection: export_days(
+                connection, feeds[args.feed], args.first, args.last, folder, public, progress
+            ),
+        )
+    except ExportError as error:
+        sys.exit(f"ioc export: {error}")
+    rows = sum(day.rows for day in exported)
+    print(f"exported {len(exported)} days ({rows:,} rows) of {args.feed} to {folder}")
 
 
 def _produce(args: argparse.Namespace) -> None:

@@ -24,6 +24,7 @@ from services.api.indicators.endpoints import router as indicators_router
 from services.api.indicators.kept_answers import KeptAnswers
 from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
+from services.api.open_data.endpoints import router as open_data_router
 from services.api.principals import PrincipalCache
 from services.api.push.endpoints import router as push_router
 from services.api.push.gateway import KafkaGateway
@@ -107,6 +108,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(stream_router)
     app.include_router(wall_router)
     app.include_router(sta_router)
+    app.include_router(open_data_router)
     openapi.install(app, load_feeds(settings.common.schemas_dir))
     return app
 

@@ -31,6 +31,7 @@ class CommonSettings:
     topics: Topics
     schemas_dir: Path
     future_bound: timedelta  # how far ahead of the clock an event time may be (push and worker)
+    open_data_dir: Path  # where `ioc export` writes the open-data files the API serves
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> CommonSettings:
@@ -45,6 +46,9 @@ class CommonSettings:
             topics=Topics(env.get("IOC_TOPIC_NAMESPACE", "")),
             schemas_dir=Path(env.get("IOC_SCHEMAS_DIR", str(REPO_ROOT / "schemas"))),
             future_bound=timedelta(seconds=env_float(env, "IOC_FUTURE_BOUND_S", 300.0)),
+            open_data_dir=Path(
+                env.get("IOC_OPEN_DATA_DIR", str(REPO_ROOT / ".stack" / "open-data"))
+            ),
         )
 
 
