@@ -35,6 +35,7 @@ def upgrade() -> None:
     op.execute("""
         CREATE TABLE sta_datastreams (
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            thing_id bigint NOT NULL REFERENCES sta_things (id),
             feed text NOT NULL,
             entity text NOT NULL,
             metric text NOT NULL,
@@ -54,9 +55,10 @@ def upgrade() -> None:
             )
             ORDER BY feed, entity
             ON CONFLICT DO NOTHING;
-            INSERT INTO sta_datastreams (feed, entity, metric)
-            SELECT feed, entity, metric FROM added
-            ORDER BY feed, entity, metric
+            INSERT INTO sta_datastreams (thing_id, feed, entity, metric)
+            SELECT t.id, added.feed, added.entity, added.metric
+            FROM added JOIN sta_things t ON t.feed = added.feed AND t.entity = added.entity
+            ORDER BY added.feed, added.entity, added.metric
             ON CONFLICT DO NOTHING;
             RETURN NULL;
         END
@@ -72,8 +74,10 @@ def upgrade() -> None:
         SELECT DISTINCT feed, entity FROM latest ORDER BY feed, entity
     """)
     op.execute("""
-        INSERT INTO sta_datastreams (feed, entity, metric)
-        SELECT feed, entity, metric FROM latest ORDER BY feed, entity, metric
+        INSERT INTO sta_datastreams (thing_id, feed, entity, metric)
+        SELECT t.id, l.feed, l.entity, l.metric
+        FROM latest l JOIN sta_things t ON t.feed = l.feed AND t.entity = l.entity
+        ORDER BY l.feed, l.entity, l.metric
     """)
 
 

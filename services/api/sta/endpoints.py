@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import ORJSONResponse, PlainTextResponse, Response
 
 from services.api.access import readable_feeds
 from services.api.dependencies import Connection, OptionalCaller, State
@@ -71,7 +71,7 @@ async def service_root(request: Request, version: Version, state: State) -> dict
 @router.get(
     "/sta/{version}/{resource:path}",
     summary="SensorThings entities, their properties, relations and references",
-    response_class=JSONResponse,
+    response_class=ORJSONResponse,
     responses=_ANSWERS,
     # A key is optional (open data): the empty requirement says so beside the bearer one.
     openapi_extra={"security": [{}]},
@@ -123,15 +123,15 @@ async def _one(
 ) -> Response:
     entity = path.entity
     if path.references:
-        return JSONResponse({"@iot.selfLink": _self_link(root, entity, row)})
+        return ORJSONResponse({"@iot.selfLink": _self_link(root, entity, row)})
     if path.member is not None:
         value = _value(path.member, row)
         if path.raw_value:
             text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             return PlainTextResponse("" if value is None else text)
-        return JSONResponse({path.member.name: value})
+        return ORJSONResponse({path.member.name: value})
     (rendered,) = await _rendered(connection, entity, [row], asked, root, state, visible)
-    return JSONResponse(rendered)
+    return ORJSONResponse(rendered)
 
 
 async def _collection(
@@ -153,11 +153,16 @@ async def _collection(
     else:
         body["value"] = await _rendered(connection, entity, page.rows, asked, root, state, visible)
     if page.more:
-        following = {**asked.given, "$top": str(asked.top), "$skip": str(asked.skip + asked.top)}
+        following = {**asked.given, "$top": str(asked.top)}
+        if page.skiptoken is not None:
+            following.pop("$skip", None)
+            following["$skiptoken"] = page.skiptoken
+        else:
+            following["$skip"] = str(asked.skip + asked.top)
         body["@iot.nextLink"] = (
             f"{request.url.remove_query_params(list(request.query_params))}?{urlencode(following)}"
         )
-    return JSONResponse(body)
+    return ORJSONResponse(body)
 
 
 async def _rendered(

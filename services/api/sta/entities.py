@@ -283,11 +283,11 @@ _COLUMNS = {
 
 def _sources(feeds_json: str, metrics_json: str) -> dict[str, Subquery]:
     observations = " UNION ALL ".join(
-        f"""SELECT {_OBSERVATION_ID} AS id, d.id AS datastream_id, t.id AS foi_id, d.feed,
+        f"""SELECT {_OBSERVATION_ID} AS id, d.id AS datastream_id, d.thing_id AS foi_id, d.feed,
             o.ts AS "phenomenonTime", o.ingested_at AS "resultTime",
             {number} AS result_number, {state} AS result_text
-        FROM sta_datastreams d JOIN sta_things t USING (feed, entity)
-        JOIN {table} o USING (feed, entity, metric)"""
+        FROM sta_datastreams d
+        JOIN {table} o ON o.feed = d.feed AND o.entity = d.entity AND o.metric = d.metric"""
         for table, number, state in (
             ("observations", "o.value", "NULL::text"),
             ("states", "NULL::float8", "o.value"),
@@ -309,9 +309,10 @@ def _sources(feeds_json: str, metrics_json: str) -> dict[str, Subquery]:
             'What ' || f.title || ' observes at ' || {_NAME} AS description,
             {_GEOJSON} AS "encodingType", {_PLACE} AS feature
             FROM {_THINGS}""",
-        "Datastreams": f"""SELECT d.id, d.feed, t.id AS thing_id, f.sensor_id,
+        "Datastreams": f"""SELECT d.id, d.feed, d.thing_id, f.sensor_id,
             m.property_id AS observed_property_id,
-            {_NAME} || ': ' || d.metric AS name,
+            coalesce(e.attributes->>'name', e.attributes->>'title', d.entity)
+                || ': ' || d.metric AS name,
             f.title || ': ' || d.metric || ' of ' || d.entity AS description,
             CASE WHEN m.text_valued
                 THEN jsonb_build_object('name', NULL, 'symbol', NULL, 'definition', NULL)
@@ -321,8 +322,7 @@ def _sources(feeds_json: str, metrics_json: str) -> dict[str, Subquery]:
                 ELSE '{OBSERVATION_TYPES[False]}' END AS "observationType",
             jsonb_build_object('feed', d.feed, 'entity', d.entity, 'metric', d.metric)
                 AS properties
-            FROM sta_datastreams d JOIN sta_things t USING (feed, entity)
-            JOIN {_FEEDS} USING (feed) JOIN {_METRICS} USING (feed, metric)
+            FROM sta_datastreams d JOIN {_FEEDS} USING (feed) JOIN {_METRICS} USING (feed, metric)
             LEFT JOIN entities e USING (feed, entity)""",
         "Sensors": f"""SELECT f.sensor_id AS id, f.feed, f.title AS name,
             'The system of ' || f.agency || ' that sends feed ' || f.feed AS description,

@@ -4,16 +4,19 @@ SQLAlchemy into one parameterised statement for asyncpg."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from services.api.sta.entities import EntityType, Relation
-from services.api.sta.filter import condition
-from services.api.sta.request import DEFAULT_TOP, Options, ResourcePath
+from services.api.sta.filter import QueryError, condition
+from services.api.sta.request import DEFAULT_TOP, Options, ResourcePath, Step
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 
@@ -25,6 +28,7 @@ class Page:
     rows: list[dict[str, Any]]
     more: bool  # rows lie past this page
     count: int | None  # all rows matching, where $count=true asked
+    skiptoken: str | None = None  # where the next page starts, where the order allows it
 
 
 def compiled(statement: Any) -> tuple[str, list[Any]]:
@@ -39,19 +43,26 @@ def _narrowed(
     """The last step's source and the conditions that narrow it to what the path names."""
     source: Any = None
     conditions: list[ColumnElement[bool]] = []
-    previous: tuple[EntityType, Any, list[ColumnElement[bool]]] | None = None
+    previous: tuple[Step, Any, list[ColumnElement[bool]]] | None = None
     for step in path.steps:
         source = step.entity.source.alias()
         conditions = _visible_in(source, visible)
         if step.entity_id is not None:
             conditions.append(step.entity.identified(source, step.entity_id))
         if previous is not None and step.relation is not None:
-            entity, before, narrowing = previous
-            relation = entity.relation(step.relation)
+            before_step, before, narrowing = previous
+            relation = before_step.entity.relation(step.relation)
             assert relation is not None  # checked when the path was parsed
-            linked = select(before.c[relation.here]).where(*narrowing)
-            conditions.append(source.c[relation.there].in_(linked))
-        previous = (step.entity, source, conditions)
+            named = before_step.entity_id
+            if relation.here == "id" and named is not None and relation.there != "id":
+                # Datastreams(5)/Observations: the key itself, so the planner walks one series'
+                # index. What the caller may see is the last step's feeds: related entities
+                # share their feed.
+                conditions.append(source.c[relation.there] == named)
+            else:
+                linked = select(before.c[relation.here]).where(*narrowing)
+                conditions.append(source.c[relation.there].in_(linked))
+        previous = (step, source, conditions)
     return source, conditions
 
 
@@ -59,18 +70,63 @@ def _visible_in(source: Any, visible: Visible) -> list[ColumnElement[bool]]:
     return [] if visible is None else [source.c.feed.in_(sorted(visible))]
 
 
-def _order(entity: EntityType, source: Any, options: Options) -> list[Any]:
-    ordering: list[Any] = []
+# Columns that are never null: an order made of them alone, all one way, pages by the last row's
+# values (``$skiptoken``) instead of ``$skip``, so a deep page costs what the first does.
+_NEVER_NULL = {"id", "datastream_id", "foi_id", "thing_id", "phenomenonTime"}
+
+
+def _ordering(entity: EntityType, options: Options) -> list[tuple[str, bool]]:
+    """(column, descending) in order: what $orderby asks, then the entity's own order, which is
+    unique, so that pages neither repeat nor skip a row."""
+    ordering: list[tuple[str, bool]] = []
     for name, descending in options.orderby:
         columns = entity.order if name == "id" else (_column_of(entity, name),)
-        ordering += [source.c[c].desc() if descending else source.c[c] for c in columns]
-    return ordering + [source.c[c] for c in entity.order]  # a stable order for paging
+        ordering += [(column, descending) for column in columns]
+    for column in entity.order:
+        if column not in [c for c, _ in ordering]:
+            ordering.append((column, False))
+    return ordering
+
+
+def _by_key(ordering: list[tuple[str, bool]]) -> bool:
+    return all(c in _NEVER_NULL for c, _ in ordering) and len({d for _, d in ordering}) == 1
 
 
 def _column_of(entity: EntityType, name: str) -> str:
     prop = entity.property(name)
     assert prop is not None  # checked when the options were parsed
     return prop.column
+
+
+def _token(row: dict[str, Any], ordering: list[tuple[str, bool]]) -> str:
+    values = [
+        v.isoformat() if isinstance(v, datetime) else v for v in (row[c] for c, _ in ordering)
+    ]
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _after(token: str, ordering: list[tuple[str, bool]], source: Any) -> ColumnElement[bool]:
+    """The condition of the rows past a page's last row, from its ``$skiptoken``."""
+    if not _by_key(ordering):
+        raise QueryError("$skiptoken applies only to the order of the page that gave it")
+    try:
+        values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if not isinstance(values, list) or len(values) != len(ordering):
+            raise ValueError("wrong length")
+        typed = [
+            datetime.fromisoformat(v) if c == "phenomenonTime" else int(v)
+            for v, (c, _) in zip(values, ordering, strict=True)
+        ]
+    except (ValueError, TypeError) as error:
+        raise QueryError(f"$skiptoken is not one this service gave: {error}") from None
+    columns = [source.c[c] for c, _ in ordering]
+    row = tuple_(*columns)
+    values = tuple_(*(literal(v, column.type) for v, column in zip(typed, columns, strict=True)))
+    first = literal(typed[0], columns[0].type)
+    # The first column's bound alone as well: a condition an index can walk from.
+    if ordering[0][1]:
+        return and_(columns[0] <= first, row < values)
+    return and_(columns[0] >= first, row > values)
 
 
 async def fetch_page(
@@ -84,21 +140,27 @@ async def fetch_page(
     source, conditions = _narrowed(path, types, visible)
     if options.filter is not None:
         conditions.append(condition(options.filter, entity, source, types.__getitem__))
+    ordering = _ordering(entity, options)
+    paging = list(conditions)
+    if options.skiptoken is not None:
+        paging.append(_after(options.skiptoken, ordering, source))
     statement: Select[Any] = (
         select(source)
-        .where(*conditions)
-        .order_by(*_order(entity, source, options))
+        .where(*paging)
+        .order_by(*(source.c[c].desc() if d else source.c[c] for c, d in ordering))
         .offset(options.skip)
         .limit(options.top + 1)
     )
     sql, args = compiled(statement)
-    rows = await connection.fetch(sql, *args)
+    rows = [dict(row) for row in await connection.fetch(sql, *args)]
     count = None
     if options.count:
         counting = select(func.count()).select_from(source).where(*conditions)
         sql, args = compiled(counting)
         count = await connection.fetchval(sql, *args)
-    return Page([dict(row) for row in rows[: options.top]], len(rows) > options.top, count)
+    page, more = rows[: options.top], len(rows) > options.top
+    following = _token(page[-1], ordering) if more and _by_key(ordering) else None
+    return Page(page, more, count, following)
 
 
 async def exists(

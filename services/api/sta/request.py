@@ -14,7 +14,7 @@ from services.api.sta.filter import Node, QueryError, parse
 
 DEFAULT_TOP = 100
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z]+)(?:\((?P<id>[^)]*)\))?$")
-_OPTIONS = {"$top", "$skip", "$count", "$select", "$orderby", "$expand", "$filter", "$resultFormat"}
+_OPTIONS = {"$top", "$skip", "$count", "$select", "$orderby", "$expand", "$filter", "$skiptoken"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,7 @@ class Options:
     orderby: tuple[tuple[str, bool], ...] = ()  # (property or "id", descending)
     expand: tuple[str, ...] = ()  # relation names
     filter: Node | None = None
+    skiptoken: str | None = None  # where a page starts, as the page before's nextLink says
     given: Mapping[str, str] = field(default_factory=dict)  # as the request gave them
 
 
@@ -125,6 +126,7 @@ def options(query: Mapping[str, str], entity: EntityType, *, max_top: int) -> Op
         orderby=_ordering(query.get("$orderby"), entity),
         expand=_expansion(query.get("$expand"), entity),
         filter=parse(query["$filter"]) if "$filter" in query else None,
+        skiptoken=query.get("$skiptoken"),
         given=dict(query),
     )
 

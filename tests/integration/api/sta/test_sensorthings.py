@@ -71,9 +71,20 @@ async def test_a_datastreams_observations_are_its_stored_rows_paged_to_the_end(
     expected = _series(feeds["salinity"], "CM-SAL-01", "salinity_ppt")
     datastream = await _datastream(client, "CM-SAL-01", "salinity_ppt")
 
+    # Ordered by time, pages follow the last row's key ($skiptoken); ordered by a value that may
+    # repeat, they follow $skip: either way every row comes once, in order.
     url = f"{STA}/Datastreams({datastream})/Observations?$orderby=phenomenonTime&$top=2"
     observations = await _all(client, url)
     assert [(o["phenomenonTime"], o["result"]) for o in observations] == expected
+    by_value = await _all(
+        client, f"{STA}/Datastreams({datastream})/Observations?$orderby=result desc&$top=3"
+    )
+    assert sorted((o["phenomenonTime"], o["result"]) for o in by_value) == expected
+    assert [o["result"] for o in by_value] == sorted((v for _, v in expected), reverse=True)
+    newest_first = await _all(
+        client, f"{STA}/Datastreams({datastream})/Observations?$orderby=phenomenonTime desc"
+    )
+    assert [(o["phenomenonTime"], o["result"]) for o in newest_first] == expected[::-1]
 
     # The server's limit holds whatever $top asks, and says where the rest is.
     response = await client.get(
@@ -82,7 +93,7 @@ async def test_a_datastreams_observations_are_its_stored_rows_paged_to_the_end(
     body = response.json()
     assert len(body["value"]) == API_MAX_PAGE < len(expected)
     assert body["@iot.count"] == len(expected)
-    assert "$skip=5" in body["@iot.nextLink"].replace("%24", "$")
+    assert "$skiptoken=" in body["@iot.nextLink"].replace("%24", "$")
 
     # An observation's id finds it again, and its links lead to its datastream and feature.
     first = observations[0]
@@ -250,6 +261,8 @@ BAD_QUERIES = [
     ("Things/Datastreams", "follows a collection"),
     ("Things(1)/colour", "no relation or property 'colour'"),
     ("Things(1)/name/extra", "only $value may follow"),
+    ("Things?$skiptoken=bm90IGEgdG9rZW4", "$skiptoken is not one this service gave"),
+    ("Things?$orderby=name&$skiptoken=WzFd", "applies only to the order of the page"),
 ]
 
 
