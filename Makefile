@@ -18,7 +18,7 @@ help:
 	@echo "make down    stop them (data survives)    make reset   stop and wipe local data"
 	@echo "make test    ruff, mypy and the whole test suite against real Kafka and PostgreSQL"
 	@echo "make test-faults   the fault and bad-input suite at full scale (RELIABILITY.md)"
-	@echo "make bench   ingest (beside Kafka Connect + Debezium), storage, HTTP push, wall API and freshness benchmarks (BENCHMARKS.md)"
+	@echo "make bench   ingest (beside Kafka Connect + Debezium), storage, HTTP push, wall API, freshness and SensorThings benchmarks (BENCHMARKS.md)"
 
 # The virtual environment, rebuilt when pyproject.toml changes.
 $(BIN)/ioc: pyproject.toml
@@ -90,4 +90,5 @@ bench: venv
 	$(BIN)/python -m bench.http
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.freshness
+	$(BIN)/python -m bench.sta
 	$(BIN)/python -m bench.report

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
@@ -75,6 +75,7 @@ class EntityType:
     relations: tuple[Relation, ...]
     source: Subquery
     order: tuple[str, ...] = ("id",)  # the columns of the id's order
+    of_series: Callable[[Series], Subquery] | None = None  # Observations: one datastream's
 
     def property(self, name: str) -> Property | None:
         return next((p for p in self.properties if p.name == name), None)
@@ -175,6 +176,11 @@ def catalogue(feeds: Mapping[str, FeedDefinition]) -> dict[str, EntityType]:
             ),
             sources["Observations"],
             order=("datastream_id", "phenomenonTime"),
+            of_series=_series_source(
+                frozenset(
+                    (f.feed, m.name) for f in feeds.values() for m in f.metrics if m.parse == "text"
+                )
+            ),
         ),
         EntityType(
             "FeatureOfInterest",
@@ -248,6 +254,47 @@ _OBSERVATION_ID = f"""((d.id << {OBSERVATION_TIME_BITS})
     + floor(extract(epoch FROM o.ts - {BUCKET_ORIGIN_SQL}) * 1000)::bigint)"""
 
 
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One datastream's keys, as ``sta_datastreams`` holds them."""
+
+    datastream_id: int
+    thing_id: int
+    feed: str
+    entity: str
+    metric: str
+
+
+def _series_source(text_valued: frozenset[tuple[str, str]]) -> Callable[[Series], Subquery]:
+    """The observations of one datastream, read from the one event table that holds its metric
+    by its whole key: the store walks that series' index in time order and stops at the page's
+    end, where the general source (every series, both tables) sorts what it reads."""
+
+    def source(series: Series) -> Subquery:
+        texts = (series.feed, series.metric) in text_valued
+        table, number, state = (
+            ("states", "NULL::float8", "o.value")
+            if texts
+            else ("observations", "o.value", "NULL::text")
+        )
+        select = f"""SELECT ((CAST(:datastream AS bigint) << {OBSERVATION_TIME_BITS})
+                + floor(extract(epoch FROM o.ts - {BUCKET_ORIGIN_SQL}) * 1000)::bigint) AS id,
+            CAST(:datastream AS bigint) AS datastream_id, CAST(:thing AS bigint) AS foi_id,
+            o.feed, o.ts AS "phenomenonTime", o.ingested_at AS "resultTime",
+            {number} AS result_number, {state} AS result_text
+            FROM {table} o WHERE o.feed = :feed AND o.entity = :entity AND o.metric = :metric"""
+        clause = text(select).columns(*(column(n, _TYPES[n]) for n in _COLUMNS["Observations"]))
+        return clause.bindparams(
+            datastream=series.datastream_id,
+            thing=series.thing_id,
+            feed=series.feed,
+            entity=series.entity,
+            metric=series.metric,
+        ).subquery("observations")
+
+    return source
+
+
 # Each source's columns, in its SELECT's order.
 _COLUMNS = {
     "Things": ("id", "feed", "name", "description", "properties"),
@@ -278,6 +325,32 @@ _COLUMNS = {
         "result_number",
         "result_text",
     ),
+}
+
+
+_TYPES: dict[str, Any] = {
+    "id": BigInteger,
+    "feed": Text,
+    "thing_id": BigInteger,
+    "sensor_id": BigInteger,
+    "observed_property_id": BigInteger,
+    "datastream_id": BigInteger,
+    "foi_id": BigInteger,
+    "name": Text,
+    "description": Text,
+    "encodingType": Text,
+    "metadata": Text,
+    "definition": Text,
+    "observationType": Text,
+    "properties": JSONB,
+    "location": JSONB,
+    "feature": JSONB,
+    "unitOfMeasurement": JSONB,
+    "time": DateTime(timezone=True),
+    "phenomenonTime": DateTime(timezone=True),
+    "resultTime": DateTime(timezone=True),
+    "result_number": Float,
+    "result_text": Text,
 }
 
 
@@ -335,34 +408,10 @@ def _sources(feeds_json: str, metrics_json: str) -> dict[str, Subquery]:
             FROM {_METRICS} JOIN {_FEEDS} USING (feed)""",
         "Observations": observations,
     }
-    types: dict[str, Any] = {
-        "id": BigInteger,
-        "feed": Text,
-        "thing_id": BigInteger,
-        "sensor_id": BigInteger,
-        "observed_property_id": BigInteger,
-        "datastream_id": BigInteger,
-        "foi_id": BigInteger,
-        "name": Text,
-        "description": Text,
-        "encodingType": Text,
-        "metadata": Text,
-        "definition": Text,
-        "observationType": Text,
-        "properties": JSONB,
-        "location": JSONB,
-        "feature": JSONB,
-        "unitOfMeasurement": JSONB,
-        "time": DateTime(timezone=True),
-        "phenomenonTime": DateTime(timezone=True),
-        "resultTime": DateTime(timezone=True),
-        "result_number": Float,
-        "result_text": Text,
-    }
     sources = {}
     for plural, select in sql.items():
         named = _COLUMNS[plural]
-        clause = text(select).columns(*(column(name, types[name]) for name in named))
+        clause = text(select).columns(*(column(name, _TYPES[name]) for name in named))
         if ":feeds" in select:
             clause = clause.bindparams(feeds=feeds_json)
         if ":metrics" in select:

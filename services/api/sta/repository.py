@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
-from services.api.sta.entities import EntityType, Relation
+from services.api.sta.entities import EntityType, Relation, Series
 from services.api.sta.filter import QueryError, condition
 from services.api.sta.request import DEFAULT_TOP, Options, ResourcePath, Step
 
@@ -75,14 +75,16 @@ def _visible_in(source: Any, visible: Visible) -> list[ColumnElement[bool]]:
 _NEVER_NULL = {"id", "datastream_id", "foi_id", "thing_id", "phenomenonTime"}
 
 
-def _ordering(entity: EntityType, options: Options) -> list[tuple[str, bool]]:
-    """(column, descending) in order: what $orderby asks, then the entity's own order, which is
-    unique, so that pages neither repeat nor skip a row."""
+def _ordering(
+    entity: EntityType, order: tuple[str, ...], options: Options
+) -> list[tuple[str, bool]]:
+    """(column, descending) in order: what $orderby asks, then the source's own ``order``, which
+    is unique, so that pages neither repeat nor skip a row."""
     ordering: list[tuple[str, bool]] = []
     for name, descending in options.orderby:
-        columns = entity.order if name == "id" else (_column_of(entity, name),)
+        columns = order if name == "id" else (_column_of(entity, name),)
         ordering += [(column, descending) for column in columns]
-    for column in entity.order:
+    for column in order:
         if column not in [c for c, _ in ordering]:
             ordering.append((column, False))
     return ordering
@@ -129,6 +131,33 @@ def _after(token: str, ordering: list[tuple[str, bool]], source: Any) -> ColumnE
     return and_(columns[0] >= first, row > values)
 
 
+SERIES = """
+SELECT id, thing_id, feed, entity, metric FROM sta_datastreams
+WHERE id = $1 AND ($2::text[] IS NULL OR feed = ANY($2::text[]))
+"""
+
+
+async def _source(
+    connection: Any, path: ResourcePath, types: Mapping[str, EntityType], visible: Visible
+) -> tuple[Any, list[ColumnElement[bool]], tuple[str, ...]]:
+    """What the path's last step reads: its source, the conditions that narrow it, and its
+    order. ``Datastreams(5)/Observations`` reads that one series by its key."""
+    entity, steps = path.entity, path.steps
+    if (
+        entity.of_series is not None
+        and len(steps) >= 2
+        and steps[-2].entity.plural == "Datastreams"
+        and steps[-2].entity_id is not None
+        and steps[-1].entity_id is None
+    ):
+        shown = None if visible is None else sorted(visible)
+        found = await connection.fetchrow(SERIES, steps[-2].entity_id, shown)
+        if found is not None:
+            return entity.of_series(Series(*found)).alias(), [], ("phenomenonTime",)
+    source, conditions = _narrowed(path, types, visible)
+    return source, conditions, entity.order
+
+
 async def fetch_page(
     connection: Any,
     path: ResourcePath,
@@ -137,10 +166,10 @@ async def fetch_page(
     visible: Visible,
 ) -> Page:
     entity = path.entity
-    source, conditions = _narrowed(path, types, visible)
+    source, conditions, order = await _source(connection, path, types, visible)
     if options.filter is not None:
         conditions.append(condition(options.filter, entity, source, types.__getitem__))
-    ordering = _ordering(entity, options)
+    ordering = _ordering(entity, order, options)
     paging = list(conditions)
     if options.skiptoken is not None:
         paging.append(_after(options.skiptoken, ordering, source))
