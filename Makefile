@@ -11,7 +11,7 @@ API_PORT := $(or $(IOC_API_PORT),8000)
 export IOC_DATABASE_URL ?= postgresql://postgres@127.0.0.1:$(or $(IOC_PG_PORT),55432)/ioc
 export IOC_KAFKA_BOOTSTRAP ?= $(shell $(STACK) bootstrap)
 
-.PHONY: help venv tools up down reset status test test-faults lint typecheck unit integration bench
+.PHONY: help venv tools up down reset status test test-faults lint typecheck unit integration bench k8s
 
 help:
 	@echo "make up      start Kafka, PostgreSQL, the worker, the API and the simulator"
@@ -50,6 +50,10 @@ reset:
 
 status:
 	@$(STACK) status
+
+# The Kubernetes manifests' parts that other files define (schemas, alert rules, topics).
+k8s: venv
+	$(BIN)/python deploy/k8s/render.py
 
 lint: venv
 	$(BIN)/ruff check .

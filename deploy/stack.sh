@@ -334,6 +334,8 @@ tools() {
     apt_install prometheus
   fi
   command -v chromium >/dev/null || apt_install chromium
+  command -v pgbackrest >/dev/null || apt_install pgbackrest  # the point-in-time restore test
+  command -v systemd-analyze >/dev/null || apt_install systemd  # the units' checks
 }
 
 main() {

@@ -86,6 +86,26 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, help="default: IOC_OPEN_DATA_DIR")
     export.set_defaults(run=_export)
 
+    backup = commands.add_parser(
+        "backup", help="back the store up with pgBackRest (on the database host)"
+    )
+    backup.add_argument("--type", choices=["full", "diff", "incr"], default="incr")
+    backup.add_argument(
+        "--init", action="store_true", help="first create the stanza (once per store)"
+    )
+    backup.set_defaults(run=_backup)
+    restore = commands.add_parser(
+        "restore", help="restore the store to a point in time, then rewind the workers' group"
+    )
+    target = restore.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to", dest="moment", type=datetime.fromisoformat)
+    target.add_argument(
+        "--rewind-only",
+        action="store_true",
+        help="the store was restored by other means (CloudNativePG): only rewind the group",
+    )
+    restore.set_defaults(run=_restore)
+
     worker = commands.add_parser("worker", help="run the ingest worker")
     worker.set_defaults(run=_worker)
 
@@ -293,6 +313,48 @@ def _export(args: argparse.Namespace) -> None:
     print(f"exported {len(exported)} days ({rows:,} rows) of {args.feed} to {folder}")
 
 
+def _backup(args: argparse.Namespace) -> None:
+    from services.backup.pgbackrest import BackupError, BackupSettings, backup, create_stanza
+
+    settings = BackupSettings.from_env()
+    try:
+        if args.init:
+            create_stanza(settings)
+        label = backup(settings, args.type)
+    except BackupError as error:
+        sys.exit(f"ioc backup: {error}")
+    print(f"backed up: {label}")
+
+
+def _restore(args: argparse.Namespace) -> None:
+    from services.backup.offsets import refuse_if_active, rewind_to_store, wait_until_writable
+    from services.backup.pgbackrest import BackupError, BackupSettings, restore_to
+    from services.ingest.settings import WorkerSettings
+
+    worker = WorkerSettings.from_env()
+    common = worker.common
+    topics = [common.topics.raw(feed) for feed in load_feeds(common.schemas_dir)]
+    try:
+        asyncio.run(refuse_if_active(common.kafka_bootstrap, worker.group_id))
+        if not args.rewind_only:
+            restore_to(BackupSettings.from_env(), args.moment)
+
+        async def rewind() -> dict[Any, int]:
+            await wait_until_writable(common.database_url)
+            return await rewind_to_store(
+                common.database_url, common.kafka_bootstrap, worker.group_id, topics
+            )
+
+        rewound = asyncio.run(rewind())
+    except BackupError as error:
+        sys.exit(f"ioc restore: {error}")
+    restored = "rewound" if args.rewind_only else f"restored to {args.moment.isoformat()};"
+    print(f"{restored} the workers' group {worker.group_id} starts")
+    for partition, offset in sorted(rewound.items()):
+        print(f"  {partition.topic}[{partition.partition}] at offset {offset}")
+    print("start the workers: they ingest again what came after")
+
+
 def _produce(args: argparse.Namespace) -> None:
     from services.common.intake.feed_intake import FeedIntake
     from services.common.kafka import producing
@@ -325,7 +387,7 @@ def _worker(args: argparse.Namespace) -> None:
     settings = WorkerSettings.from_env()
     feeds = load_feeds(settings.common.schemas_dir)
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     _run_until_signalled(lambda stop: run_worker(settings, feeds.values(), stop))
 
 

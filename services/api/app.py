@@ -40,6 +40,7 @@ from services.common.db import create_pool
 from services.common.feeds import load_feeds
 from services.common.intake.feed_intake import FeedIntake
 from services.common.logs import configure_logging
+from services.common.systemd import notify
 
 
 def utc_now() -> datetime:
@@ -79,9 +80,11 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
                 board.keep_fresh(settings.indicator_refresh_s, settings.common.database_url)
             ),
         ]
+        notify("READY=1", "STATUS=serving")
         try:
             yield
         finally:
+            notify("STOPPING=1")
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)

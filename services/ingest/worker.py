@@ -22,6 +22,7 @@ from services.common.db import DATABASE_UNAVAILABLE, create_pool, storage_mode
 from services.common.feeds import FeedDefinition
 from services.common.intake.feed_intake import FeedIntake
 from services.common.kafka import durable_producer
+from services.common.systemd import notify
 from services.common.topics import Topics
 from services.ingest import metrics
 from services.ingest.batch import Batch, assemble
@@ -83,10 +84,12 @@ async def run_worker(
     await producer.start()
     await consumer.start()
     log.info("worker started: %d feeds, group %s", len(intakes), settings.group_id)
+    notify("READY=1", f"STATUS=consuming {len(intakes)} feeds")
     try:
         while not stop.is_set():
             await worker.store.maintain_if_due()
             await worker.step()
+        notify("STOPPING=1", "STATUS=draining the batch in hand")
         await worker.drain()
     finally:
         await _stop_consumer(consumer)

@@ -90,6 +90,7 @@ async def read(
     orderby: Annotated[str | None, _option("$orderby: name [asc|desc], ...")] = None,
     expand: Annotated[str | None, _option("$expand: relations, comma-separated")] = None,
     filter_: Annotated[str | None, _option("$filter: an OData expression")] = None,
+    skiptoken: Annotated[str | None, _option("$skiptoken: as a nextLink gives it")] = None,
 ) -> Response:
     """Read-only. Without a key, only the public feeds' entities; with one, what it may read."""
     root = _root(request, version)

@@ -68,7 +68,12 @@ async def test_salinity_examples_arrive_with_canonical_values(
     )
     assert (latest["ts"].isoformat(), latest["value"]) == ("2026-11-25T00:45:00+00:00", 19.8)
     attributes = await db.fetchval("SELECT attributes FROM entities WHERE entity = 'CM-SAL-01'")
-    assert json.loads(attributes) == {"commune": "32150", "name": "Cống Cái Đôi Vàm"}
+    assert json.loads(attributes) == {
+        "commune": "32150",
+        "name": "Cống Cái Đôi Vàm",
+        "lat": "8.8571",
+        "lon": "104.8123",
+    }
 
 
 async def _has_rows(db: Any, expected: int) -> bool:

@@ -105,15 +105,11 @@ async def test_a_feed_that_is_not_public_is_not_exported(
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.asyncio(loop_scope="session")
-async def test_ioc_export_shows_its_progress_and_refuses_clearly(
-    settings: CommonSettings, tmp_path: Path
-) -> None:
-    env = service_env(settings, IOC_OPEN_DATA_DIR=str(tmp_path))
-    command = [sys.executable, "-m", "services.cli", "export", "--feed", "salinity"]
-    done = await asyncio.to_thread(
+async def _ioc_export(env: dict[str, str], first: str, last: str) -> Any:
+    command = ["export", "--feed", "salinity", "--from", first, "--to", last]
+    return await asyncio.to_thread(
         subprocess.run,
-        [*command, "--from", "2026-11-20", "--to", "2026-11-26"],
+        [sys.executable, "-m", "services.cli", *command],
         env=env,
         cwd=REPO_ROOT,
         capture_output=True,
@@ -121,21 +117,20 @@ async def test_ioc_export_shows_its_progress_and_refuses_clearly(
         check=False,
         timeout=120,
     )
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_ioc_export_shows_its_progress_and_refuses_clearly(
+    settings: CommonSettings, tmp_path: Path
+) -> None:
+    env = service_env(settings, IOC_OPEN_DATA_DIR=str(tmp_path))
+    done = await _ioc_export(env, "2026-11-20", "2026-11-26")
     assert done.returncode == 0, done.stderr
     assert "[##############################] 7/7 days" in done.stderr
     assert "exported 7 days" in done.stdout
     assert (tmp_path / "salinity" / "2026-11-20.csv").read_text(encoding="utf-8") == (
         "entity,metric,ts,value,text,unit\n"
     )
-    backwards = await asyncio.to_thread(
-        subprocess.run,
-        [*command, "--from", "2026-11-26", "--to", "2026-11-20"],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    backwards = await _ioc_export(env, "2026-11-26", "2026-11-20")
     assert backwards.returncode != 0
     assert "--to 2026-11-20 is before --from 2026-11-26" in backwards.stderr
