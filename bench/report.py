@@ -151,7 +151,8 @@ def _sensorthings(figures: dict[str, Any]) -> list[str]:
         f"`/sta/v1.0/Datastreams(id)/Observations?$filter=phenomenonTime ge ...&$orderby="
         f"phenomenonTime&$top={figures['top']}`, following `@iot.nextLink` to the end "
         f"{figures['repeats']} times, on a store of traffic cameras every 5 minutes, enough for "
-        "20M rows, at rest (one API process, no key: the feed is public). Each page against the "
+        "20M rows, TimescaleDB's jobs paused after the bulk load (one API process, no key: the "
+        "feed is public). Each page against the "
         "wall's "
         "budget, and against the same pages read by the API's repository on one connection "
         "without HTTP (the store's share).",

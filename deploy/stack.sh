@@ -336,6 +336,8 @@ tools() {
   command -v chromium >/dev/null || apt_install chromium
   command -v pgbackrest >/dev/null || apt_install pgbackrest  # the point-in-time restore test
   command -v systemd-analyze >/dev/null || apt_install systemd  # the units' checks
+  command -v buildah >/dev/null || apt_install buildah  # the image's test
+  command -v debootstrap >/dev/null || apt_install debootstrap
 }
 
 main() {

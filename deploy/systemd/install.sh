@@ -31,7 +31,8 @@ tar -C "$SOURCE" --exclude=./.venv --exclude='./.stack*' --exclude=./.git --excl
 if live; then
   say "building the virtual environment"
   python3.11 -m venv "$PREFIX/.venv"
-  "$PREFIX/.venv/bin/pip" install -q --disable-pip-version-check "$PREFIX"
+  # Editable: the migrations and schemas are found beside the code (REPO_ROOT).
+  "$PREFIX/.venv/bin/pip" install -q --disable-pip-version-check -e "$PREFIX"
 fi
 
 say "installing the units in $UNITS"

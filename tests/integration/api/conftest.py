@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -26,10 +27,17 @@ def api_settings(settings: CommonSettings) -> ApiSettings:
     )
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def client(settings: CommonSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(api_settings(settings))
+@contextlib.asynccontextmanager
+async def serving(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app running with ``settings`` (its lifespan entered), over ASGI."""
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
             yield client
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(settings: CommonSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(api_settings(settings)) as client:
+        yield client

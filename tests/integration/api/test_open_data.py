@@ -11,11 +11,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from services.api.app import create_app
 from services.common.feeds import FeedDefinition
 from services.common.settings import CommonSettings
 from services.open_data.export import export_days
-from tests.integration.api.conftest import api_settings
+from tests.integration.api.conftest import api_settings, serving
 from tests.integration.conftest import db_connection
 from tests.integration.open_data.test_export import DAYS
 from tests.integration.pipeline import ingest_every_example
@@ -24,12 +23,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def serving(settings: CommonSettings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(api_settings(dataclasses.replace(settings, open_data_dir=tmp_path)))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
-            yield client
+async def files(settings: CommonSettings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The API serving the open-data files of ``tmp_path``."""
+    async with serving(api_settings(dataclasses.replace(settings, open_data_dir=tmp_path))) as api:
+        yield api
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -38,21 +35,21 @@ async def test_exported_files_are_served_without_a_key_and_only_for_public_feeds
     feeds: dict[str, FeedDefinition],
     db: Any,
     tmp_path: Path,
-    serving: httpx.AsyncClient,
+    files: httpx.AsyncClient,
 ) -> None:
-    assert (await serving.get("/open-data/catalogue.json")).json() == {"datasets": []}
+    assert (await files.get("/open-data/catalogue.json")).json() == {"datasets": []}
     await ingest_every_example(settings, feeds)
     public = [name for name, feed in feeds.items() if feed.public]
     async with db_connection(db) as connection:
         await export_days(connection, feeds["salinity"], *DAYS, tmp_path, public, lambda *_: None)
 
-    catalogue = (await serving.get("/open-data/catalogue.json")).json()
+    catalogue = (await files.get("/open-data/catalogue.json")).json()
     [first, *_] = catalogue["datasets"]
-    csv = await serving.get(f"/open-data/{first['files']['csv']['path']}")
+    csv = await files.get(f"/open-data/{first['files']['csv']['path']}")
     assert csv.status_code == 200
     assert csv.headers["content-type"].startswith("text/csv")
     assert csv.content == (tmp_path / first["files"]["csv"]["path"]).read_bytes()
-    parquet = await serving.get(f"/open-data/{first['files']['parquet']['path']}")
+    parquet = await files.get(f"/open-data/{first['files']['parquet']['path']}")
     assert parquet.headers["content-type"] == "application/vnd.apache.parquet"
 
     # A file of a feed that is not public, even one put there by hand, is not served; nor is
@@ -66,5 +63,5 @@ async def test_exported_files_are_served_without_a_key_and_only_for_public_feeds
         "/open-data/salinity/2030-01-01.csv",
         "/open-data/nope/2026-11-25.csv",
     ):
-        assert (await serving.get(path)).status_code == 404, path
-    assert (await serving.post("/open-data/salinity/2026-11-25.csv")).status_code == 405
+        assert (await files.get(path)).status_code == 404, path
+    assert (await files.post("/open-data/salinity/2026-11-25.csv")).status_code == 405
