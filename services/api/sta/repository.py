@@ -187,7 +187,8 @@ async def fetch_page(
         counting = select(func.count()).select_from(source).where(*conditions)
         sql, args = compiled(counting)
         count = await connection.fetchval(sql, *args)
-    page, more = rows[: options.top], len(rows) > options.top
+    # $top=0 asks for no rows (with $count, only the count): there is no next page to give.
+    page, more = rows[: options.top], len(rows) > options.top and options.top > 0
     following = _token(page[-1], ordering) if more and _by_key(ordering) else None
     return Page(page, more, count, following)
 

@@ -330,6 +330,8 @@ async def test_select_expand_orderby_count_and_where_things_are(
 
     body = (await client.get(f"{STA}/Things?$count=true&$select=name,id")).json()
     assert body["@iot.count"] == len(names)
+    only_count = (await client.get(f"{STA}/Things?$count=true&$top=0")).json()
+    assert only_count == {"@iot.count": len(names), "value": []}
     assert all(set(t) == {"@iot.id", "name"} for t in body["value"])
 
     ordered = await _all(client, f"{STA}/Things?$orderby=name desc")
