@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 
+import asyncpg
 from alembic import context
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -54,7 +55,9 @@ def _storage_mode(connection: Connection, requested: str | None) -> StorageMode:
 
 async def run_async() -> None:
     url = config.attributes.get("database_url") or CommonSettings.from_env().database_url
-    engine = create_async_engine(sqlalchemy_url(url))
+    # asyncpg itself opens the connection, from the store's own URL: TLS parameters in it
+    # (sslmode=verify-full, sslrootcert, sslcert, sslkey) mean what they mean to asyncpg.
+    engine = create_async_engine(sqlalchemy_url(url), async_creator=lambda: asyncpg.connect(url))
     try:
         async with engine.connect() as connection:
             await connection.run_sync(run_migrations)

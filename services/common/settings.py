@@ -35,11 +35,10 @@ class CommonSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> CommonSettings:
-        database_url = env.get("IOC_DATABASE_URL", DEFAULT_DATABASE_URL)
+        database_url = env_secret(env, "IOC_DATABASE_URL") or DEFAULT_DATABASE_URL
         if not database_url.startswith(("postgresql://", "postgres://")):
-            raise SettingsError(
-                f"IOC_DATABASE_URL must be a postgresql:// URL, got {database_url!r}"
-            )
+            # Not the value itself: it may hold a password.
+            raise SettingsError("IOC_DATABASE_URL must be a postgresql:// URL")
         return cls(
             database_url=database_url,
             kafka_bootstrap=env.get("IOC_KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
@@ -50,6 +49,20 @@ class CommonSettings:
                 env.get("IOC_OPEN_DATA_DIR", str(REPO_ROOT / ".stack" / "open-data"))
             ),
         )
+
+
+def env_secret(env: Mapping[str, str], name: str) -> str | None:
+    """A setting that may be a secret: ``NAME`` itself, or the content of the file ``NAME_FILE``
+    names (a Kubernetes or systemd credential file), never both."""
+    path = env.get(f"{name}_FILE")
+    if path is None:
+        return env.get(name)
+    if name in env:
+        raise SettingsError(f"set {name} or {name}_FILE, not both")
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise SettingsError(f"{name}_FILE: cannot read {path}: {error.strerror}") from None
 
 
 def env_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -1,0 +1,268 @@
+"""A PostgreSQL that demands TLS and client certificates, as a rented database does: with
+``sslmode=verify-full`` and a client certificate in the store's URL the migrations, a real
+worker and the API work through it; plaintext, a server the client's CA did not sign, and a
+client certificate the server's CA did not sign are each refused with a clear error. The CAs
+are throwaway ones made by the test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import ssl
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from services.common.db import create_pool
+from services.common.feeds import FeedDefinition
+from services.common.migrate import upgrade
+from services.common.settings import CommonSettings
+from tests.integration.conftest import StackUnderTest
+from tests.integration.pipeline import all_committed, eventually, produce, running_worker
+from tests.integration.processes import free_port, running_service, service_env
+
+pytestmark = pytest.mark.integration
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _owner() -> str | None:
+    return "postgres" if os.geteuid() == 0 else None
+
+
+def _as_owner(*command: str) -> None:
+    owner = _owner()
+    done = subprocess.run(
+        [*(["runuser", "-u", owner, "--"] if owner else []), *command],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def _openssl(*args: str) -> None:
+    done = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def _ca(folder: Path, name: str) -> tuple[Path, Path]:
+    key, cert = folder / f"{name}.key", folder / f"{name}.crt"
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        f"/CN={name}",
+        "-keyout",
+        str(key),
+        "-out",
+        str(cert),
+    )
+    return key, cert
+
+
+def _signed(
+    folder: Path, name: str, common_name: str, ca: tuple[Path, Path], *, server: bool
+) -> tuple[Path, Path]:
+    key, csr, cert = folder / f"{name}.key", folder / f"{name}.csr", folder / f"{name}.crt"
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        f"/CN={common_name}",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+    )
+    extensions = folder / f"{name}.ext"
+    extensions.write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        if server
+        else "extendedKeyUsage=clientAuth\n",
+        encoding="utf-8",
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca[1]),
+        "-CAkey",
+        str(ca[0]),
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        str(extensions),
+        "-out",
+        str(cert),
+    )
+    key.chmod(0o600)
+    return key, cert
+
+
+@dataclass(frozen=True)
+class SecureStore:
+    port: int
+    folder: Path
+    ca: Path
+    client: tuple[Path, Path]  # key, certificate
+    rogue_ca: Path
+    rogue_client: tuple[Path, Path]
+
+    def url(
+        self,
+        *,
+        ca: Path | None = None,
+        client: tuple[Path, Path] | None = None,
+        mode: str = "verify-full",
+    ) -> str:
+        key, cert = client or self.client
+        return (
+            f"postgresql://postgres@127.0.0.1:{self.port}/ioc?sslmode={mode}"
+            f"&sslrootcert={ca or self.ca}&sslcert={cert}&sslkey={key}"
+        )
+
+
+@pytest.fixture
+def secure_store(stack: StackUnderTest) -> Iterator[SecureStore]:
+    home = Path(tempfile.mkdtemp(prefix="ioc-tls-", dir="/var/tmp"))
+    home.chmod(0o755)
+    data = home / "data"
+    ca = _ca(home, "ca")
+    rogue_ca = _ca(home, "rogue-ca")
+    server = _signed(home, "server", "localhost", ca, server=True)
+    client = _signed(home, "client", "postgres", ca, server=False)
+    rogue_client = _signed(home, "rogue-client", "postgres", rogue_ca, server=False)
+    owner = _owner()
+    if owner:
+        shutil.chown(home, owner)
+        for path in server:
+            shutil.chown(path, owner)
+    port = free_port()
+    _as_owner(
+        str(PG_BIN / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--locale=C.UTF-8",
+    )
+    settings = [
+        f"port = {port}",
+        "listen_addresses = '127.0.0.1'",
+        f"unix_socket_directories = '{home}'",
+        "timezone = 'UTC'",
+        "ssl = on",
+        f"ssl_cert_file = '{server[1]}'",
+        f"ssl_key_file = '{server[0]}'",
+        f"ssl_ca_file = '{ca[1]}'",
+    ]
+    if stack.storage_mode == "timescaledb":
+        settings += [
+            "shared_preload_libraries = 'timescaledb'",
+            "timescaledb.telemetry_level = off",
+        ]
+    with open(data / "postgresql.conf", "a", encoding="utf-8") as conf:
+        conf.write("\n".join(settings) + "\n")
+    # Over TCP only TLS with a client certificate the CA signed, whose name is the user's.
+    (data / "pg_hba.conf").write_text(
+        "local all all trust\n"
+        "hostssl all all 127.0.0.1/32 cert clientcert=verify-full\n"
+        "hostnossl all all 127.0.0.1/32 reject\n",
+        encoding="utf-8",
+    )
+    _as_owner(
+        str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(home / "postgres.log"), "-w", "start"
+    )
+    try:
+        _as_owner(
+            str(PG_BIN / "createdb"), "-h", str(home), "-p", str(port), "-U", "postgres", "ioc"
+        )
+        yield SecureStore(port, home, ca[1], client, rogue_ca[1], rogue_client)
+    finally:
+        subprocess.run(
+            [
+                *(["runuser", "-u", owner, "--"] if owner else []),
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(home, ignore_errors=True)
+
+
+async def _refusal(url: str) -> str:
+    """Why connecting to ``url`` was refused (a connection that succeeds fails the test)."""
+    try:
+        connection = await asyncpg.connect(url, timeout=10)
+    except (asyncpg.PostgresError, ssl.SSLError, OSError) as error:
+        return str(error)
+    await connection.close()
+    pytest.fail(f"connected where it should have been refused: {url}")
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_pipeline_works_through_tls_and_everything_else_is_refused(
+    settings: CommonSettings,
+    feeds: dict[str, FeedDefinition],
+    secure_store: SecureStore,
+    stack: StackUnderTest,
+) -> None:
+    url = secure_store.url()
+    await asyncio.to_thread(upgrade, url, storage_mode=stack.storage_mode)
+    store = replace(settings, database_url=url)
+    examples = feeds["salinity"].examples_path.read_bytes().splitlines()
+    await produce(store, "salinity", examples)
+    async with running_worker(store, feeds) as worker:
+        await eventually(lambda: all_committed(worker, "salinity", len(examples)))
+    pool = await create_pool(url, max_size=1)
+    try:
+        async with pool.acquire() as connection:
+            assert await connection.fetchval("SELECT count(*) FROM observations") > 0
+            assert await connection.fetchval(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+            )
+    finally:
+        await pool.close()
+    port = free_port()
+    env = service_env(store)
+    with running_service(["api", "--port", str(port)], env, f"http://127.0.0.1:{port}/readyz"):
+        pass  # /readyz answers only once the store answered through TLS
+
+    plaintext = f"postgresql://postgres@127.0.0.1:{secure_store.port}/ioc?sslmode=disable"
+    assert "no encryption" in await _refusal(plaintext)
+    untrusted_server = secure_store.url(ca=secure_store.rogue_ca)
+    assert "certificate verify failed" in await _refusal(untrusted_server)
+    # asyncpg only sees the connection closed; the server's log says why, for its operator.
+    await _refusal(secure_store.url(client=secure_store.rogue_client))
+    log = secure_store.folder / "postgres.log"
+
+    async def logged() -> bool:
+        return "certificate verify failed" in log.read_text(encoding="utf-8")
+
+    await eventually(logged, within_s=10)
