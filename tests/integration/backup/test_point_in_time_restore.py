@@ -6,14 +6,10 @@ ingests the rest again from Kafka, ending with every record once."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -25,11 +21,17 @@ from services.common.feeds import FeedDefinition
 from services.common.migrate import upgrade
 from services.common.settings import CommonSettings
 from tests.integration.conftest import StackUnderTest
+from tests.integration.own_postgres import (
+    PG_BIN,
+    give_to_pg_owner,
+    pg_owner,
+    postgres_home,
+    running_postgres,
+)
 from tests.integration.pipeline import all_committed, eventually, produce, running_worker
 from tests.integration.processes import free_port
 
 pytestmark = pytest.mark.integration
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 STANZA = "ioc"
 # Every row of the event tables and the daily counts, in key order, hashed: the same content
 # gives the same checksum.
@@ -47,94 +49,34 @@ class ArchivingCluster:
     backups: BackupSettings
 
 
-def _owner() -> str | None:
-    return "postgres" if os.geteuid() == 0 else None
-
-
-def _as_owner(*command: str) -> None:
-    owner = _owner()
-    prefix = ["runuser", "-u", owner, "--"] if owner else []
-    done = subprocess.run([*prefix, *command], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-
-
 @pytest.fixture
 def cluster(stack: StackUnderTest) -> Iterator[ArchivingCluster]:
     """A cluster archiving every WAL segment to a pgBackRest repository, in the test stack's
     storage mode."""
     if shutil.which("pgbackrest") is None:
         pytest.fail("pgbackrest is missing: `make tools` installs Debian's package")
-    home = Path(tempfile.mkdtemp(prefix="ioc-backup-", dir="/var/tmp"))
-    home.chmod(0o755)
-    data, repo, config = home / "data", home / "repo", home / "pgbackrest.conf"
-    port = free_port()
-    config.write_text(
-        f"[global]\nrepo1-path={repo}\nrepo1-retention-full=2\nlog-level-console=warn\n"
-        f"log-path={home}\nlock-path={home}\nspool-path={home}\n\n"
-        f"[{STANZA}]\npg1-path={data}\npg1-port={port}\npg1-socket-path={home}\n",
-        encoding="utf-8",
-    )
-    repo.mkdir()
-    owner = _owner()
-    if owner:
-        for path in (home, repo, config):
-            shutil.chown(path, owner)
-    _as_owner(
-        str(PG_BIN / "initdb"),
-        "-D",
-        str(data),
-        "-U",
-        "postgres",
-        "-A",
-        "trust",
-        "-E",
-        "UTF8",
-        "--locale=C.UTF-8",
-    )
-    settings = [
-        f"port = {port}",
-        "listen_addresses = '127.0.0.1'",
-        f"unix_socket_directories = '{home}'",
-        "timezone = 'UTC'",
-        "wal_level = replica",
-        "archive_mode = on",
-        f"archive_command = 'pgbackrest --config={config} --stanza={STANZA} archive-push %p'",
-    ]
-    if stack.storage_mode == "timescaledb":
-        settings += [
-            "shared_preload_libraries = 'timescaledb'",
-            "timescaledb.telemetry_level = off",
+    with postgres_home("ioc-backup-") as home:
+        data, repo, config = home / "data", home / "repo", home / "pgbackrest.conf"
+        port = free_port()
+        config.write_text(
+            f"[global]\nrepo1-path={repo}\nrepo1-retention-full=2\nlog-level-console=warn\n"
+            f"log-path={home}\nlock-path={home}\nspool-path={home}\n\n"
+            f"[{STANZA}]\npg1-path={data}\npg1-port={port}\npg1-socket-path={home}\n",
+            encoding="utf-8",
+        )
+        repo.mkdir()
+        give_to_pg_owner(repo, config)
+        archiving = [
+            "wal_level = replica",
+            "archive_mode = on",
+            f"archive_command = 'pgbackrest --config={config} --stanza={STANZA} archive-push %p'",
         ]
-    with open(data / "postgresql.conf", "a", encoding="utf-8") as conf:
-        conf.write("\n".join(settings) + "\n")
-    _as_owner(
-        str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(home / "postgres.log"), "-w", "start"
-    )
-    try:
-        _as_owner(
-            str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "ioc"
-        )
-        url = f"postgresql://postgres@127.0.0.1:{port}/ioc"
-        upgrade(url, storage_mode=stack.storage_mode)
-        backups = BackupSettings(STANZA, config, data, PG_BIN, _owner())
-        create_stanza(backups)
-        yield ArchivingCluster(url, backups)
-    finally:
-        subprocess.run(
-            [
-                *(["runuser", "-u", owner, "--"] if owner else []),
-                str(PG_BIN / "pg_ctl"),
-                "-D",
-                str(data),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-            capture_output=True,
-            check=False,
-        )
-        shutil.rmtree(home, ignore_errors=True)
+        with running_postgres(home, port, stack.storage_mode, archiving):
+            url = f"postgresql://postgres@127.0.0.1:{port}/ioc"
+            upgrade(url, storage_mode=stack.storage_mode)
+            backups = BackupSettings(STANZA, config, data, PG_BIN, pg_owner())
+            create_stanza(backups)
+            yield ArchivingCluster(url, backups)
 
 
 async def _state(url: str) -> tuple[Any, ...]:
@@ -163,6 +105,8 @@ async def test_a_point_in_time_restore_holds_what_was_committed_and_kafka_gives_
 
     await ingest(first, 8)
     await asyncio.to_thread(backup, cluster.backups, "full")
+    # pgBackRest keeps a backup's stop time to the second: the point in time lies a second past.
+    await asyncio.sleep(1.5)
     await ingest(second, 16)
     rows_before, checksum_before, counted_before, moment = await _state(cluster.url)
     await asyncio.sleep(1.5)  # the point in time lies strictly between the two writes

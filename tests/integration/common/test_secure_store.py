@@ -7,16 +7,14 @@ are throwaway ones made by the test."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import ssl
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from services.common.db import create_pool
@@ -24,26 +22,11 @@ from services.common.feeds import FeedDefinition
 from services.common.migrate import upgrade
 from services.common.settings import CommonSettings
 from tests.integration.conftest import StackUnderTest
+from tests.integration.own_postgres import give_to_pg_owner, postgres_home, running_postgres
 from tests.integration.pipeline import all_committed, eventually, produce, running_worker
 from tests.integration.processes import free_port, running_service, service_env
 
 pytestmark = pytest.mark.integration
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _owner() -> str | None:
-    return "postgres" if os.geteuid() == 0 else None
-
-
-def _as_owner(*command: str) -> None:
-    owner = _owner()
-    done = subprocess.run(
-        [*(["runuser", "-u", owner, "--"] if owner else []), *command],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def _openssl(*args: str) -> None:
@@ -140,80 +123,28 @@ class SecureStore:
 
 @pytest.fixture
 def secure_store(stack: StackUnderTest) -> Iterator[SecureStore]:
-    home = Path(tempfile.mkdtemp(prefix="ioc-tls-", dir="/var/tmp"))
-    home.chmod(0o755)
-    data = home / "data"
-    ca = _ca(home, "ca")
-    rogue_ca = _ca(home, "rogue-ca")
-    server = _signed(home, "server", "localhost", ca, server=True)
-    client = _signed(home, "client", "postgres", ca, server=False)
-    rogue_client = _signed(home, "rogue-client", "postgres", rogue_ca, server=False)
-    owner = _owner()
-    if owner:
-        shutil.chown(home, owner)
-        for path in server:
-            shutil.chown(path, owner)
-    port = free_port()
-    _as_owner(
-        str(PG_BIN / "initdb"),
-        "-D",
-        str(data),
-        "-U",
-        "postgres",
-        "-A",
-        "trust",
-        "-E",
-        "UTF8",
-        "--locale=C.UTF-8",
-    )
-    settings = [
-        f"port = {port}",
-        "listen_addresses = '127.0.0.1'",
-        f"unix_socket_directories = '{home}'",
-        "timezone = 'UTC'",
-        "ssl = on",
-        f"ssl_cert_file = '{server[1]}'",
-        f"ssl_key_file = '{server[0]}'",
-        f"ssl_ca_file = '{ca[1]}'",
-    ]
-    if stack.storage_mode == "timescaledb":
-        settings += [
-            "shared_preload_libraries = 'timescaledb'",
-            "timescaledb.telemetry_level = off",
+    with postgres_home("ioc-tls-") as home:
+        ca = _ca(home, "ca")
+        rogue_ca = _ca(home, "rogue-ca")
+        server = _signed(home, "server", "localhost", ca, server=True)
+        client = _signed(home, "client", "postgres", ca, server=False)
+        rogue_client = _signed(home, "rogue-client", "postgres", rogue_ca, server=False)
+        give_to_pg_owner(*server)
+        port = free_port()
+        tls = [
+            "ssl = on",
+            f"ssl_cert_file = '{server[1]}'",
+            f"ssl_key_file = '{server[0]}'",
+            f"ssl_ca_file = '{ca[1]}'",
         ]
-    with open(data / "postgresql.conf", "a", encoding="utf-8") as conf:
-        conf.write("\n".join(settings) + "\n")
-    # Over TCP only TLS with a client certificate the CA signed, whose name is the user's.
-    (data / "pg_hba.conf").write_text(
-        "local all all trust\n"
-        "hostssl all all 127.0.0.1/32 cert clientcert=verify-full\n"
-        "hostnossl all all 127.0.0.1/32 reject\n",
-        encoding="utf-8",
-    )
-    _as_owner(
-        str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(home / "postgres.log"), "-w", "start"
-    )
-    try:
-        _as_owner(
-            str(PG_BIN / "createdb"), "-h", str(home), "-p", str(port), "-U", "postgres", "ioc"
+        # Over TCP only TLS with a client certificate the CA signed, whose name is the user's.
+        hba = (
+            "local all all trust\n"
+            "hostssl all all 127.0.0.1/32 cert clientcert=verify-full\n"
+            "hostnossl all all 127.0.0.1/32 reject\n"
         )
-        yield SecureStore(port, home, ca[1], client, rogue_ca[1], rogue_client)
-    finally:
-        subprocess.run(
-            [
-                *(["runuser", "-u", owner, "--"] if owner else []),
-                str(PG_BIN / "pg_ctl"),
-                "-D",
-                str(data),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-            capture_output=True,
-            check=False,
-        )
-        shutil.rmtree(home, ignore_errors=True)
+        with running_postgres(home, port, stack.storage_mode, tls, hba):
+            yield SecureStore(port, home, ca[1], client, rogue_ca[1], rogue_client)
 
 
 async def _refusal(url: str) -> str:
@@ -251,8 +182,11 @@ async def test_the_pipeline_works_through_tls_and_everything_else_is_refused(
         await pool.close()
     port = free_port()
     env = service_env(store)
-    with running_service(["api", "--port", str(port)], env, f"http://127.0.0.1:{port}/readyz"):
-        pass  # /readyz answers only once the store answered through TLS
+    # /readyz answers 200 only once the API's store answered, here through TLS.
+    ready = f"http://127.0.0.1:{port}/readyz"
+    with running_service(["api", "--port", str(port)], env, ready):
+        async with httpx.AsyncClient(timeout=10) as http:
+            assert (await http.get(ready)).status_code == 200
 
     plaintext = f"postgresql://postgres@127.0.0.1:{secure_store.port}/ioc?sslmode=disable"
     assert "no encryption" in await _refusal(plaintext)
