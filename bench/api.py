@@ -98,7 +98,7 @@ def _seed(env: dict[str, str], url: str, key: str, topics: Topics) -> None:
     async def produce() -> None:
         from services.common.kafka import producing
 
-        async with producing(stack.BOOTSTRAP) as producer:
+        async with producing(stack.KAFKA) as producer:
             for topic, line in lines:
                 await producer.send(topic, line)
             await producer.flush()

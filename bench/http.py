@@ -82,7 +82,7 @@ async def load(url: str, key: str, bodies: list[bytes]) -> tuple[float, list[flo
 
 async def ceiling(topic: str, batches: list[list[dict[str, Any]]]) -> float:
     """Seconds for a bare producer to have the broker acknowledge the same messages."""
-    async with producing(stack.BOOTSTRAP, linger_ms=5) as producer:
+    async with producing(stack.KAFKA, linger_ms=5) as producer:
         started = time.perf_counter()
         deliveries = []
         for batch in batches:

@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from bench import cpu, peer, stack
@@ -35,7 +34,7 @@ from services.common.canonical import Normalised
 from services.common.feeds import FeedDefinition, load_feeds
 from services.common.intake.decode import decode
 from services.common.intake.normalise import Normaliser
-from services.common.kafka import producing
+from services.common.kafka import admin_client, producing
 from services.common.settings import REPO_ROOT
 from services.common.storage_mode import StorageMode
 from services.common.topics import Topics, ensure_topics
@@ -65,7 +64,7 @@ def log(message: str) -> None:
 
 
 async def produce_all(topics: Topics, records: list[Generated]) -> None:
-    async with producing(stack.BOOTSTRAP, linger_ms=20, max_batch_size=256 * 1024) as producer:
+    async with producing(stack.KAFKA, linger_ms=20, max_batch_size=256 * 1024) as producer:
         for index, record in enumerate(records, 1):
             await producer.send(topics.raw(record.feed), record.value, key=record.key)
             if index % 200_000 == 0:
@@ -88,7 +87,7 @@ def canonical_rows(
 
 
 async def committed(group: str, topics: list[str]) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.BOOTSTRAP)
+    admin = admin_client(stack.KAFKA)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -316,7 +315,7 @@ def ingest(
     feeds: dict[str, FeedDefinition], database_url: str, total: int, run: int, workers: int
 ) -> tuple[IngestRun, list[tuple[Any, ...]]]:
     topics = Topics(namespace=f"bench{uuid.uuid4().hex[:6]}.")
-    asyncio.run(ensure_topics(stack.BOOTSTRAP, topics.partitions(feeds)))
+    asyncio.run(ensure_topics(stack.KAFKA, topics.partitions(feeds)))
     log(f"generating {total:,} mixed department records (run {run})")
     records = list(mixed_records(feeds, total, run=run, end=datetime.now(UTC) - timedelta(hours=1)))
     rows = canonical_rows(feeds, records)

@@ -138,8 +138,8 @@ def message(row: tuple[Any, ...]) -> bytes:
 
 
 async def produce_rows(topic: str, rows: list[tuple[Any, ...]], partitions: int) -> None:
-    await ensure_topics(stack.BOOTSTRAP, {topic: partitions})
-    async with producing(stack.BOOTSTRAP, linger_ms=20, max_batch_size=256 * 1024) as producer:
+    await ensure_topics(stack.KAFKA, {topic: partitions})
+    async with producing(stack.KAFKA, linger_ms=20, max_batch_size=256 * 1024) as producer:
         for index, row in enumerate(rows, 1):
             await producer.send(topic, message(row), key=row[1].encode())
             if index % 500_000 == 0:

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 
 import asyncpg
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient
 
+from services.common.kafka import KafkaConnection, admin_client
 from services.common.migrate import upgrade
 from services.common.settings import REPO_ROOT
 from services.common.storage_mode import MODES, StorageMode, choose_storage_mode
@@ -25,6 +25,7 @@ from services.common.topics import Topics, ensure_topics
 PG_PORT = int(os.environ.get("IOC_BENCH_PG_PORT", "25472"))
 KAFKA_PORT = int(os.environ.get("IOC_BENCH_KAFKA_PORT", "19222"))
 BOOTSTRAP = f"127.0.0.1:{KAFKA_PORT}"
+KAFKA = KafkaConnection(BOOTSTRAP)  # the bench's own broker on loopback
 
 
 def stack_env() -> dict[str, str]:
@@ -56,7 +57,7 @@ def clear() -> None:
                 await connection.execute(f'DROP DATABASE "{row["datname"]}" WITH (FORCE)')
         finally:
             await connection.close()
-        admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+        admin = admin_client(KAFKA)
         await admin.start()
         try:
             topics = [name for name in await admin.list_topics() if not name.startswith("__")]
@@ -137,7 +138,7 @@ def services_on_their_own(
     a service process using them."""
     database = fresh_database(prefix)
     topics = Topics(namespace=f"{prefix}{uuid.uuid4().hex[:6]}.")
-    asyncio.run(ensure_topics(BOOTSTRAP, topics.partitions(feeds)))
+    asyncio.run(ensure_topics(KAFKA, topics.partitions(feeds)))
     return service_env(database, topics.namespace, **extra), topics
 
 

@@ -13,11 +13,14 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from aiokafka.errors import KafkaConnectionError
+
 from services.common.db import create_pool, storage_mode
 from services.common.feeds import load_feeds
+from services.common.kafka import why_refused
 from services.common.keys import KeyKind, issue_key, list_keys, revoke_key
-from services.common.logs import configure_logging
-from services.common.settings import CommonSettings
+from services.common.logs import configure_logging, redact
+from services.common.settings import CommonSettings, SettingsError
 from services.common.storage_jobs import StorageJob, storage_jobs, timescaledb_version
 
 T = TypeVar("T")
@@ -31,6 +34,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.run(args)
     except KeyboardInterrupt:
         sys.exit(130)
+    except SettingsError as error:
+        sys.exit(f"ioc: {error}")
+    except KafkaConnectionError:
+        kafka = CommonSettings.from_env().kafka
+        sys.exit(f"ioc: cannot use Kafka at {kafka.described}: {asyncio.run(why_refused(kafka))}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -139,8 +147,8 @@ def _info(args: argparse.Namespace) -> None:
 
     feeds = load_feeds(settings.schemas_dir)
     store = _with_connection(settings, _store_facts)
-    print(f"database:     {settings.database_url}")
-    print(f"kafka:        {settings.kafka_bootstrap}")
+    print(f"database:     {redact(settings.database_url)}")
+    print(f"kafka:        {settings.kafka}")
     print(f"storage mode: {store.mode or 'not migrated (run: ioc migrate)'}")
     if store.timescaledb_version is not None:
         print(f"timescaledb:  {store.timescaledb_version}")
@@ -190,9 +198,7 @@ def _topics(args: argparse.Namespace) -> None:
 
     settings = CommonSettings.from_env()
     feeds = load_feeds(settings.schemas_dir)
-    created = asyncio.run(
-        ensure_topics(settings.kafka_bootstrap, settings.topics.partitions(feeds))
-    )
+    created = asyncio.run(ensure_topics(settings.kafka, settings.topics.partitions(feeds)))
     print(f"topics ready ({len(created)} created: {', '.join(created) or 'none'})")
 
 
@@ -267,7 +273,7 @@ def _rejections(args: argparse.Namespace) -> None:
     async def replay() -> int:
         pool = await create_pool(settings.database_url, max_size=1)
         try:
-            async with producing(settings.kafka_bootstrap) as producer:
+            async with producing(settings.kafka) as producer:
                 return await replay_rejections(
                     pool,
                     producer,
@@ -335,15 +341,13 @@ def _restore(args: argparse.Namespace) -> None:
     common = worker.common
     topics = [common.topics.raw(feed) for feed in load_feeds(common.schemas_dir)]
     try:
-        asyncio.run(refuse_if_active(common.kafka_bootstrap, worker.group_id))
+        asyncio.run(refuse_if_active(common.kafka, worker.group_id))
         if not args.rewind_only:
             restore_to(BackupSettings.from_env(), args.moment)
 
         async def rewind() -> dict[Any, int]:
             await wait_until_writable(common.database_url)
-            return await rewind_to_store(
-                common.database_url, common.kafka_bootstrap, worker.group_id, topics
-            )
+            return await rewind_to_store(common.database_url, common.kafka, worker.group_id, topics)
 
         rewound = asyncio.run(rewind())
     except BackupError as error:
@@ -367,7 +371,7 @@ def _produce(args: argparse.Namespace) -> None:
     intake = FeedIntake.of(feeds[args.feed])
 
     async def produce() -> None:
-        async with producing(settings.kafka_bootstrap) as producer:
+        async with producing(settings.kafka) as producer:
             topic = settings.topics.raw(args.feed)
             deliveries = [
                 await producer.send(topic, line, key=intake.key_of(line)) for line in lines
@@ -430,7 +434,7 @@ def _simulate(args: argparse.Namespace) -> None:
     # IOC_SIMULATOR_FAULTS=0: the examples only, without late feeds, "N/A" or corrections.
     rates = FaultRates.none() if os.environ.get("IOC_SIMULATOR_FAULTS") == "0" else FaultRates()
     _run_until_signalled(
-        lambda stop: run_simulator(settings.kafka_bootstrap, settings.topics, feeds, stop, rates)
+        lambda stop: run_simulator(settings.kafka, settings.topics, feeds, stop, rates)
     )
 
 

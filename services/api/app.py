@@ -52,7 +52,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         feeds = load_feeds(settings.common.schemas_dir)
         pool = await create_pool(settings.common.database_url, min_size=1, max_size=10)
-        gateway = KafkaGateway(settings.common.kafka_bootstrap, timeout_s=settings.broker_timeout_s)
+        gateway = KafkaGateway(settings.common.kafka, timeout_s=settings.broker_timeout_s)
         indicators = load_indicators(settings.common.schemas_dir, feeds)
         board = IndicatorBoard(pool, feeds, indicators, clock)
         app.state.ioc = AppState(

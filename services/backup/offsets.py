@@ -14,10 +14,10 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
 from services.backup.pgbackrest import BackupError
+from services.common.kafka import KafkaConnection, admin_client
 
 MARKS = "SELECT topic, partition, counted_until FROM feed_count_marks"
 
@@ -41,11 +41,11 @@ async def wait_until_writable(database_url: str, within_s: float = 300) -> None:
 
 
 async def rewind_to_store(
-    database_url: str, bootstrap: str, group: str, topics: list[str]
+    database_url: str, kafka: KafkaConnection, group: str, topics: list[str]
 ) -> dict[TopicPartition, int]:
     """Commits, for the group, each partition of ``topics`` at the store's mark (the beginning
     where the store holds nothing of it). Refused while the group has members."""
-    await refuse_if_active(bootstrap, group)
+    await refuse_if_active(kafka, group)
     connection = await asyncpg.connect(database_url)
     try:
         marks = {
@@ -53,10 +53,8 @@ async def rewind_to_store(
         }
     finally:
         await connection.close()
-    partitions = await _partitions(bootstrap, topics)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
+    partitions = await _partitions(kafka, topics)
+    consumer = AIOKafkaConsumer(**kafka.client_options(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -70,8 +68,8 @@ async def rewind_to_store(
     return wanted
 
 
-async def _partitions(bootstrap: str, topics: list[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _partitions(kafka: KafkaConnection, topics: list[str]) -> list[TopicPartition]:
+    admin = admin_client(kafka)
     await admin.start()
     try:
         described: list[dict[str, Any]] = await admin.describe_topics(topics)
@@ -85,10 +83,10 @@ async def _partitions(bootstrap: str, topics: list[str]) -> list[TopicPartition]
     )
 
 
-async def refuse_if_active(bootstrap: str, group: str) -> None:
+async def refuse_if_active(kafka: KafkaConnection, group: str) -> None:
     """Refuses while the group has members: a running worker would write into the store being
     replaced, and commit over the rewound offsets."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = admin_client(kafka)
     await admin.start()
     try:
         described: Any = await admin.describe_consumer_groups([group])

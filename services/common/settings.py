@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from services.common.kafka import SASL_MECHANISMS, SECURITY_PROTOCOLS, KafkaConnection
 from services.common.topics import Topics
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ class SettingsError(ValueError):
 @dataclass(frozen=True, slots=True)
 class CommonSettings:
     database_url: str
-    kafka_bootstrap: str
+    kafka: KafkaConnection
     topics: Topics
     schemas_dir: Path
     future_bound: timedelta  # how far ahead of the clock an event time may be (push and worker)
@@ -41,7 +42,7 @@ class CommonSettings:
             raise SettingsError("IOC_DATABASE_URL must be a postgresql:// URL")
         return cls(
             database_url=database_url,
-            kafka_bootstrap=env.get("IOC_KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
+            kafka=kafka_from_env(env),
             topics=Topics(env.get("IOC_TOPIC_NAMESPACE", "")),
             schemas_dir=Path(env.get("IOC_SCHEMAS_DIR", str(REPO_ROOT / "schemas"))),
             future_bound=timedelta(seconds=env_float(env, "IOC_FUTURE_BOUND_S", 300.0)),
@@ -49,6 +50,60 @@ class CommonSettings:
                 env.get("IOC_OPEN_DATA_DIR", str(REPO_ROOT / ".stack" / "open-data"))
             ),
         )
+
+
+def kafka_from_env(env: Mapping[str, str]) -> KafkaConnection:
+    """The Kafka connection every client of the project uses (docs/deploy.md lists the names)."""
+    named = env.get("IOC_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper()
+    protocol = next((known for known in SECURITY_PROTOCOLS if known == named), None)
+    if protocol is None:
+        raise SettingsError(
+            f"IOC_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(SECURITY_PROTOCOLS)}, "
+            f"got {named!r}"
+        )
+    mechanism = env.get("IOC_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512").upper()
+    if mechanism not in SASL_MECHANISMS:
+        raise SettingsError(
+            f"IOC_KAFKA_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)}, "
+            f"got {mechanism!r}"
+        )
+    files = {name: _kafka_file(env, name) for name in ("CA", "CERT", "KEY")}
+    if protocol == "PLAINTEXT" and any(files.values()):
+        raise SettingsError(
+            "IOC_KAFKA_CA_FILE, _CERT_FILE and _KEY_FILE need "
+            "IOC_KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL"
+        )
+    if (files["CERT"] is None) != (files["KEY"] is None):
+        raise SettingsError("IOC_KAFKA_CERT_FILE and IOC_KAFKA_KEY_FILE go together")
+    username, password = env.get("IOC_KAFKA_USERNAME"), env_secret(env, "IOC_KAFKA_PASSWORD")
+    if protocol == "SASL_SSL" and not (username and password):
+        raise SettingsError(
+            "IOC_KAFKA_SECURITY_PROTOCOL=SASL_SSL needs IOC_KAFKA_USERNAME and "
+            "IOC_KAFKA_PASSWORD (or IOC_KAFKA_PASSWORD_FILE)"
+        )
+    return KafkaConnection(
+        bootstrap=env.get("IOC_KAFKA_BOOTSTRAP", DEFAULT_KAFKA_BOOTSTRAP),
+        security_protocol=protocol,
+        ca_file=files["CA"],
+        cert_file=files["CERT"],
+        key_file=files["KEY"],
+        key_password=env_secret(env, "IOC_KAFKA_KEY_PASSWORD"),
+        sasl_mechanism=mechanism,
+        username=username,
+        password=password,
+    )
+
+
+def _kafka_file(env: Mapping[str, str], name: str) -> Path | None:
+    """``IOC_KAFKA_<name>_FILE``: a file that must exist now, not at the first connection."""
+    variable = f"IOC_KAFKA_{name}_FILE"
+    raw = env.get(variable)
+    if raw is None:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise SettingsError(f"{variable}: no such file {raw}")
+    return path
 
 
 def env_secret(env: Mapping[str, str], name: str) -> str | None:

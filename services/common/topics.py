@@ -15,6 +15,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
+from services.common.kafka import KafkaConnection, admin_client
+
 RAW_PARTITIONS = 3  # room for several workers to share a feed on this 2-core box
 DLQ_PARTITIONS = 1
 
@@ -37,9 +39,9 @@ class Topics:
         return topics
 
 
-async def ensure_topics(bootstrap: str, partitions_by_topic: dict[str, int]) -> list[str]:
+async def ensure_topics(kafka: KafkaConnection, partitions_by_topic: dict[str, int]) -> list[str]:
     """Create the topics that do not exist yet; returns the names it created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30_000)
+    admin = admin_client(kafka, request_timeout_ms=30_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

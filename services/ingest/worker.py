@@ -71,14 +71,14 @@ async def run_worker(
         await pool.close()
         raise RuntimeError("the store is not migrated: run `ioc migrate` first")
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.common.kafka_bootstrap,
+        **settings.common.kafka.client_options(),
         group_id=settings.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         max_poll_records=settings.batch_max_records,
     )
-    producer = durable_producer(settings.common.kafka_bootstrap)
+    producer = durable_producer(settings.common.kafka)
     worker = _Worker(settings, intakes, pool, consumer, producer, now, duties_of(mode, pool, now))
     consumer.subscribe(list(intakes), listener=worker.rebalances.listener())
     await producer.start()

@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from services.common.feeds import FeedDefinition, TimeSpec
-from services.common.kafka import producing
+from services.common.kafka import KafkaConnection, producing
 from services.common.paths import value_at, with_value_at
 from services.common.topics import Topics
 from services.simulator.faults import FaultRates, Faults
@@ -91,7 +91,7 @@ async def _send(
 
 
 async def run_simulator(
-    bootstrap: str,
+    kafka: KafkaConnection,
     topics: Topics,
     feeds: list[FeedDefinition],
     stop: asyncio.Event,
@@ -99,7 +99,7 @@ async def run_simulator(
 ) -> None:
     """Plays every feed until ``stop``; with the faults of real life at ``rates`` (default)."""
     faults = Faults(rates or FaultRates(), random.Random())
-    async with producing(bootstrap) as producer:
+    async with producing(kafka) as producer:
         await asyncio.gather(
             *(play_feed(producer, topics.raw(feed.feed), feed, stop, faults) for feed in feeds)
         )

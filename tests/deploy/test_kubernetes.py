@@ -184,6 +184,41 @@ def test_kafka_and_postgres_as_the_cluster_test_runs_them(resources: list[dict[s
     assert not postgres["imageName"].endswith(":latest")
 
 
+def test_kafka_is_reached_over_tls_as_a_user_scoped_to_the_pipeline(
+    resources: list[dict[str, Any]],
+) -> None:
+    by_name = {_name(r): r for r in resources}
+    [listener] = by_name["Kafka/ioc-kafka"]["spec"]["kafka"]["listeners"]
+    assert listener["tls"] is True
+    assert listener["authentication"]["type"] == "scram-sha-512"
+    user = by_name["KafkaUser/ioc-stream"]["spec"]
+    granted = {
+        (acl["resource"]["type"], acl["resource"].get("name"))
+        for acl in user["authorization"]["acls"]
+    }
+    assert granted == {("topic", "ioc."), ("group", "ioc-"), ("cluster", None)}
+    config = by_name["ConfigMap/ioc-config"]["data"]
+    assert config["IOC_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert config["IOC_KAFKA_USERNAME"] == "ioc-stream"
+    assert config["IOC_KAFKA_BOOTSTRAP"].endswith(f":{listener['port']}")
+    # Every workload has the CA and the password where the settings name them.
+    files = {
+        config["IOC_KAFKA_CA_FILE"]: "ioc-kafka-cluster-ca-cert",
+        config["IOC_KAFKA_PASSWORD_FILE"]: "ioc-stream",
+    }
+    for workload in ("Deployment/ioc-api", "Deployment/ioc-worker", "Job/ioc-migrate"):
+        pod = by_name[workload]["spec"]["template"]["spec"]
+        secrets = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+        [container] = _containers(by_name[workload])
+        for path, secret_name in files.items():
+            [mount] = [
+                m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")
+            ]
+            assert secrets[mount["name"]]["secretName"] == secret_name, workload
+            [item] = secrets[mount["name"]]["items"]
+            assert path == f"{mount['mountPath']}/{item['path']}", workload
+
+
 def test_the_overlay_puts_everything_in_the_provinces_namespace(
     resources: list[dict[str, Any]],
 ) -> None:

@@ -93,7 +93,12 @@ def test_a_long_running_service_says_when_it_is_ready_and_drains_before_it_is_ki
 def test_the_environment_file_names_only_settings_the_services_read() -> None:
     read = set()
     for source in (REPO_ROOT / "services").rglob("*.py"):
-        read |= set(re.findall(r"\"(IOC_[A-Z0-9_]+)\"", source.read_text(encoding="utf-8")))
+        text = source.read_text(encoding="utf-8")
+        read |= set(re.findall(r"\"(IOC_[A-Z0-9_]+)\"", text))
+        # A secret may come as a file instead: NAME_FILE (settings.env_secret).
+        read |= {
+            f"{name}_FILE" for name in re.findall(r"env_secret\(env, \"(IOC_[A-Z0-9_]+)\"", text)
+        }
     env = (UNITS / "ioc-stream.env").read_text(encoding="utf-8")
     named = set(re.findall(r"^(IOC_[A-Z0-9_]+)=", env, flags=re.MULTILINE))
     assert named

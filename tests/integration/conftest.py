@@ -18,10 +18,10 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from services.common.feeds import FeedDefinition
+from services.common.kafka import KafkaConnection, admin_client
 from services.common.keys import KeyKind, issue_key
 from services.common.migrate import upgrade
 from services.common.settings import REPO_ROOT, CommonSettings
@@ -80,7 +80,7 @@ def run_stack_capture(*args: str) -> subprocess.CompletedProcess[str]:
 
 @dataclass(frozen=True)
 class StackUnderTest:
-    bootstrap: str
+    kafka: KafkaConnection
     storage_mode: StorageMode
 
 
@@ -105,7 +105,7 @@ def stack() -> Iterator[StackUnderTest]:
     try:
         mode = session_storage_mode()
         asyncio.run(_make_template(mode))
-        yield StackUnderTest(bootstrap=f"127.0.0.1:{KAFKA_PORT}", storage_mode=mode)
+        yield StackUnderTest(KafkaConnection(f"127.0.0.1:{KAFKA_PORT}"), storage_mode=mode)
     finally:
         _templates.clear()
         if os.environ.get("IOC_TEST_KEEP_STACK") != "1":
@@ -244,17 +244,17 @@ async def settings(
     deleted afterwards (a broker holding every test's partitions restarts slowly)."""
     topics = Topics(namespace=f"t{uuid.uuid4().hex[:10]}.")
     partitions = topics.partitions(feeds)
-    await ensure_topics(stack.bootstrap, partitions)
-    yield settings_for(database_url, stack.bootstrap, topics)
-    await delete_topics(stack.bootstrap, list(partitions))
+    await ensure_topics(stack.kafka, partitions)
+    yield settings_for(database_url, stack.kafka, topics)
+    await delete_topics(stack.kafka, list(partitions))
 
 
-def settings_for(database_url: str, bootstrap: str, topics: Topics) -> CommonSettings:
+def settings_for(database_url: str, kafka: KafkaConnection, topics: Topics) -> CommonSettings:
     """The services' settings for a test's own database, broker and topics."""
     return replace(
         CommonSettings.from_env({}),
         database_url=database_url,
-        kafka_bootstrap=bootstrap,
+        kafka=kafka,
         topics=topics,
         schemas_dir=SCHEMAS_DIR,
     )
@@ -270,8 +270,8 @@ async def new_key(database_url: str, kind: KeyKind, subject: str) -> str:
         await connection.close()
 
 
-async def delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def delete_topics(kafka: KafkaConnection, names: list[str]) -> None:
+    admin = admin_client(kafka)
     await admin.start()
     try:
         await admin.delete_topics(names)

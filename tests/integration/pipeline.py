@@ -12,12 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from services.common.feeds import FeedDefinition
-from services.common.kafka import producing
+from services.common.kafka import KafkaConnection, admin_client, producing
 from services.common.settings import CommonSettings
 from services.ingest.settings import WorkerSettings
 from services.ingest.worker import run_worker
@@ -36,7 +35,7 @@ async def produce(
 ) -> None:
     """Produces to the feed's raw topic: by key when given, else all to partition 0, so the
     test knows the log order."""
-    async with producing(settings.kafka_bootstrap) as producer:
+    async with producing(settings.kafka) as producer:
         topic = settings.topics.raw(feed)
         deliveries = []
         for index, value in enumerate(values):
@@ -88,7 +87,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, within_s: float = 
 
 async def committed_records(worker: WorkerSettings, topic: str) -> int:
     """How many records of ``topic`` the worker's group has committed, all partitions summed."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=worker.common.kafka_bootstrap)
+    admin = admin_client(worker.common.kafka)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(worker.group_id)
@@ -101,9 +100,11 @@ async def committed_records(worker: WorkerSettings, topic: str) -> int:
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
-async def read_topic(bootstrap: str, topic: str, count: int) -> list[ConsumerRecord[bytes, bytes]]:
+async def read_topic(
+    kafka: KafkaConnection, topic: str, count: int
+) -> list[ConsumerRecord[bytes, bytes]]:
     """The first ``count`` records of a topic, from the beginning."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(topic, **kafka.client_options(), auto_offset_reset="earliest")
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:

@@ -27,7 +27,7 @@ def service_env(settings: CommonSettings, **extra: str) -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("IOC_", "PROMETHEUS_"))},
         "IOC_DATABASE_URL": settings.database_url,
-        "IOC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        **settings.kafka.environment(),
         "IOC_TOPIC_NAMESPACE": settings.topics.namespace,
         "IOC_SCHEMAS_DIR": str(settings.schemas_dir),
         **extra,

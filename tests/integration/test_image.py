@@ -145,7 +145,7 @@ async def test_the_image_runs_the_api_and_a_worker_that_store_a_pushed_reading(
     port = free_port()
     env = {
         "IOC_DATABASE_URL": settings.database_url,
-        "IOC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "IOC_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
         "IOC_TOPIC_NAMESPACE": settings.topics.namespace,
         "IOC_API_PORT": str(port),
         "IOC_WORKER_METRICS_PORT": "0",

@@ -28,7 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.common.feeds import FeedDefinition
-from services.common.kafka import producing
+from services.common.kafka import KafkaConnection, admin_client, producing
 from services.common.settings import REPO_ROOT, CommonSettings
 from services.common.topics import Topics, ensure_topics
 from tests.integration.conftest import StackUnderTest, new_key, settings_for
@@ -66,7 +66,7 @@ def cluster_stack(*args: str) -> None:
 
 @dataclass
 class Cluster:
-    bootstrap: str
+    kafka: KafkaConnection
 
     def kill(self, node: int) -> None:
         """SIGKILL: no controlled shutdown, no flush, as a power cut."""
@@ -85,15 +85,15 @@ class Cluster:
         return all(len(p["isr"]) == NODES and p["leader"] >= 0 for p in described)
 
     async def partitions(self, topic: str) -> list[dict[str, Any]]:
-        async with _admin(self.bootstrap) as admin:
+        async with _admin(self.kafka) as admin:
             (described,) = await admin.describe_topics([topic])
         partitions: list[dict[str, Any]] = described["partitions"]
         return partitions
 
 
 @contextlib.asynccontextmanager
-async def _admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+async def _admin(kafka: KafkaConnection) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = admin_client(kafka, request_timeout_ms=10_000)
     await admin.start()
     try:
         yield admin
@@ -106,7 +106,7 @@ def cluster(stack: StackUnderTest) -> Iterator[Cluster]:
     cluster_stack("up", "kafka")
     ports = [CLUSTER_PORT + 2 * n for n in range(NODES)]
     try:
-        yield Cluster(bootstrap=",".join(f"127.0.0.1:{port}" for port in ports))
+        yield Cluster(KafkaConnection(",".join(f"127.0.0.1:{port}" for port in ports)))
     finally:
         cluster_stack("reset")
 
@@ -124,8 +124,8 @@ async def pipeline(
 ) -> AsyncIterator[Pipeline]:
     """The API on the cluster, with its own topics (replicated as the cluster says) and database."""
     topics = Topics(namespace=f"k{uuid.uuid4().hex[:10]}.")
-    await ensure_topics(cluster.bootstrap, topics.partitions(feeds))
-    settings = settings_for(database_url, cluster.bootstrap, topics)
+    await ensure_topics(cluster.kafka, topics.partitions(feeds))
+    settings = settings_for(database_url, cluster.kafka, topics)
     port = free_port()
     env = service_env(
         settings, IOC_PUSH_RATE_PER_S="10000", IOC_PUSH_BURST="10000", IOC_BROKER_TIMEOUT_S="5"
@@ -144,7 +144,7 @@ async def test_topics_are_created_replicated_as_the_cluster_is_configured(
     topic = pipeline.settings.topics.raw("salinity")
     assert all(len(p["replicas"]) == NODES for p in await cluster.partitions(topic))
     wanted = {"min.insync.replicas": None, "unclean.leader.election.enable": None}
-    async with _admin(cluster.bootstrap) as admin:
+    async with _admin(cluster.kafka) as admin:
         (response,) = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, topic, wanted)]
         )
@@ -182,7 +182,7 @@ async def test_leaders_killed_during_http_and_kafka_ingest_lose_no_acknowledged_
     )
     load = [
         asyncio.create_task(_push(pipeline, pushed, http, stop)),
-        asyncio.create_task(_produce(cluster.bootstrap, topic, produced, kafka, stop)),
+        asyncio.create_task(_produce(cluster.kafka, topic, produced, kafka, stop)),
     ]
     kills = []
     try:
@@ -290,10 +290,10 @@ async def _push(pipeline: Pipeline, messages: list[bytes], outcome: Offered, sto
 
 
 async def _produce(
-    bootstrap: str, topic: str, messages: list[bytes], outcome: Offered, stop: Any
+    kafka: KafkaConnection, topic: str, messages: list[bytes], outcome: Offered, stop: Any
 ) -> None:
     """A department producing to Kafka (acks=all, idempotent), a hundred in flight at a time."""
-    async with producing(bootstrap) as producer:
+    async with producing(kafka) as producer:
         for first in range(0, len(messages), PRODUCE_CHUNK):
             if stop.is_set():
                 return

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from services.common.kafka import durable_producer
+from services.common.kafka import KafkaConnection, durable_producer
 
 
 class BrokerUnavailable(Exception):
@@ -17,8 +17,8 @@ class BrokerUnavailable(Exception):
 
 
 class KafkaGateway:
-    def __init__(self, bootstrap: str, *, timeout_s: float) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaConnection, *, timeout_s: float) -> None:
+        self.kafka = kafka
         self.timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
@@ -53,7 +53,7 @@ class KafkaGateway:
         async with self._starting:
             if self._producer is None:
                 producer = durable_producer(
-                    self.bootstrap, request_timeout_ms=int(self.timeout_s * 1000), linger_ms=5
+                    self.kafka, request_timeout_ms=int(self.timeout_s * 1000), linger_ms=5
                 )
                 try:
                     async with asyncio.timeout(self.timeout_s):

@@ -48,9 +48,9 @@ def api_url(stack: Any) -> Iterator[str]:
     """A real API process (uvicorn) on the test stack, with keys in a database of its own."""
     database_url = asyncio.run(fresh_database_url())
     topics = Topics(namespace=f"c{uuid.uuid4().hex[:10]}.")
-    asyncio.run(ensure_topics(stack.bootstrap, topics.partitions(load_feeds(SCHEMAS_DIR))))
+    asyncio.run(ensure_topics(stack.kafka, topics.partitions(load_feeds(SCHEMAS_DIR))))
     port = free_port()
-    settings = settings_for(database_url, stack.bootstrap, topics)
+    settings = settings_for(database_url, stack.kafka, topics)
     env = service_env(settings, IOC_PUSH_RATE_PER_S="1000", IOC_PUSH_BURST="1000")
     url = f"http://127.0.0.1:{port}"
     try:
@@ -61,7 +61,7 @@ def api_url(stack: Any) -> Iterator[str]:
     finally:
         asyncio.run(drop_database(database_url))
         names = list(topics.partitions(load_feeds(SCHEMAS_DIR)))
-        asyncio.run(delete_topics(stack.bootstrap, names))
+        asyncio.run(delete_topics(stack.kafka, names))
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

@@ -15,6 +15,7 @@ import pytest
 
 from services.api.app import create_app
 from services.api.push import idempotency
+from services.common.kafka import KafkaConnection
 from services.common.keys import issue_key, revoke_key
 from services.common.settings import CommonSettings
 from tests.integration.api.conftest import PUSH_MAX_BYTES, api_settings
@@ -60,7 +61,7 @@ async def test_a_mixed_batch_gives_exact_accepted_and_rejected_lists_and_lands_o
             {"index": 2, "error": "mapping: salinity_ppt = 75 ‰ is outside [0, 60]"},
         ],
     }
-    records = await read_topic(settings.kafka_bootstrap, settings.topics.raw("salinity"), 2)
+    records = await read_topic(settings.kafka, settings.topics.raw("salinity"), 2)
     assert sorted((r.key, json.loads(r.value)) for r in records) == [
         (b"CM-SAL-01", batch[0]),
         (b"CM-SAL-03", batch[3]),
@@ -117,7 +118,7 @@ async def test_every_refusal_has_its_status(client: httpx.AsyncClient, db: Any) 
 async def test_an_unreachable_broker_gives_503_and_accepts_nothing(
     settings: CommonSettings, db: Any
 ) -> None:
-    nowhere = replace(settings, kafka_bootstrap="127.0.0.1:9")  # nothing listens on discard
+    nowhere = replace(settings, kafka=KafkaConnection("127.0.0.1:9"))  # nothing listens on discard
     app = create_app(replace(api_settings(nowhere), broker_timeout_s=2.0))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -166,7 +167,7 @@ async def test_an_idempotent_retry_gets_the_first_answer_and_produces_nothing_tw
 
     # Keys are per agency: another agency's "k-1" is its own.
     await _produce_marker(client, db)
-    records = await read_topic(settings.kafka_bootstrap, settings.topics.raw("salinity"), 2)
+    records = await read_topic(settings.kafka, settings.topics.raw("salinity"), 2)
     assert sorted(json.loads(r.value)["ma_tram"] for r in records) == ["MARK", "S1"]
 
 
@@ -250,9 +251,9 @@ async def test_the_broker_stopped_gives_503_and_the_message_never_appears_later(
         await asyncio.sleep(int(after.headers["Retry-After"]))
     assert after.status_code == 202
 
-    records = await read_topic(settings.kafka_bootstrap, settings.topics.raw("salinity"), 2)
+    records = await read_topic(settings.kafka, settings.topics.raw("salinity"), 2)
     await asyncio.sleep(2)  # anything the producer might still deliver late would be here now
-    everything = await read_topic(settings.kafka_bootstrap, settings.topics.raw("salinity"), 2)
+    everything = await read_topic(settings.kafka, settings.topics.raw("salinity"), 2)
     assert sorted(json.loads(r.value)["ma_tram"] for r in records) == ["AFTER", "BEFORE"]
     assert len(everything) == 2
 

@@ -77,14 +77,14 @@ async def test_replay_after_a_mapping_fix_ingests_the_quarantined_records(
     fixed = _with_salinity_bound(tmp_path, 100)
     pool = await create_pool(settings.database_url, max_size=1)
     try:
-        async with producing(settings.kafka_bootstrap) as producer:
+        async with producing(settings.kafka) as producer:
             intake = FeedIntake.of(feeds["salinity"])
             assert await replay_rejections(pool, producer, settings.topics, intake) == 1
     finally:
         await pool.close()
     assert await db.fetchval("SELECT count(*) FROM rejections") == 0
     # Keyed by its entity, as the push and the simulator key it: on its entity's partition.
-    records = await read_topic(settings.kafka_bootstrap, settings.topics.raw("salinity"), 2)
+    records = await read_topic(settings.kafka, settings.topics.raw("salinity"), 2)
     [replayed] = [r for r in records if "replay_of" in dict(r.headers)]
     assert replayed.key == b"CM-SAL-01"
 

@@ -60,9 +60,9 @@ async def stores(
             urls.append(url)
             namespace = Topics(namespace=f"t{uuid.uuid4().hex[:10]}.")
             partitions = namespace.partitions(feeds)
-            await ensure_topics(stack.bootstrap, partitions)
+            await ensure_topics(stack.kafka, partitions)
             topics.append(list(partitions))
-            await ingest_every_example(settings_for(url, stack.bootstrap, namespace), feeds)
+            await ingest_every_example(settings_for(url, stack.kafka, namespace), feeds)
             pools[mode] = await create_pool(url, min_size=1, max_size=2)
         async with pools["timescaledb"].acquire() as connection:
             jobs = await connection.fetch(
@@ -78,7 +78,7 @@ async def stores(
         for url in urls:
             await drop_database(url)
         for names in topics:
-            await delete_topics(stack.bootstrap, names)
+            await delete_topics(stack.kafka, names)
 
 
 async def _answers(pool: Any, d: IndicatorDefinition) -> dict[str, Any]:

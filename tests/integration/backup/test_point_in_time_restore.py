@@ -119,7 +119,7 @@ async def test_a_point_in_time_restore_holds_what_was_committed_and_kafka_gives_
     assert (await _state(cluster.url))[:3] == (rows_before, checksum_before, counted_before)
 
     topic = store.topics.raw("salinity")
-    rewound = await rewind_to_store(cluster.url, store.kafka_bootstrap, group, [topic])
+    rewound = await rewind_to_store(cluster.url, store.kafka, group, [topic])
     assert sum(rewound.values()) == 16  # where the store's data ends, partition by partition
     async with running_worker(store, feeds, group_id=group) as worker:
         await eventually(lambda: all_committed(worker, "salinity", len(salinity)))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,81 +20,13 @@ from services.common.db import create_pool
 from services.common.feeds import FeedDefinition
 from services.common.migrate import upgrade
 from services.common.settings import CommonSettings
+from tests.integration.certificates import signed, throwaway_ca
 from tests.integration.conftest import StackUnderTest
 from tests.integration.own_postgres import give_to_pg_owner, postgres_home, running_postgres
 from tests.integration.pipeline import all_committed, eventually, produce, running_worker
 from tests.integration.processes import free_port, running_service, service_env
 
 pytestmark = pytest.mark.integration
-
-
-def _openssl(*args: str) -> None:
-    done = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-
-
-def _ca(folder: Path, name: str) -> tuple[Path, Path]:
-    key, cert = folder / f"{name}.key", folder / f"{name}.crt"
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        f"/CN={name}",
-        "-keyout",
-        str(key),
-        "-out",
-        str(cert),
-    )
-    return key, cert
-
-
-def _signed(
-    folder: Path, name: str, common_name: str, ca: tuple[Path, Path], *, server: bool
-) -> tuple[Path, Path]:
-    key, csr, cert = folder / f"{name}.key", folder / f"{name}.csr", folder / f"{name}.crt"
-    _openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        f"/CN={common_name}",
-        "-keyout",
-        str(key),
-        "-out",
-        str(csr),
-    )
-    extensions = folder / f"{name}.ext"
-    extensions.write_text(
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-        if server
-        else "extendedKeyUsage=clientAuth\n",
-        encoding="utf-8",
-    )
-    _openssl(
-        "x509",
-        "-req",
-        "-in",
-        str(csr),
-        "-CA",
-        str(ca[1]),
-        "-CAkey",
-        str(ca[0]),
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        str(extensions),
-        "-out",
-        str(cert),
-    )
-    key.chmod(0o600)
-    return key, cert
 
 
 @dataclass(frozen=True)
@@ -124,11 +55,11 @@ class SecureStore:
 @pytest.fixture
 def secure_store(stack: StackUnderTest) -> Iterator[SecureStore]:
     with postgres_home("ioc-tls-") as home:
-        ca = _ca(home, "ca")
-        rogue_ca = _ca(home, "rogue-ca")
-        server = _signed(home, "server", "localhost", ca, server=True)
-        client = _signed(home, "client", "postgres", ca, server=False)
-        rogue_client = _signed(home, "rogue-client", "postgres", rogue_ca, server=False)
+        ca = throwaway_ca(home, "ca")
+        rogue_ca = throwaway_ca(home, "rogue-ca")
+        server = signed(home, "server", "localhost", ca, server=True)
+        client = signed(home, "client", "postgres", ca, server=False)
+        rogue_client = signed(home, "rogue-client", "postgres", rogue_ca, server=False)
         give_to_pg_owner(*server)
         port = free_port()
         tls = [

@@ -18,11 +18,11 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.api.app import create_app
 from services.common.feeds import FeedDefinition
+from services.common.kafka import KafkaConnection, admin_client
 from services.common.settings import CommonSettings
 from tests.integration.api.conftest import api_settings
 from tests.integration.conftest import run_stack
@@ -269,9 +269,9 @@ async def test_the_worker_resumes_by_itself_after_a_broker_restart(
     assert await _totals(db) == (len(messages), checksum)
 
 
-async def _settled_with(group: str, bootstrap: str, members: int) -> bool:
+async def _settled_with(group: str, kafka: KafkaConnection, members: int) -> bool:
     """The consumer group has finished rebalancing and has ``members`` members."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = admin_client(kafka)
     await admin.start()
     try:
         [response] = await admin.describe_consumer_groups([group])
@@ -308,9 +308,7 @@ async def test_a_rebalance_during_a_database_outage_drops_the_stale_batch_and_lo
             async with running_worker(settings, feeds, **timeouts):
                 # The group settles while the store is still locked: the first worker let its
                 # partitions go instead of waiting out the outage with its stale batch.
-                await eventually(
-                    lambda: _settled_with(group, settings.kafka_bootstrap, 2), within_s=45
-                )
+                await eventually(lambda: _settled_with(group, settings.kafka, 2), within_s=45)
                 await locker.execute("COMMIT")  # the lock goes: the outage ends
                 await eventually(
                     lambda: all_committed(worker, "salinity", len(messages)), within_s=120

@@ -112,7 +112,7 @@ async def test_bad_bytes_are_quarantined_and_later_records_flow(
         "reason": "decode: not UTF-8 text",
         "raw": b"\xff not json",
     }
-    [dead_letter] = await read_topic(settings.kafka_bootstrap, settings.topics.dlq, 1)
+    [dead_letter] = await read_topic(settings.kafka, settings.topics.dlq, 1)
     assert dead_letter.value == b"\xff not json"
     assert dict(dead_letter.headers) == {
         "reason": b"decode: not UTF-8 text",
