@@ -71,6 +71,9 @@ class FeedDefinition:
     due: datetime.time | None = None  # a daily feed's deadline (local): its figures by then
     location: LocationSpec | None = None
     public: bool = False  # open data: readable without a key (the SensorThings API, exports)
+    # Who answers for the records: the feed's agency, or each entity itself (a commune/ward
+    # sending its own figures), a unit of schemas/units/ by its code.
+    reported_by: Literal["agency", "entity"] = "agency"
 
     @property
     def examples_path(self) -> Path:
@@ -116,12 +119,22 @@ def load_feed(directory: Path) -> FeedDefinition:
             if "location" in raw
             else None,
             public=_flag(raw, "public"),
+            reported_by=_reported_by(raw),
         )
     except (KeyError, TypeError, ValueError, InvalidOperation, OSError) as error:
         raise FeedDefinitionError(f"{where}: {error!r}") from error
     if definition.feed != directory.name:
         raise FeedDefinitionError(f"{where}: feed {definition.feed!r} must match its folder name")
     return definition
+
+
+def _reported_by(raw: dict[str, Any]) -> Literal["agency", "entity"]:
+    value = raw.get("reported_by", "agency")
+    if value == "agency":
+        return "agency"
+    if value == "entity":
+        return "entity"
+    raise ValueError(f"reported_by must be agency or entity, got {value!r}")
 
 
 def _text(raw: dict[str, Any], key: str) -> str:

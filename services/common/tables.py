@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -25,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.types import TypeEngine
 
 metadata = MetaData()
@@ -199,4 +200,99 @@ feed_count_marks = Table(
     Column("partition", Integer, nullable=False),
     Column("counted_until", BigInteger, nullable=False),
     PrimaryKeyConstraint("topic", "partition"),
+)
+
+# Per unit (schemas/units/) and local day, its scorecard as last evaluated that day (migration
+# 0008): the history behind /v1/units and the 7- and 30-day scores.
+unit_scores = Table(
+    "unit_scores",
+    metadata,
+    Column("unit", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("correct", Float),
+    Column("sufficient", Float),
+    Column("clean", Float),
+    Column("live", Float),
+    Column("timeliness", Float),
+    Column("quarantine_ratio", Float),
+    Column("tasks_assigned", Integer, nullable=False, server_default="0"),
+    Column("tasks_done", Integer, nullable=False, server_default="0"),
+    Column("tasks_overdue", Integer, nullable=False, server_default="0"),
+    Column("tasks_due_soon", Integer, nullable=False, server_default="0"),
+    Column("completion_rate", Float),
+    Column("score", Float),
+    Column("lagging", JSONB, nullable=False, server_default="[]"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("unit", "day"),
+)
+
+# The register of reminders: one open per unit and cause (a partial unique index), each with
+# its life in reminder_events and its deliveries.
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("unit", Text, nullable=False),
+    Column("cause", Text, nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("figures", JSONB, nullable=False),
+    Column("respond_by", DateTime(timezone=True), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("acknowledged_by", Text),
+    Column("escalated_at", DateTime(timezone=True)),
+    Column("escalated_to", Text),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolution", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(
+        "status IN ('open', 'acknowledged', 'escalated', 'resolved')", name="reminders_status_check"
+    ),
+)
+Index(
+    "reminders_one_open_per_cause",
+    reminders.c.unit,
+    reminders.c.cause,
+    unique=True,
+    postgresql_where=reminders.c.status != "resolved",
+)
+Index("reminders_unit_issued", reminders.c.unit, reminders.c.issued_at.desc())
+reminder_events = Table(
+    "reminder_events",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("reminder_id", BigInteger, ForeignKey("reminders.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("event", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("detail", JSONB, nullable=False, server_default="{}"),
+)
+Index("reminder_events_reminder", reminder_events.c.reminder_id, reminder_events.c.id)
+# A delivery's id is the one the receiver deduplicates by: the same on every retry.
+reminder_deliveries = Table(
+    "reminder_deliveries",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("reminder_id", BigInteger, ForeignKey("reminders.id"), nullable=False),
+    Column("occasion", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("reminder_id", "occasion", "channel", "target"),
+    CheckConstraint(
+        "occasion IN ('issued', 'escalated')", name="reminder_deliveries_occasion_check"
+    ),
+    CheckConstraint(
+        "status IN ('pending', 'delivered', 'failed')", name="reminder_deliveries_status_check"
+    ),
+)
+Index(
+    "reminder_deliveries_due",
+    reminder_deliveries.c.next_attempt_at,
+    postgresql_where=reminder_deliveries.c.status == "pending",
 )

@@ -10,7 +10,7 @@ stale further behind, silent ten days behind.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from services.common.feeds import FeedDefinition
@@ -28,8 +28,9 @@ def stale_after(cadence: timedelta) -> timedelta:
 def feed_status(last_event: datetime | None, feed: FeedDefinition, now: datetime) -> FeedStatus:
     if last_event is None:
         return "silent"
-    if feed.due is not None:
-        return _daily_status(last_event, feed.due, feed.time.zone or UTC, now)
+    behind = days_behind(last_event, feed, now) if feed.due is not None else None
+    if behind is not None:
+        return _daily_status(behind)
     cadence = timedelta(seconds=feed.cadence_seconds)
     age = now - last_event
     if age <= cadence + GRACE:
@@ -41,11 +42,20 @@ def feed_status(last_event: datetime | None, feed: FeedDefinition, now: datetime
     return "silent"
 
 
-def _daily_status(last_event: datetime, due: time, zone: tzinfo, now: datetime) -> FeedStatus:
+def days_behind(last_event: datetime | None, feed: FeedDefinition, now: datetime) -> int | None:
+    """For a daily feed with a deadline: how many due days it does not hold (0: on time), or
+    None where it has never sent. Today is due from the deadline (local), yesterday before."""
+    if last_event is None:
+        return None
+    assert feed.due is not None, f"{feed.feed} has no deadline"
+    zone = feed.time.zone or UTC
     local_now = now.astimezone(zone)
-    due_today = datetime.combine(local_now.date(), due, tzinfo=zone)
+    due_today = datetime.combine(local_now.date(), feed.due, tzinfo=zone)
     latest_due_day = local_now.date() - timedelta(days=0 if local_now >= due_today else 1)
-    behind = (latest_due_day - last_event.astimezone(zone).date()).days
+    return max((latest_due_day - last_event.astimezone(zone).date()).days, 0)
+
+
+def _daily_status(behind: int) -> FeedStatus:
     if behind <= 0:
         return "live"
     if behind == 1:
