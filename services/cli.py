@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from aiokafka.errors import KafkaConnectionError
 
+from services.api.reminders import cli as reminders_cli
 from services.common.db import create_pool, storage_mode
 from services.common.feeds import load_feeds
 from services.common.kafka import why_refused
@@ -113,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
         help="the store was restored by other means (CloudNativePG): only rewind the group",
     )
     restore.set_defaults(run=_restore)
+
+    reminders_cli.add_commands(commands)
 
     worker = commands.add_parser("worker", help="run the ingest worker")
     worker.set_defaults(run=_worker)

@@ -56,3 +56,18 @@ def readable_feeds(
 def require_push(caller: Principal, feed: FeedDefinition) -> None:
     if caller.kind != "agency" or caller.subject != feed.agency:
         raise Forbidden(f"this key may not push to feed {feed.feed!r}")
+
+
+def visible_units(caller: Principal) -> frozenset[str] | None:
+    """The units whose reminders ``caller`` sees; None: every unit (reader keys). An agency's
+    key is its unit's (its subject is the unit's code): its own reminders only."""
+    if caller.kind == "reader":
+        return None
+    return frozenset({caller.subject})
+
+
+def require_acknowledge(caller: Principal) -> None:
+    """Only a unit acknowledges its reminders, with its own key (checked against the reminder
+    by the register: another unit's is not found)."""
+    if caller.kind != "agency":
+        raise Forbidden("only the unit's own key acknowledges its reminders")

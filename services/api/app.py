@@ -31,16 +31,22 @@ from services.api.push.gateway import KafkaGateway
 from services.api.push.rate_limit import RateLimiter
 from services.api.quality.endpoints import router as quality_router
 from services.api.rejections.endpoints import router as rejections_router
+from services.api.reminders.delivery import keep_delivering
+from services.api.reminders.endpoints import router as reminders_router
+from services.api.reminders.evaluator import Reminding, keep_evaluating
+from services.api.reminders.rules import load_rules
 from services.api.settings import ApiSettings
 from services.api.sta.endpoints import router as sta_router
 from services.api.sta.entities import catalogue
 from services.api.stream.endpoints import router as stream_router
+from services.api.units.endpoints import router as units_router
 from services.api.wall.endpoints import router as wall_router
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
 from services.common.intake.feed_intake import FeedIntake
 from services.common.logs import configure_logging
 from services.common.systemd import notify
+from services.common.units import load_units
 
 
 def utc_now() -> datetime:
@@ -54,6 +60,12 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
         pool = await create_pool(settings.common.database_url, min_size=1, max_size=10)
         gateway = KafkaGateway(settings.common.kafka, timeout_s=settings.broker_timeout_s)
         indicators = load_indicators(settings.common.schemas_dir, feeds)
+        reminding = Reminding(
+            feeds=feeds,
+            units=load_units(settings.common.schemas_dir, feeds),
+            rules=load_rules(settings.common.schemas_dir),
+            settings=settings.reminders,
+        )
         board = IndicatorBoard(pool, feeds, indicators, clock)
         app.state.ioc = AppState(
             settings=settings,
@@ -67,6 +79,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             board=board,
             principals=PrincipalCache(settings.key_cache_s),
             sensorthings=catalogue(feeds),
+            reminding=reminding,
         )
         # What start-up allocated lives as long as the process: out of the collector's sight,
         # so its full collections (pauses in the wall's polls) stay short.
@@ -80,6 +93,11 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
                 board.keep_fresh(settings.indicator_refresh_s, settings.common.database_url)
             ),
         ]
+        if settings.reminders.enabled:
+            background += [
+                asyncio.create_task(keep_evaluating(pool, reminding, clock)),
+                asyncio.create_task(keep_delivering(pool, reminding, clock)),
+            ]
         notify("READY=1", "STATUS=serving")
         try:
             yield
@@ -112,6 +130,8 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(wall_router)
     app.include_router(sta_router)
     app.include_router(open_data_router)
+    app.include_router(units_router)
+    app.include_router(reminders_router)
     openapi.install(app, load_feeds(settings.common.schemas_dir))
     return app
 

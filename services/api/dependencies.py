@@ -17,6 +17,7 @@ from services.api.indicators.definitions import IndicatorDefinition
 from services.api.principals import PrincipalCache
 from services.api.push.gateway import KafkaGateway
 from services.api.push.rate_limit import RateLimiter
+from services.api.reminders.evaluator import Reminding
 from services.api.settings import ApiSettings
 from services.api.sta.entities import EntityType
 from services.common.feeds import FeedDefinition
@@ -37,6 +38,7 @@ class AppState:
     board: IndicatorBoard
     principals: PrincipalCache
     sensorthings: dict[str, EntityType]  # by entity set
+    reminding: Reminding  # units, reminder rules, delivery settings
 
 
 def _state(request: Request) -> AppState:

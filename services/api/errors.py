@@ -75,3 +75,8 @@ async def render_api_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, Unauthorized | Forbidden):
         KEY_REJECTIONS.labels(reason=exc.error).inc()
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+
+class Conflict(ApiError):
+    status_code = 409
+    error = "conflict"

@@ -71,6 +71,18 @@ STORAGE_JOB_LAST_SUCCESS = Gauge(
     ["storage_job"],
     multiprocess_mode="livemax",
 )
+REMINDERS_OPEN = Gauge(
+    "ioc_reminders_open",
+    "Reminders not yet resolved, by rule (cause) and unit",
+    ["rule", "unit"],
+    multiprocess_mode="livemax",
+)
+REMINDER_DELIVERIES = Gauge(
+    "ioc_reminder_deliveries",
+    "Reminder deliveries by channel and status: pending (retrying), delivered, failed (given up)",
+    ["channel", "status"],
+    multiprocess_mode="livemax",
+)
 
 UNMATCHED = "<unmatched>"  # one label for every unknown path: bounded cardinality
 

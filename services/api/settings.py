@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from services.api.reminders.settings import ReminderSettings
 from services.common.settings import CommonSettings, env_float, env_int
 
 
@@ -24,6 +25,7 @@ class ApiSettings:
     indicator_refresh_s: float  # how often the wall's indicators are re-evaluated at the latest
     key_cache_s: float  # how long a found key is remembered: a revocation's delay at most
     storage_jobs_refresh_s: float  # how often TimescaleDB's job statuses are read for /metrics
+    reminders: ReminderSettings
 
     @classmethod
     def from_env(
@@ -43,4 +45,5 @@ class ApiSettings:
             indicator_refresh_s=env_float(env, "IOC_INDICATOR_REFRESH_S", 5.0),
             key_cache_s=env_float(env, "IOC_KEY_CACHE_S", 5.0),
             storage_jobs_refresh_s=env_float(env, "IOC_STORAGE_JOBS_REFRESH_S", 30.0),
+            reminders=ReminderSettings.from_env(env),
         )

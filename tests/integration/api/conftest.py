@@ -18,9 +18,12 @@ PUSH_MAX_BYTES = 64 * 1024
 
 
 def api_settings(settings: CommonSettings) -> ApiSettings:
+    defaults = ApiSettings.from_env({})
     return replace(
-        ApiSettings.from_env({}),
+        defaults,
         common=settings,
+        # The reminders' own tests evaluate them; elsewhere their schedule would only add noise.
+        reminders=replace(defaults.reminders, enabled=False),
         max_page=API_MAX_PAGE,
         push_max_bytes=PUSH_MAX_BYTES,
         broker_timeout_s=5.0,

@@ -1,0 +1,56 @@
+"""The kinds of cause a reminder rule may name, one module each, found through ``CAUSE_KINDS``.
+
+A kind reads its parameters from the rule's file and finds, in a situation, each unit the
+cause holds for now, with the figures that show it (in Vietnamese and English lines for the
+notice, and as numbers). A cause found again is the same open reminder; a cause no longer
+found resolves it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from services.api.reminders.rules import Rule
+    from services.api.reminders.scorecards import DayScores
+    from services.api.reminders.situation import Situation
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    unit: str
+    cause: str  # the rule, and the feed where the cause is one feed's: one reminder per both
+    figures: Mapping[str, Any]  # "vi" and "en": lines for the notice; the rest: the numbers
+
+
+class CauseKind(Protocol):
+    name: str
+
+    def params(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The rule's parameters, checked; raises ValueError naming what is wrong."""
+        ...
+
+    def find(
+        self, rule: Rule, situation: Situation, today: Mapping[str, DayScores]
+    ) -> list[Found]: ...
+
+
+def _registry() -> dict[str, CauseKind]:
+    from services.api.reminders.causes import (
+        missed_deadline,
+        score_below,
+        tasks_due_not_started,
+        tasks_overdue,
+    )
+
+    kinds: list[CauseKind] = [
+        missed_deadline.MissedDeadline(),
+        score_below.ScoreBelow(),
+        tasks_overdue.TasksOverdue(),
+        tasks_due_not_started.TasksDueNotStarted(),
+    ]
+    return {kind.name: kind for kind in kinds}
+
+
+CAUSE_KINDS: dict[str, CauseKind] = _registry()

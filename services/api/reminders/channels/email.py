@@ -1,0 +1,71 @@
+"""E-mail over SMTP: the notice as the message's HTML (and its text), the PDF attached. The
+Message-ID carries the delivery's id, so a retried message is recognisably the same."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from email.message import EmailMessage
+
+from services.api.reminders.channels import DeliveryError, Outgoing
+from services.api.reminders.settings import ReminderSettings
+from services.common.units import Unit
+
+TIMEOUT_S = 20
+
+
+class Email:
+    name = "email"
+
+    def targets(self, unit: Unit) -> list[str]:
+        return list(unit.emails)
+
+    async def send(self, outgoing: Outgoing, settings: ReminderSettings) -> None:
+        if settings.smtp_host is None:
+            raise DeliveryError("no SMTP server: set IOC_SMTP_HOST")
+        message = _message(outgoing, settings)
+        try:
+            await asyncio.to_thread(_submit, message, settings)
+        except (smtplib.SMTPException, OSError) as error:
+            raise DeliveryError(
+                f"SMTP {settings.smtp_host}:{settings.smtp_port}: {error}"
+            ) from error
+
+
+def _message(outgoing: Outgoing, settings: ReminderSettings) -> EmailMessage:
+    notice = outgoing.notice
+    message = EmailMessage()
+    again = "[Nhắc lại] " if outgoing.occasion == "escalated" else ""
+    message["Subject"] = f"{again}Phiếu nhắc việc số {notice.number}: {notice.title}"
+    message["From"] = settings.mail_from
+    message["To"] = outgoing.target
+    message["Message-ID"] = f"<{outgoing.id}@ioc-stream>"
+    message.set_content(
+        "\n".join(
+            [
+                f"Kính gửi: {notice.unit}",
+                "",
+                notice.title,
+                *notice.lines,
+                "",
+                notice.asked,
+                f"Thời hạn phản hồi: trước {notice.respond_by}.",
+                "",
+                f"Phiếu nhắc việc số {notice.number} đính kèm (PDF).",
+            ]
+        )
+    )
+    message.add_alternative(outgoing.html, subtype="html")
+    filename = f"phieu-nhac-viec-{notice.number.replace('/', '-')}.pdf"
+    message.add_attachment(outgoing.pdf, maintype="application", subtype="pdf", filename=filename)
+    return message
+
+
+def _submit(message: EmailMessage, settings: ReminderSettings) -> None:
+    assert settings.smtp_host is not None
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT_S) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls()
+        if settings.smtp_username and settings.smtp_password:
+            smtp.login(settings.smtp_username, settings.smtp_password)
+        smtp.send_message(message)

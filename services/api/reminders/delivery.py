@@ -1,0 +1,95 @@
+"""Delivering reminders: every due delivery sent through its channel; a failure is retried
+after a delay that doubles each time (``retry_base_s``) until ``max_attempts``, then given up
+loudly (an error log, the register, ``ioc_reminder_deliveries{status="failed"}`` and its
+alert). A delivery is locked while it is sent (``FOR UPDATE SKIP LOCKED``): another process
+sending at the same moment takes the others, so none goes twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.api.metrics import REMINDER_DELIVERIES
+from services.api.reminders import repository
+from services.api.reminders.channels import CHANNELS, DeliveryError, Outgoing
+from services.api.reminders.evaluator import Reminding
+from services.api.reminders.notice import Notice, render_html, render_pdf
+from services.api.reminders.schemas import ReminderOut
+from services.common.db import DATABASE_ERRORS
+
+log = logging.getLogger("ioc.reminders")
+
+
+def retry_at(attempts: int, now: datetime, base_s: float, max_attempts: int) -> datetime | None:
+    """When to try again after ``attempts`` failed ones; None: give up."""
+    if attempts >= max_attempts:
+        return None
+    return now + timedelta(seconds=base_s * 2 ** (attempts - 1))
+
+
+async def deliver_due(pool: Any, reminding: Reminding, now: datetime) -> int:
+    """Sends what is due now; returns how many were delivered."""
+    settings = reminding.settings
+    sent = 0
+    async with pool.acquire() as connection, connection.transaction():
+        for due in await repository.due_deliveries(connection, now):
+            row = await repository.reminder(connection, due.reminder_id)
+            assert row is not None  # a delivery's reminder is never deleted (foreign key)
+            notice = Notice.of(row, reminding.units, settings.issuing_body)
+            outgoing = Outgoing(
+                id=due.id,
+                reminder=ReminderOut.of(row).model_dump(mode="json"),
+                occasion=due.occasion,
+                target=due.target,
+                notice=notice,
+                html=render_html(notice),
+                pdf=render_pdf(notice, settings.pdf_font),
+            )
+            try:
+                await CHANNELS[due.channel].send(outgoing, settings)
+            except DeliveryError as error:
+                attempts = due.attempts + 1
+                again = retry_at(attempts, now, settings.retry_base_s, settings.max_attempts)
+                await repository.failed_attempt(connection, due, str(error), again, now)
+                if again is None:
+                    log.error(
+                        "reminder %s: %s delivery to %s given up after %d attempts: %s",
+                        due.reminder_id,
+                        due.channel,
+                        due.target,
+                        attempts,
+                        error,
+                    )
+                else:
+                    log.warning(
+                        "reminder %s: %s delivery to %s failed (attempt %d, again at %s): %s",
+                        due.reminder_id,
+                        due.channel,
+                        due.target,
+                        attempts,
+                        again.isoformat(),
+                        error,
+                    )
+            else:
+                await repository.delivered(connection, due, now)
+                sent += 1
+        counts = await repository.delivery_counts(connection)
+    REMINDER_DELIVERIES.clear()
+    for channel in CHANNELS:
+        for status in ("pending", "delivered", "failed"):
+            REMINDER_DELIVERIES.labels(channel=channel, status=status).set(0)
+    for channel, status, count in counts:
+        REMINDER_DELIVERIES.labels(channel=channel, status=status).set(count)
+    return sent
+
+
+async def keep_delivering(pool: Any, reminding: Reminding, clock: Callable[[], datetime]) -> None:
+    while True:
+        try:
+            await deliver_due(pool, reminding, clock())
+        except DATABASE_ERRORS as error:
+            log.warning("reminders not delivered: database unavailable (%r)", error)
+        await asyncio.sleep(reminding.settings.deliver_every_s)

@@ -1,0 +1,178 @@
+"""One evaluation: read the situation, keep each unit's scorecard for the day, find every cause
+that holds, and bring the register in line: a new cause is issued (with its deliveries), a
+cause that no longer holds is resolved (saying when and how), a reminder left open past its
+rule's time is escalated. One transaction under an advisory lock: however many processes
+evaluate, they take turns, and the unique index keeps one open reminder per unit and cause."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.api.feeds.repository import newest_events
+from services.api.metrics import REMINDERS_OPEN
+from services.api.quality.repository import received_since
+from services.api.quality.service import WINDOW, quality_report
+from services.api.reminders import repository
+from services.api.reminders.causes import Found
+from services.api.reminders.channels import CHANNELS
+from services.api.reminders.rules import Rule
+from services.api.reminders.scorecards import DayScores, day_scores
+from services.api.reminders.settings import ReminderSettings
+from services.api.reminders.situation import ZONE, Situation
+from services.common.db import DATABASE_ERRORS
+from services.common.feeds import FeedDefinition
+from services.common.units import Unit, Units
+
+log = logging.getLogger("ioc.reminders")
+HISTORY_DAYS = 45  # the 30-day scores, and the ranking a week before
+ACTOR = "ioc"  # the register's name for the evaluator itself
+
+
+@dataclass(frozen=True, slots=True)
+class Reminding:
+    """Everything an evaluation or a delivery needs besides the store and the clock."""
+
+    feeds: Mapping[str, FeedDefinition]
+    units: Units
+    rules: Mapping[str, Rule]
+    settings: ReminderSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    issued: int
+    resolved: int
+    escalated: int
+
+
+async def read_situation(connection: Any, reminding: Reminding, now: datetime) -> Situation:
+    report = await quality_report(connection, reminding.feeds, now)
+    today = now.astimezone(ZONE).date()
+    return Situation(
+        now=now,
+        feeds=reminding.feeds,
+        units=reminding.units,
+        quality={f.feed: f for agency in report.agencies for f in agency.feeds},
+        received=await received_since(connection, now - WINDOW),
+        newest=await newest_events(connection),
+        newest_by_entity=await repository.newest_by_entity(connection, reminding.feeds),
+        tasks=await repository.read_tasks(connection, reminding.feeds),
+        history=await repository.score_history(connection, today - timedelta(days=HISTORY_DAYS)),
+    )
+
+
+async def evaluate(pool: Any, reminding: Reminding, now: datetime) -> Outcome:
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", repository.EVALUATION_LOCK)
+        situation = await read_situation(connection, reminding, now)
+        today = {
+            code: day_scores(unit, situation) for code, unit in reminding.units.by_code.items()
+        }
+        await repository.store_scores(connection, situation.today, today)
+        since = situation.today - timedelta(days=HISTORY_DAYS)
+        situation = replace(situation, history=await repository.score_history(connection, since))
+        found = {
+            (f.unit, f.cause): (rule, f)
+            for rule in reminding.rules.values()
+            for f in rule.kind.find(rule, situation, today)
+        }
+        outcome = await _reconcile(connection, reminding, found, now)
+        opened = await repository.open_counts(connection)
+    _publish(opened)
+    if outcome.issued or outcome.resolved or outcome.escalated:
+        log.info(
+            "reminders: %d issued, %d resolved, %d escalated",
+            outcome.issued,
+            outcome.resolved,
+            outcome.escalated,
+        )
+    return outcome
+
+
+async def _reconcile(
+    connection: Any,
+    reminding: Reminding,
+    found: Mapping[tuple[str, str], tuple[Rule, Found]],
+    now: datetime,
+) -> Outcome:
+    issued = resolved = escalated = 0
+    held = {(r.unit, r.cause): r for r in await repository.open_reminders(connection)}
+    for key, (rule, cause) in found.items():
+        if key in held:
+            continue
+        new = await repository.issue(
+            connection,
+            unit=cause.unit,
+            cause=cause.cause,
+            rule=rule.id,
+            figures={**cause.figures, "title": rule.title, "asked": rule.asked},
+            respond_by=now + rule.respond_within,
+            now=now,
+            actor=ACTOR,
+        )
+        if new is not None:
+            issued += 1
+            unit = reminding.units.by_code[cause.unit]
+            await repository.add_deliveries(connection, new, "issued", targets(unit), now)
+    for key, reminder in held.items():
+        rule_of = reminding.rules.get(reminder.rule)
+        if rule_of is None:
+            continue  # issued by hand (`ioc reminders issue`): resolved by hand
+        if key not in found:
+            how = f"cause cleared: {rule_of.title['en'].lower()} no longer holds"
+            resolved += await repository.resolve(connection, reminder.id, how, ACTOR, now)
+        elif reminder.status == "open" and now - reminder.issued_at >= rule_of.escalate_after:
+            addressee = reminding.units.by_code.get(reminder.unit)
+            above = reminding.units.by_code.get(addressee.escalate_to or "") if addressee else None
+            if addressee is not None and above is not None:
+                await repository.escalate(connection, reminder.id, above.code, ACTOR, now)
+                again = [*targets(above), *targets(addressee)]
+                await repository.add_deliveries(connection, reminder.id, "escalated", again, now)
+                escalated += 1
+    return Outcome(issued, resolved, escalated)
+
+
+def targets(unit: Unit) -> list[tuple[str, str]]:
+    """Every (channel, target) that reaches ``unit``."""
+    return [
+        (name, target) for name, channel in CHANNELS.items() for target in channel.targets(unit)
+    ]
+
+
+def _publish(opened: list[tuple[str, str, int]]) -> None:
+    REMINDERS_OPEN.clear()
+    for rule, unit, count in opened:
+        REMINDERS_OPEN.labels(rule=rule, unit=unit).set(count)
+
+
+def next_evaluation(reminding: Reminding, now: datetime) -> datetime:
+    """The next regular evaluation, or a minute past the next daily deadline if sooner: a
+    missed deadline is seen as it passes."""
+    regular = now + timedelta(seconds=reminding.settings.evaluate_every_s)
+    local = now.astimezone(ZONE)
+    deadlines = []
+    for feed in reminding.feeds.values():
+        if feed.due is None:
+            continue
+        at = datetime.combine(local.date(), feed.due, tzinfo=ZONE) + timedelta(minutes=1)
+        deadlines.append(at if at > local else at + timedelta(days=1))
+    return min([regular, *deadlines])
+
+
+async def keep_evaluating(pool: Any, reminding: Reminding, clock: Callable[[], datetime]) -> None:
+    while True:
+        try:
+            await evaluate(pool, reminding, clock())
+        except DATABASE_ERRORS as error:
+            log.warning("reminders not evaluated: database unavailable (%r)", error)
+        wait = (next_evaluation(reminding, clock()) - clock()).total_seconds()
+        await asyncio.sleep(max(wait, 0.0))
+
+
+def scorecards_now(situation: Situation) -> dict[str, DayScores]:
+    return {code: day_scores(unit, situation) for code, unit in situation.units.by_code.items()}

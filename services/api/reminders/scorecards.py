@@ -1,0 +1,156 @@
+"""A unit's scorecard, pure: for the day being evaluated from the situation, and over 7 and 30
+days from the stored days (the mean of each score over the days that have one).
+
+- đúng, đủ, sạch, sống: the means over the unit's feeds (the quality report's scores);
+- timeliness: the share of the unit's obligations on time now (a feed live; a daily figure
+  held by its deadline); what lags, and by how much, in ``lagging``;
+- quarantine ratio: quarantined records over received ones, its feeds together;
+- the programme: tasks it leads, done, overdue, due within 14 days and not done, completion;
+- the score the ranking orders by: the mean of the scores the unit has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+from services.api.feeds.status import days_behind, feed_status
+from services.api.quality import scores
+from services.api.reminders.situation import TASK_DONE, Situation
+from services.common.units import Unit
+
+T = TypeVar("T")
+UnitHistory = Mapping[date, Mapping[str, float | None]]  # a unit's stored days
+DUE_SOON_DAYS = 14
+SCORES = ("correct", "sufficient", "clean", "live", "timeliness", "completion_rate")
+WINDOWS = (7, 30)
+
+
+@dataclass(frozen=True, slots=True)
+class DayScores:
+    correct: float | None = None
+    sufficient: float | None = None
+    clean: float | None = None
+    live: float | None = None
+    timeliness: float | None = None
+    quarantine_ratio: float | None = None
+    tasks_assigned: int = 0
+    tasks_done: int = 0
+    tasks_overdue: int = 0
+    tasks_due_soon: int = 0
+    completion_rate: float | None = None
+    score: float | None = None
+    lagging: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def day_scores(unit: Unit, situation: Situation) -> DayScores:
+    feeds = (
+        _feed_scores(unit, situation)
+        if unit.kind == "department"
+        else _own_figures(unit, situation)
+    )
+    tasks = situation.tasks_of(unit.code)
+    done = sum(task.status == TASK_DONE for task in tasks)
+    programme = {
+        "tasks_assigned": len(tasks),
+        "tasks_done": done,
+        "tasks_overdue": sum(task.overdue(situation.today) for task in tasks),
+        "tasks_due_soon": sum(task.due_within(situation.today, DUE_SOON_DAYS) for task in tasks),
+        "completion_rate": round(done / len(tasks), 4) if tasks else None,
+    }
+    partial = {**feeds, **programme}
+    return DayScores(**partial, score=scores.mean(partial.get(name) for name in SCORES))
+
+
+def _feed_scores(unit: Unit, situation: Situation) -> dict[str, Any]:
+    feeds = situation.feeds_of(unit.code)
+    quality = [situation.quality[feed.feed] for feed in feeds if feed.feed in situation.quality]
+    received = [situation.received.get(feed.feed, scores.Received(0, 0, 0)) for feed in feeds]
+    records = sum(r.records for r in received)
+    lagging = []
+    for feed in feeds:
+        newest = situation.newest.get(feed.feed)
+        if feed_status(newest, feed, situation.now) != "live":
+            lagging.append({"feed": feed.feed, **_behind(feed.feed, newest, situation)})
+    return {
+        "correct": scores.mean(q.correct for q in quality),
+        "sufficient": scores.mean(q.sufficient for q in quality),
+        "clean": scores.mean(q.clean for q in quality),
+        "live": scores.mean(q.live for q in quality),
+        "timeliness": round(1 - len(lagging) / len(feeds), 4) if feeds else None,
+        "quarantine_ratio": round(sum(r.quarantined for r in received) / records, 4)
+        if records
+        else None,
+        "lagging": lagging,
+    }
+
+
+def _own_figures(unit: Unit, situation: Situation) -> dict[str, Any]:
+    """A commune/ward: the figures it sends itself (entity-reported daily feeds)."""
+    on_time, lagging = [], []
+    for feed_name, newest_by_entity in situation.newest_by_entity.items():
+        feed = situation.feeds[feed_name]
+        behind = days_behind(newest_by_entity.get(unit.code), feed, situation.now)
+        on_time.append(behind == 0)
+        if behind != 0:
+            lagging.append({"feed": feed_name, "entity": unit.code, "days_behind": behind})
+    if not on_time:
+        return {}
+    live = [1.0 if ok else 0.0 for ok in on_time]
+    return {"live": scores.mean(live), "timeliness": scores.mean(live), "lagging": lagging}
+
+
+def _behind(feed: str, newest: Any, situation: Situation) -> dict[str, Any]:
+    definition = situation.feeds[feed]
+    if newest is None:
+        return {"never_sent": True}
+    if definition.due is not None:
+        return {"days_behind": days_behind(newest, definition, situation.now)}
+    late = situation.now - newest - timedelta(seconds=definition.cadence_seconds)
+    return {"late_by_s": max(int(late.total_seconds()), 0)}
+
+
+def over_days(
+    history: Mapping[date, Mapping[str, float | None]], today: date, days: int
+) -> dict[str, float | None]:
+    """Each score's mean over the ``days`` local days ending today, over the days that have it."""
+    window = [scores_ for day, scores_ in history.items() if 0 <= (today - day).days < days]
+    names = (*SCORES, "score", "quarantine_ratio")
+    return {name: scores.mean(day.get(name) for day in window) for name in names}
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    unit: str
+    score: float
+    rank: int
+    movement: int | None  # places gained since the week before (negative: lost)
+
+
+def ranking(history: Mapping[str, UnitHistory], today: date, days: int = 7) -> list[Ranked]:
+    """Units by their score over ``days`` days, best first (ties by code); movement against the
+    same ranking a week earlier."""
+    now = _order(history, today, days)
+    before = {
+        unit: place
+        for place, (unit, _) in enumerate(_order(history, today - timedelta(days=7), days), 1)
+    }
+    return [
+        Ranked(unit, score, place, before[unit] - place if unit in before else None)
+        for place, (unit, score) in enumerate(now, 1)
+    ]
+
+
+def _order(history: Mapping[str, UnitHistory], today: date, days: int) -> list[tuple[str, float]]:
+    scored = [(unit, over_days(days_, today, days)["score"]) for unit, days_ in history.items()]
+    return sorted(((u, s) for u, s in scored if s is not None), key=lambda us: (-us[1], us[0]))
+
+
+def leaders_and_laggards(ranked: Iterable[T], each: int = 3) -> tuple[list[T], list[T]]:
+    order = list(ranked)
+    return order[:each], list(reversed(order[-each:])) if len(order) > each else []

@@ -1,0 +1,74 @@
+"""What an evaluation sees: the store's state at one moment, read once (repository.py) and then
+judged by pure code (scorecards.py, the causes). Nothing here reads a clock or the store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from services.api.quality.schemas import FeedQuality
+from services.api.quality.scores import Received
+from services.common.feeds import FeedDefinition
+from services.common.units import Units
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # the province's day: deadlines, scorecards, due dates
+TASK_DONE, TASK_OVERDUE, TASK_NOT_STARTED = "done", "overdue", "not_started"
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A programme task as its feed last said: the attributes ``lead`` (the lead unit, by
+    name) and ``due`` (a date), the metric ``status``."""
+
+    feed: str
+    task: str
+    title: str
+    lead: str
+    due: date | None
+    status: str | None
+
+    def overdue(self, today: date) -> bool:
+        """Reported overdue, or past its due date without being done."""
+        if self.status == TASK_DONE:
+            return False
+        return self.status == TASK_OVERDUE or (self.due is not None and self.due < today)
+
+    def due_within(self, today: date, days: int) -> bool:
+        return (
+            self.status != TASK_DONE
+            and self.due is not None
+            and 0 <= (self.due - today).days <= days
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    now: datetime
+    feeds: Mapping[str, FeedDefinition]
+    units: Units
+    quality: Mapping[str, FeedQuality]  # per feed, over the quality report's window
+    received: Mapping[str, Received]  # per feed, the same window
+    newest: Mapping[str, datetime]  # per feed, its newest event time
+    newest_by_entity: Mapping[str, Mapping[str, datetime]]  # entity-reported feeds only
+    tasks: tuple[Task, ...]
+    history: Mapping[str, Mapping[date, Mapping[str, float | None]]]  # unit -> day -> scores
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(ZONE).date()
+
+    def feeds_of(self, unit: str) -> list[FeedDefinition]:
+        return [feed for feed in self.feeds.values() if feed.agency == unit]
+
+    def tasks_of(self, unit: str) -> list[Task]:
+        return [task for task in self.tasks if self.lead_of(task) == unit]
+
+    def lead_of(self, task: Task) -> str | None:
+        unit = self.units.named(task.lead)
+        return unit.code if unit else None
+
+    def unknown_leads(self) -> list[Task]:
+        """Tasks whose lead unit no unit file names: shown in the quality report, never dropped."""
+        return [task for task in self.tasks if self.lead_of(task) is None]

@@ -1,0 +1,440 @@
+"""Reminders on the real stack: a real worker stores what the departments send, the evaluation
+runs against the store at moments the test chooses, e-mails go to a real SMTP server (aiosmtpd)
+and webhooks to a real HTTP receiver.
+
+The life of one reminder: a daily feed silent past its 17:00 deadline two days running raises
+exactly one reminder to its department (two evaluations at once still one), delivered by e-mail
+(its PDF notice attached) and by a webhook that fails three times first; escalated when left
+open; acknowledged with the department's key (another department's key: 404); resolved when
+the feed catches up, while a ward still behind gets its own. An overdue task raises one reminder
+to its lead unit. The ranking is checked against the test's own computation."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import hashlib
+import hmac
+import io
+import json
+import shutil
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pypdf
+import pytest
+import pytest_asyncio
+from aiosmtpd.controller import Controller
+
+from services.api.app import create_app
+from services.api.reminders.delivery import deliver_due
+from services.api.reminders.evaluator import Reminding, evaluate
+from services.common.feeds import FeedDefinition
+from services.common.settings import CommonSettings
+from tests.integration.api.conftest import api_settings
+from tests.integration.conftest import new_key
+from tests.integration.pipeline import eventually, produce, running_worker
+from tests.integration.processes import free_port, running_service, service_env
+
+pytestmark = pytest.mark.integration
+
+SECRET = "webhook-secret-for-tests"
+DOSSIERS = "admin-dossiers"
+TASKS = "programme-tasks"
+COMMUNES = {
+    "32002": "Phường An Xuyên",
+    "32005": "Phường Lý Văn Lâm",
+    "32014": "Phường Tân Thành",
+    "32150": "Xã Phú Tân",
+    "32201": "Xã Thới Bình",
+}
+T0 = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)  # 18:00 in Cà Mau: the 27th is due, 26th too
+
+
+def dossier_day(day: str, commune: str) -> bytes:
+    figures = {"tiep_nhan": 20, "da_giai_quyet": 18, "dung_han": 17, "tre_han": 1, "dang_xu_ly": 2}
+    message = {"ngay": day, "don_vi": {"ma": commune, "ten": COMMUNES[commune]}, "ho_so": figures}
+    return json.dumps(message, ensure_ascii=False).encode()
+
+
+def task(code: str, lead: str, due: str, status: str) -> bytes:
+    message = {
+        "ma_nhiem_vu": code,
+        "noi_dung": f"Nhiệm vụ thử {code}",
+        "nam_ke_hoach": 2026,
+        "han_hoan_thanh": due,
+        "trang_thai": status,
+        "cap_nhat_luc": "2026-11-01T08:00:00+07:00",
+        "don_vi_chu_tri": lead,
+    }
+    return json.dumps(message, ensure_ascii=False).encode()
+
+
+class Mailbox:
+    """An aiosmtpd handler keeping every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver that answers 500 to the first ``fail_first`` attempts of each
+    delivery (by its id)."""
+
+    fail_first: int
+    received: list[tuple[dict[str, str], bytes, int]] = field(default_factory=list)
+
+    def answer(self, headers: dict[str, str], body: bytes) -> int:
+        delivery = headers["X-IOC-Delivery"]
+        tried = sum(h["X-IOC-Delivery"] == delivery for h, _, _ in self.received)
+        status = 500 if tried < self.fail_first else 200
+        self.received.append((headers, body, status))
+        return status
+
+    def of(self, reminder: int) -> list[tuple[dict[str, str], bytes, int]]:
+        return [r for r in self.received if json.loads(r[1])["reminder"]["id"] == reminder]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, str]]:
+    state = Receiver(fail_first=3)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(state.answer(dict(self.headers.items()), body))
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state, f"http://127.0.0.1:{server.server_address[1]}/ioc-hook"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def schemas(tmp_path: Path, receiver: tuple[Receiver, str]) -> Path:
+    """The project's schemas, with the Public Service Centre's webhook at the test receiver."""
+    copied = tmp_path / "schemas"
+    shutil.copytree(Path(__file__).parents[3] / "schemas", copied)
+    unit = copied / "units" / "tthcc.yaml"
+    with_hook = unit.read_text(encoding="utf-8").replace(
+        "contacts:\n", f"contacts:\n  webhook: {receiver[1]}\n"
+    )
+    unit.write_text(with_hook, encoding="utf-8")
+    return copied
+
+
+@dataclass
+class Served:
+    client: httpx.AsyncClient
+    reminding: Reminding
+    pool: Any
+    clock: list[datetime]
+
+    async def evaluate(self, at: datetime) -> None:
+        self.clock[0] = at
+        await evaluate(self.pool, self.reminding, at)
+
+    async def deliver(self, at: datetime) -> int:
+        self.clock[0] = at
+        return await deliver_due(self.pool, self.reminding, at)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def served(
+    settings: CommonSettings, schemas: Path, mailbox: tuple[Mailbox, int]
+) -> AsyncIterator[Served]:
+    configured = api_settings(replace(settings, schemas_dir=schemas))
+    configured = replace(
+        configured,
+        reminders=replace(
+            configured.reminders,
+            smtp_host="127.0.0.1",
+            smtp_port=mailbox[1],
+            webhook_secret=SECRET,
+            retry_base_s=1.0,
+            max_attempts=5,
+        ),
+    )
+    clock = [T0]
+    app = create_app(configured, clock=lambda: clock[0])
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
+            state = app.state.ioc
+            yield Served(client, state.reminding, state.pool, clock)
+
+
+async def ingest(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], records: dict[str, list[bytes]]
+) -> None:
+    """Through a real worker (on the real clock: the days sent are past, never future)."""
+    for feed, values in records.items():
+        await produce(settings, feed, values)
+    async with running_worker(settings, feeds, now=lambda: datetime.now(UTC)) as worker:
+
+        async def stored() -> bool:
+            connection = await asyncpg.connect(settings.database_url)
+            try:
+                done = await connection.fetchval(
+                    "SELECT count(*) FROM reminder_events WHERE false"  # the worker's commit:
+                )
+                del done
+                committed = 0
+                for feed, values in records.items():
+                    offsets = await connection.fetchval(
+                        "SELECT coalesce(sum(counted_until), 0) FROM feed_count_marks"
+                        " WHERE topic = $1",
+                        settings.topics.raw(feed),
+                    )
+                    committed += int(offsets) >= len(values)
+                return committed == len(records)
+            finally:
+                await connection.close()
+
+        await eventually(stored)
+        del worker
+
+
+async def reminders_of(database_url: str, rule: str) -> list[dict[str, Any]]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT id, unit, cause, status, figures::text AS figures FROM reminders"
+            " WHERE rule = $1 ORDER BY id",
+            rule,
+        )
+        return [{**dict(row), "figures": json.loads(row["figures"])} for row in rows]
+    finally:
+        await connection.close()
+
+
+def pdf_text(document: bytes) -> str:
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(document)).pages)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
+    settings: CommonSettings,
+    feeds: dict[str, FeedDefinition],
+    database_url: str,
+    served: Served,
+    mailbox: tuple[Mailbox, int],
+    receiver: tuple[Receiver, str],
+) -> None:
+    box, hook = mailbox[0], receiver[0]
+    days = ["2026-11-23", "2026-11-24", "2026-11-25"]
+    await ingest(
+        settings,
+        feeds,
+        {
+            DOSSIERS: [dossier_day(day, c) for day in days for c in COMMUNES],
+            TASKS: [
+                task("T-SYT-1", "Sở Y tế", "2026-11-20", "dang_thuc_hien"),
+                task("T-SYT-2", "Sở Y tế", "2026-12-31", "dang_thuc_hien"),
+                task("T-SXD-1", "Sở XD", "2026-11-20", "hoan_thanh"),
+            ],
+        },
+    )
+
+    # Two evaluations at once, as two API processes would: one reminder per unit and cause.
+    await asyncio.gather(served.evaluate(T0), served.evaluate(T0))
+    await served.evaluate(T0 + timedelta(minutes=5))
+    [missed] = await reminders_of(database_url, "missed-deadline")
+    assert (missed["unit"], missed["cause"]) == ("tthcc", f"missed-deadline:{DOSSIERS}")
+    assert missed["figures"]["days_behind"] == 2  # the 26th and the 27th are missing
+    [overdue] = await reminders_of(database_url, "task-overdue")
+    assert overdue["unit"] == "syt"
+    assert [t["task"] for t in overdue["figures"]["tasks"]] == ["T-SYT-1"]
+
+    # Delivered: the e-mail at once, the webhook on its fourth attempt, each exactly once.
+    await served.deliver(T0)
+    number = f"Phiếu nhắc việc số {missed['id']}/PNV-IOC"
+    [mail] = [m for m in box.to("tthcc@camau.gov.vn") if number in m["Subject"]]
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    text = pdf_text(attachment.get_content())
+    assert "Kính gửi: Trung tâm Phục vụ hành chính công tỉnh" in text
+    assert "Chậm gửi số liệu quá thời hạn hai ngày liên tiếp" in text
+    assert "thiếu số liệu 2 ngày liên tiếp sau thời hạn 17:00" in text
+    for second in range(1, 30):
+        await served.deliver(T0 + timedelta(seconds=second))
+    posts = hook.of(missed["id"])
+    assert [status for _, _, status in posts] == [500, 500, 500, 200]
+    ids = {headers["X-IOC-Delivery"] for headers, _, _ in posts}
+    assert len(ids) == 1
+    for headers, body, _ in posts:
+        signed = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        assert headers["X-IOC-Signature"] == f"sha256={signed}"
+        assert json.loads(body)["reminder"]["id"] == missed["id"]
+
+    keys = {
+        unit: {"Authorization": f"Bearer {await new_key(database_url, 'agency', unit)}"}
+        for unit in ("tthcc", "syt")
+    }
+    reader = {"Authorization": f"Bearer {await new_key(database_url, 'reader', 'committee')}"}
+    client = served.client
+    mine = (await client.get("/v1/reminders", headers=keys["tthcc"])).json()["reminders"]
+    assert {r["unit"] for r in mine} == {"tthcc"}
+    url = f"/v1/reminders/{missed['id']}"
+    assert (await client.get(url, headers=keys["syt"])).status_code == 404
+    shown = (await client.get(url, headers=keys["tthcc"])).json()
+    webhook = next(d for d in shown["deliveries"] if d["channel"] == "webhook")
+    assert (webhook["status"], webhook["attempts"]) == ("delivered", 4)
+    pdf = await client.get(f"{url}/notice.pdf", headers=reader)
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert "Số: " + shown["number"] in pdf_text(pdf.content)
+
+    # Left open past 48 hours: escalated to the province's office, which is written to.
+    t1 = T0 + timedelta(hours=49)
+    await served.evaluate(t1)
+    for second in range(30):  # the webhook's escalated delivery fails three times again
+        await served.deliver(t1 + timedelta(seconds=second))
+    escalated = (await client.get(url, headers=keys["tthcc"])).json()
+    assert (escalated["status"], escalated["escalated_to"]) == ("escalated", "vpubnd")
+    [again] = [m for m in box.to("chidao.so@camau.gov.vn") if number in m["Subject"]]
+    assert again["Subject"].startswith("[Nhắc lại]")
+
+    # Acknowledged by the department itself; another department's key does not find it.
+    assert (await client.post(f"{url}/ack", headers=keys["syt"])).status_code == 404
+    assert (await client.post(f"{url}/ack", headers=reader)).status_code == 403
+    acked = await client.post(f"{url}/ack", headers=keys["tthcc"])
+    assert acked.status_code == 200
+    assert acked.json()["status"] == "acknowledged"
+
+    # The feed catches up (the 26th to the 29th), but for one ward, two days behind: the
+    # department's reminder resolves itself, the ward gets one of its own.
+    late = ["2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29"]
+    await ingest(
+        settings,
+        feeds,
+        {
+            DOSSIERS: [
+                dossier_day(d, c)
+                for d in late
+                for c in COMMUNES
+                if c != "32201" or d < "2026-11-28"
+            ]
+        },
+    )
+    t2 = t1 + timedelta(minutes=10)
+    await served.evaluate(t2)
+    resolved = (await client.get(url, headers=keys["tthcc"])).json()
+    assert resolved["status"] == "resolved"
+    assert "no longer holds" in resolved["resolution"]
+    life = [e["event"] for e in resolved["events"]]
+    assert life[0] == "issued"
+    assert life.index("escalated") < life.index("acknowledged") < life.index("resolved")
+    assert life.count("delivered") == 5  # e-mail and webhook, then both again and the office's
+    wards = [
+        r for r in await reminders_of(database_url, "missed-deadline") if r["status"] != "resolved"
+    ]
+    assert [(r["unit"], r["figures"]["days_behind"]) for r in wards] == [("32201", 2)]
+
+    # Scorecards and the ranking, against the test's own reading of the stored days.
+    syt = (await client.get("/v1/units/syt", headers=reader)).json()
+    assert (syt["today"]["tasks_assigned"], syt["today"]["tasks_overdue"]) == (2, 1)
+    assert syt["today"]["completion_rate"] == 0.0
+    sxd = (await client.get("/v1/units/sxd", headers=reader)).json()
+    assert sxd["today"]["completion_rate"] == 1.0  # "Sở XD" is the department's alias
+    tthcc = (await client.get("/v1/units/tthcc", headers=reader)).json()
+    assert tthcc["today"]["timeliness"] == 1.0
+    ranking = (await client.get("/v1/units/ranking", headers=reader)).json()
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT unit, avg(score) AS score FROM unit_scores"
+            " WHERE day > $1::date - 7 AND score IS NOT NULL GROUP BY unit",
+            (t2 + timedelta(hours=7)).date(),
+        )
+    finally:
+        await connection.close()
+    expected = sorted(
+        ((r["unit"], round(r["score"], 4)) for r in rows), key=lambda us: (-us[1], us[0])
+    )
+    assert [(u["unit"], u["score"]) for u in ranking["units"]] == expected
+    assert [u["unit"] for u in ranking["leaders"]] == [u for u, _ in expected[:3]]
+    assert [u["unit"] for u in ranking["laggards"]] == [u for u, _ in reversed(expected[-3:])]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_two_api_processes_evaluating_at_once_raise_one_reminder_per_cause(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], database_url: str
+) -> None:
+    examples = feeds[DOSSIERS].examples_path.read_bytes().splitlines()
+    await ingest(settings, feeds, {DOSSIERS: examples})
+    env = service_env(
+        settings,
+        IOC_REMINDERS_EVERY_S="0.2",
+        IOC_REMINDERS_DELIVER_EVERY_S="3600",
+    )
+    ports = [free_port(), free_port()]
+    with (
+        running_service(
+            ["api", "--port", str(ports[0])], env, f"http://127.0.0.1:{ports[0]}/readyz"
+        ),
+        running_service(
+            ["api", "--port", str(ports[1])], env, f"http://127.0.0.1:{ports[1]}/readyz"
+        ),
+    ):
+        connection = await asyncpg.connect(database_url)
+        try:
+
+            async def evaluated() -> bool:
+                issued: int = await connection.fetchval(
+                    "SELECT count(*) FROM reminders WHERE unit = 'tthcc'"
+                )
+                return issued > 0
+
+            await eventually(evaluated)
+            await asyncio.sleep(2)  # both processes evaluate again and again meanwhile
+            doubled = await connection.fetch(
+                "SELECT unit, cause FROM reminders GROUP BY unit, cause HAVING count(*) > 1"
+            )
+            issued = await connection.fetchval(
+                "SELECT count(*) FROM reminder_events WHERE event = 'issued'"
+            )
+            total = await connection.fetchval("SELECT count(*) FROM reminders")
+            causes = await connection.fetch("SELECT unit, cause FROM reminders")
+        finally:
+            await connection.close()
+    assert doubled == []
+    assert issued == total
+    assert ("tthcc", f"missed-deadline:{DOSSIERS}") in {(r["unit"], r["cause"]) for r in causes}
