@@ -83,6 +83,12 @@ REMINDER_DELIVERIES = Gauge(
     ["channel", "status"],
     multiprocess_mode="livemax",
 )
+REMINDERS_UNDELIVERED = Gauge(
+    "ioc_reminders_undelivered",
+    "Deliveries given up whose reminder is still unresolved: a unit that may not know",
+    ["channel"],
+    multiprocess_mode="livemax",
+)
 
 UNMATCHED = "<unmatched>"  # one label for every unknown path: bounded cardinality
 

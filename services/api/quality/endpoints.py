@@ -23,4 +23,5 @@ async def quality(
 ) -> Response:
     """Per agency: correct, sufficient, clean and live (đúng, đủ, sạch, sống) over the last
     24 hours, each agency's feeds scored, and the feeds that lag."""
-    return conditional(request, await quality_report(connection, state.feeds, state.clock()))
+    report = await quality_report(connection, state.feeds, state.clock(), state.reminding.units)
+    return conditional(request, report)

@@ -32,7 +32,18 @@ class AgencyQuality(BaseModel):
     feeds: list[FeedQuality]
 
 
+class UnknownUnit(BaseModel):
+    feed: str
+    entity: str
+    named: str = Field(description="The name the record gives, which no unit file knows")
+
+
 class QualityReport(BaseModel):
     window_s: int = Field(description="The window the scores look back over")
     as_of: datetime
     agencies: list[AgencyQuality]
+    unknown_units: list[UnknownUnit] = Field(
+        default_factory=list,
+        description="Records that name a unit no file of schemas/units/ knows (a task's lead "
+        "unit): kept and shown here, to fix the name or add the unit",
+    )

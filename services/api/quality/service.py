@@ -12,23 +12,31 @@ from services.api.feeds.repository import newest_events
 from services.api.feeds.status import feed_status
 from services.api.quality import scores
 from services.api.quality.repository import held_in_window, received_since
-from services.api.quality.schemas import AgencyQuality, FeedQuality, QualityReport
+from services.api.quality.schemas import AgencyQuality, FeedQuality, QualityReport, UnknownUnit
+from services.api.reminders.repository import read_tasks
 from services.common.feeds import FeedDefinition
+from services.common.units import Units
 
 WINDOW = timedelta(hours=24)
 
 
 async def quality_report(
-    connection: Any, feeds: Mapping[str, FeedDefinition], now: datetime
+    connection: Any, feeds: Mapping[str, FeedDefinition], now: datetime, units: Units
 ) -> QualityReport:
     periodic = [name for name, feed in feeds.items() if feed.periodic]
-    return report_of(
+    report = report_of(
         feeds,
         now,
         received=await received_since(connection, now - WINDOW),
         held=await held_in_window(connection, periodic, now - WINDOW, now),
         newest=await newest_events(connection),
     )
+    report.unknown_units = [
+        UnknownUnit(feed=task.feed, entity=task.task, named=task.lead)
+        for task in await read_tasks(connection, feeds)
+        if units.named(task.lead) is None
+    ]
+    return report
 
 
 def report_of(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.api.metrics import REMINDER_DELIVERIES
+from services.api.metrics import REMINDER_DELIVERIES, REMINDERS_UNDELIVERED
 from services.api.reminders import repository
 from services.api.reminders.channels import CHANNELS, DeliveryError, Outgoing
 from services.api.reminders.evaluator import Reminding
@@ -77,13 +77,19 @@ async def deliver_due(pool: Any, reminding: Reminding, now: datetime) -> int:
                 await repository.delivered(connection, due, now)
                 sent += 1
         counts = await repository.delivery_counts(connection)
-    REMINDER_DELIVERIES.clear()
+    _publish(counts)
+    return sent
+
+
+def _publish(counts: list[tuple[str, str, int, int]]) -> None:
     for channel in CHANNELS:
+        REMINDERS_UNDELIVERED.labels(channel=channel).set(0)
         for status in ("pending", "delivered", "failed"):
             REMINDER_DELIVERIES.labels(channel=channel, status=status).set(0)
-    for channel, status, count in counts:
+    for channel, status, count, stranded in counts:
         REMINDER_DELIVERIES.labels(channel=channel, status=status).set(count)
-    return sent
+        if status == "failed":
+            REMINDERS_UNDELIVERED.labels(channel=channel).set(stranded)
 
 
 async def keep_delivering(pool: Any, reminding: Reminding, clock: Callable[[], datetime]) -> None:

@@ -51,7 +51,7 @@ class Outcome:
 
 
 async def read_situation(connection: Any, reminding: Reminding, now: datetime) -> Situation:
-    report = await quality_report(connection, reminding.feeds, now)
+    report = await quality_report(connection, reminding.feeds, now, reminding.units)
     today = now.astimezone(ZONE).date()
     return Situation(
         now=now,

@@ -333,12 +333,15 @@ async def failed_attempt(
         )
 
 
-async def delivery_counts(connection: Any) -> list[tuple[str, str, int]]:
-    """(channel, status, count) of every delivery: the metrics."""
+async def delivery_counts(connection: Any) -> list[tuple[str, str, int, int]]:
+    """(channel, status, count, of which given up on a reminder still unresolved): metrics."""
     rows = await connection.fetch(
-        "SELECT channel, status, count(*) AS n FROM reminder_deliveries GROUP BY channel, status"
+        "SELECT d.channel, d.status, count(*) AS n, count(*) FILTER"
+        " (WHERE d.status = 'failed' AND r.status <> 'resolved') AS stranded"
+        " FROM reminder_deliveries d JOIN reminders r ON r.id = d.reminder_id"
+        " GROUP BY d.channel, d.status"
     )
-    return [(r["channel"], r["status"], r["n"]) for r in rows]
+    return [(r["channel"], r["status"], r["n"], r["stranded"]) for r in rows]
 
 
 async def open_counts(connection: Any) -> list[tuple[str, str, int]]:

@@ -7,7 +7,9 @@ exactly one reminder to its department (two evaluations at once still one), deli
 (its PDF notice attached) and by a webhook that fails three times first; escalated when left
 open; acknowledged with the department's key (another department's key: 404); resolved when
 the feed catches up, while a ward still behind gets its own. An overdue task raises one reminder
-to its lead unit. The ranking is checked against the test's own computation."""
+to its lead unit; a task naming no known unit is shown in the quality report. The ranking is
+checked against the test's own computation. A reminder that cannot be delivered is given up
+loudly; two API processes evaluating at once raise one reminder per cause."""
 
 from __future__ import annotations
 
@@ -18,7 +20,10 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
@@ -36,6 +41,7 @@ import pytest_asyncio
 from aiosmtpd.controller import Controller
 
 from services.api.app import create_app
+from services.api.metrics import REMINDERS_UNDELIVERED
 from services.api.reminders.delivery import deliver_due
 from services.api.reminders.evaluator import Reminding, evaluate
 from services.common.feeds import FeedDefinition
@@ -270,6 +276,7 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
                 task("T-SYT-1", "Sở Y tế", "2026-11-20", "dang_thuc_hien"),
                 task("T-SYT-2", "Sở Y tế", "2026-12-31", "dang_thuc_hien"),
                 task("T-SXD-1", "Sở XD", "2026-11-20", "hoan_thanh"),
+                task("T-X-1", "Ban Quản lý dự án X", "2026-11-20", "dang_thuc_hien"),
             ],
         },
     )
@@ -368,6 +375,12 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
     ]
     assert [(r["unit"], r["figures"]["days_behind"]) for r in wards] == [("32201", 2)]
 
+    # A task whose lead unit no unit file knows: kept, and shown where the quality is.
+    quality = (await client.get("/v1/quality", headers=reader)).json()
+    assert quality["unknown_units"] == [
+        {"feed": TASKS, "entity": "T-X-1", "named": "Ban Quản lý dự án X"}
+    ]
+
     # Scorecards and the ranking, against the test's own reading of the stored days.
     syt = (await client.get("/v1/units/syt", headers=reader)).json()
     assert (syt["today"]["tasks_assigned"], syt["today"]["tasks_overdue"]) == (2, 1)
@@ -438,3 +451,56 @@ async def test_two_api_processes_evaluating_at_once_raise_one_reminder_per_cause
     assert doubled == []
     assert issued == total
     assert ("tthcc", f"missed-deadline:{DOSSIERS}") in {(r["unit"], r["cause"]) for r in causes}
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_reminder_issued_by_hand_that_cannot_be_delivered_is_given_up_loudly(
+    settings: CommonSettings, schemas: Path, served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = service_env(replace(settings, schemas_dir=schemas))
+
+    def ioc(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "services.cli", "reminders", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    issued = ioc(
+        "issue",
+        "--unit",
+        "sxd",
+        "--cause",
+        "Camera giao thông ngừng gửi hình",
+        "--asked",
+        "Đề nghị kiểm tra camera.",
+    )
+    reminder = int(issued.split()[2])
+    nobody = free_port()  # nothing listens there: every SMTP attempt is refused
+    served.reminding = replace(
+        served.reminding,
+        settings=replace(served.reminding.settings, smtp_port=nobody, max_attempts=3),
+    )
+    issued_at = datetime.now(UTC)  # `ioc reminders issue` is on the real clock
+    with caplog.at_level(logging.WARNING, logger="ioc.reminders"):
+        for second in range(1, 20):
+            await served.deliver(issued_at + timedelta(seconds=second))
+    [given_up] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "given up after 3 attempts" in given_up.getMessage()
+    assert REMINDERS_UNDELIVERED.labels(channel="email")._value.get() == 1
+    reader = {"Authorization": f"Bearer {await new_key(settings.database_url, 'reader', 'ops')}"}
+    shown = (await served.client.get(f"/v1/reminders/{reminder}", headers=reader)).json()
+    [mail] = shown["deliveries"]
+    assert (mail["status"], mail["attempts"]) == ("failed", 3)
+    assert "Connection refused" in mail["last_error"]
+    assert [e["event"] for e in shown["events"]] == ["issued", "delivery_failed"]
+    assert shown["events"][0]["actor"].startswith("operator ")
+
+    assert f"{reminder}  open" in ioc("list", "--unit", "sxd")
+    ioc("resolve", str(reminder), "--how", "camera thay mới")
+    await served.deliver(issued_at + timedelta(minutes=1))  # the metrics follow the register
+    assert REMINDERS_UNDELIVERED.labels(channel="email")._value.get() == 0
