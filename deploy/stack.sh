@@ -25,6 +25,7 @@ KAFKA_HEAP=${IOC_KAFKA_HEAP:--Xms256m -Xmx1g}
 READY_TIMEOUT=${IOC_READY_TIMEOUT:-90}
 MIN_FREE_MB=${IOC_MIN_FREE_MB:-1024}
 PG_BIN=/usr/lib/postgresql/15/bin
+DEJAVU=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf  # the PDF notices' font (IOC_PDF_FONT)
 VENV=$ROOT/.venv
 
 LOGS=$STACK_DIR/logs
@@ -289,6 +290,8 @@ up_worker() { start_process worker worker; }
 up_simulator() { start_process simulator simulate; }
 up_api() {
   if ! pid_alive api; then check_port_free "$API_PORT" api IOC_API_PORT api; fi
+  # The reminders' PDF notices need a font with Vietnamese letters (IOC_PDF_FONT).
+  [ -n "${IOC_PDF_FONT:-}" ] || [ -f "$DEJAVU" ] || apt_install fonts-dejavu-core
   start_process api api --port "$API_PORT"
   wait_until api "$LOGS/api.log" api_ready
 }
@@ -338,6 +341,8 @@ tools() {
   command -v systemd-analyze >/dev/null || apt_install systemd  # the units' checks
   command -v buildah >/dev/null || apt_install buildah  # the image's test
   command -v debootstrap >/dev/null || apt_install debootstrap
+  # The reminders' PDF notices: a font with Vietnamese letters (IOC_PDF_FONT).
+  [ -f "$DEJAVU" ] || apt_install fonts-dejavu-core
 }
 
 main() {

@@ -16,9 +16,9 @@ def test_the_provisioned_datasources_are_the_store_and_prometheus() -> None:
     assert datasource_uids() == {STORE_UID, PROMETHEUS_UID}
 
 
-def test_the_three_dashboards_have_unique_uids_and_panels() -> None:
+def test_the_dashboards_have_unique_uids_and_panels() -> None:
     dashboards = load_dashboards()
-    assert set(dashboards) == {"ioc-overview", "feed-health", "pipeline-operations"}
+    assert set(dashboards) == {"ioc-overview", "feed-health", "pipeline-operations", "units"}
     uids = [dashboard["uid"] for dashboard in dashboards.values()]
     assert len(set(uids)) == len(uids)
     for dashboard in dashboards.values():

@@ -9,8 +9,13 @@ from typing import Any
 
 import pytest
 
+from services.api.reminders.evaluator import Reminding, evaluate
+from services.api.reminders.rules import load_rules
+from services.api.reminders.settings import ReminderSettings
+from services.common.db import create_pool
 from services.common.feeds import FeedDefinition
 from services.common.settings import CommonSettings
+from services.common.units import load_units
 from tests.deploy.grafana import STORE_UID, Target, expand_sql, load_dashboards, store_variables
 from tests.deploy.grafana import targets as dashboard_targets
 from tests.integration.pipeline import TEST_NOW, ingest_every_example
@@ -42,11 +47,27 @@ def _shape_problem(target: Target, rows: list[Any]) -> str | None:
     return None
 
 
+async def _evaluate_reminders(settings: CommonSettings, feeds: dict[str, FeedDefinition]) -> None:
+    reminding = Reminding(
+        feeds=feeds,
+        units=load_units(settings.schemas_dir, feeds),
+        rules=load_rules(settings.schemas_dir),
+        settings=ReminderSettings.from_env({}),
+    )
+    pool = await create_pool(settings.database_url, max_size=1)
+    try:
+        outcome = await evaluate(pool, reminding, TEST_NOW)
+    finally:
+        await pool.close()
+    assert outcome.issued > 0  # the 2025 programme tasks are past due on TEST_NOW
+
+
 @pytest.mark.asyncio(loop_scope="session")
 async def test_every_panel_query_returns_the_shape_its_panel_expects(
     settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
 ) -> None:
     await ingest_every_example(settings, feeds, extra={"salinity": [b"not json at all"]})
+    await _evaluate_reminders(settings, feeds)  # the units dashboard's scorecards and register
     time_from = datetime(2026, 11, 20, tzinfo=UTC)
     time_to = max(datetime.now(UTC), TEST_NOW) + timedelta(days=1)
 

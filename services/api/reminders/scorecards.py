@@ -152,5 +152,8 @@ def _order(history: Mapping[str, UnitHistory], today: date, days: int) -> list[t
 
 
 def leaders_and_laggards(ranked: Iterable[T], each: int = 3) -> tuple[list[T], list[T]]:
+    """The ``each`` best, and the ``each`` weakest (weakest first) among the others: with few
+    units ranked, no unit is both recognised and followed up."""
     order = list(ranked)
-    return order[:each], list(reversed(order[-each:])) if len(order) > each else []
+    leaders = order[:each]
+    return leaders, list(reversed(order[len(leaders) :]))[:each]

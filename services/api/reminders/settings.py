@@ -36,6 +36,12 @@ class ReminderSettings:
         password = env_secret(env, "IOC_SMTP_PASSWORD")
         if (username is None) != (password is None):
             raise SettingsError("IOC_SMTP_USERNAME and IOC_SMTP_PASSWORD go together")
+        font = Path(env.get("IOC_PDF_FONT", str(DEFAULT_FONT)))
+        if not font.is_file():
+            raise SettingsError(
+                f"IOC_PDF_FONT: no font at {font} for the reminders' PDF notices "
+                "(Debian: apt-get install fonts-dejavu-core)"
+            )
         return cls(
             enabled=env.get("IOC_REMINDERS", "1") != "0",
             evaluate_every_s=env_float(env, "IOC_REMINDERS_EVERY_S", 300.0),
@@ -52,5 +58,5 @@ class ReminderSettings:
             issuing_body=env.get(
                 "IOC_ISSUING_BODY", "Trung tâm Giám sát, điều hành đô thị thông minh tỉnh Cà Mau"
             ),
-            pdf_font=Path(env.get("IOC_PDF_FONT", str(DEFAULT_FONT))),
+            pdf_font=font,
         )

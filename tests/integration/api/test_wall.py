@@ -1,7 +1,8 @@
 """The wall page as a person sees it, in headless Chromium (Debian's) against a real API
 process: every indicator as a tile, a stale feed shown as stale, an update arriving live, the
-English toggle, and a clear "connection lost" when the API goes away. Screenshots are kept in
-artifacts/ for a person to look at."""
+English toggle, and a clear "connection lost" when the API goes away; the units to remind and
+the ranking of units, in both languages. Screenshots are kept in artifacts/ for a person to
+look at."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
 
@@ -135,3 +137,63 @@ async def test_the_wall_shows_the_indicators_live_and_says_what_is_stale_or_lost
             await page.wait_for_selector("body.lost #banner", timeout=30_000)
             assert "lost" in (await page.inner_text("#banner")).lower()
             await page.screenshot(path=ARTIFACTS / "wall-connection-lost.png", full_page=True)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_wall_shows_the_units_to_remind_and_the_ranking_in_both_languages(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+) -> None:
+    # The Public Service Centre's daily figures stop days ago; a health task is overdue.
+    dossiers = feeds["admin-dossiers"].examples_path.read_bytes().splitlines()
+    overdue = (
+        '{"ma_nhiem_vu": "T-SYT-9", "noi_dung": "Bệnh án điện tử", "nam_ke_hoach": 2026, '
+        '"han_hoan_thanh": "2026-11-01", "trang_thai": "dang_thuc_hien", '
+        '"cap_nhat_luc": "2026-10-01T08:00:00+07:00", "don_vi_chu_tri": "Sở Y tế"}'
+    ).encode()
+    await Ingest(settings, feeds)({"admin-dossiers": dossiers, "programme-tasks": [overdue]})
+    _, key = await issue_key(db, "reader", "wall")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = service_env(settings, IOC_REMINDERS_EVERY_S="1", IOC_REMINDERS_DELIVER_EVERY_S="3600")
+    headers = {"Authorization": f"Bearer {key}"}
+    with running_service(["api", "--port", str(port)], env, f"{url}/healthz"):
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as http:
+
+            async def evaluated() -> bool:
+                listed = await http.get("/v1/reminders", params={"status": "unresolved"})
+                return bool(listed.json()["reminders"])
+
+            await eventually(evaluated)
+            reminders = (
+                await http.get("/v1/reminders", params={"status": "unresolved", "limit": 1000})
+            ).json()["reminders"]
+            ranking = (await http.get("/v1/units/ranking")).json()
+        async with _browser_page() as page:
+            await page.goto(f"{url}/wall#key={key}")
+            await page.wait_for_selector("#ranking ol.leaders li[data-unit]")
+            units = {r["unit"] for r in reminders}
+            assert await page.inner_text("#remind .value") == str(len(units))
+            causes = await page.locator("#remind .causes li").all_inner_texts()
+            assert "Chậm gửi số liệu quá thời hạn hai ngày liên tiếp: 1" in causes
+            leaders = page.locator("#ranking ol.leaders li")
+            assert [await li.get_attribute("data-unit") for li in await leaders.all()] == [
+                u["unit"] for u in ranking["leaders"]
+            ]
+            first = ranking["leaders"][0]
+            shown = await leaders.first.inner_text()
+            assert shown.startswith(first["name"])
+            assert f"{round(first['score'] * 100)}%" in shown
+            laggards = page.locator("#ranking ol.laggards li")
+            assert [await li.get_attribute("data-unit") for li in await laggards.all()] == [
+                u["unit"] for u in ranking["laggards"]
+            ]
+            await page.screenshot(path=ARTIFACTS / "wall-units.png", full_page=True)
+
+            await page.click("#lang")
+            await page.wait_for_function(
+                "document.querySelector('#remind .title').textContent === 'Units to remind'"
+            )
+            assert (await leaders.first.inner_text()).startswith(first["name_en"])
+            assert "Figures missing past the deadline two days running: 1" in (
+                await page.locator("#remind .causes li").all_inner_texts()
+            )
