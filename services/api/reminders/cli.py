@@ -16,8 +16,6 @@ from services.common.settings import CommonSettings
 if TYPE_CHECKING:  # imported when a command runs: the worker's process loads none of this
     from services.api.reminders.evaluator import Reminding
 
-MANUAL = "manual"
-
 
 def add_commands(commands: Any) -> None:
     reminders = commands.add_parser("reminders", help="the register of reminders to units")
@@ -93,7 +91,7 @@ def _list(args: argparse.Namespace) -> None:
 
 def _issue(args: argparse.Namespace) -> None:
     from services.api.reminders import repository
-    from services.api.reminders.evaluator import targets
+    from services.api.reminders.evaluator import MANUAL, targets
 
     common, reminding = _reminding()
     unit = reminding.units.by_code.get(args.unit)

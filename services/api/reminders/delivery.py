@@ -82,6 +82,8 @@ async def deliver_due(pool: Any, reminding: Reminding, now: datetime) -> int:
 
 
 def _publish(counts: list[tuple[str, str, int, int]]) -> None:
+    """Every channel and status, at zero where there is none (set, never removed: see
+    evaluator._publish)."""
     for channel in CHANNELS:
         REMINDERS_UNDELIVERED.labels(channel=channel).set(0)
         for status in ("pending", "delivered", "failed"):

@@ -11,7 +11,7 @@ from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, Response
 
 from services.api.access import require_acknowledge, visible_units
-from services.api.dependencies import Caller, Connection, State
+from services.api.dependencies import AppState, Caller, Connection, State
 from services.api.errors import Conflict, NotFound
 from services.api.reminders import repository
 from services.api.reminders.notice import Notice, render_html, render_pdf
@@ -86,9 +86,7 @@ async def notice_html(
     reminder_id: ReminderId, caller: Caller, connection: Connection, state: State
 ) -> HTMLResponse:
     """The phiếu nhắc việc, as a page to read or print."""
-    row = await _visible(connection, caller, reminder_id)
-    notice = Notice.of(row, state.reminding.units, state.reminding.settings.issuing_body)
-    return HTMLResponse(render_html(notice))
+    return HTMLResponse(render_html(await _notice(connection, caller, reminder_id, state)))
 
 
 @router.get(
@@ -100,15 +98,18 @@ async def notice_pdf(
     reminder_id: ReminderId, caller: Caller, connection: Connection, state: State
 ) -> Response:
     """The phiếu nhắc việc as PDF, as attached to its e-mail."""
-    row = await _visible(connection, caller, reminder_id)
-    settings = state.reminding.settings
-    notice = Notice.of(row, state.reminding.units, settings.issuing_body)
+    notice = await _notice(connection, caller, reminder_id, state)
     filename = f"phieu-nhac-viec-{reminder_id}.pdf"
     return Response(
-        render_pdf(notice, settings.pdf_font),
+        render_pdf(notice, state.reminding.settings.pdf_font),
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{filename}"'},
     )
+
+
+async def _notice(connection: Any, caller: Principal, reminder_id: int, state: AppState) -> Notice:
+    row = await _visible(connection, caller, reminder_id)
+    return Notice.of(row, state.reminding.units, state.reminding.settings.issuing_body)
 
 
 async def _visible(connection: Any, caller: Principal, reminder_id: int) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from services.common.units import Unit, Units
 log = logging.getLogger("ioc.reminders")
 HISTORY_DAYS = 45  # the 30-day scores, and the ranking a week before
 ACTOR = "ioc"  # the register's name for the evaluator itself
+MANUAL = "manual"  # the rule of a reminder issued by hand (`ioc reminders issue`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ async def evaluate(pool: Any, reminding: Reminding, now: datetime) -> Outcome:
         }
         outcome = await _reconcile(connection, reminding, found, now)
         opened = await repository.open_counts(connection)
-    _publish(opened)
+    _publish(reminding, opened)
     if outcome.issued or outcome.resolved or outcome.escalated:
         log.info(
             "reminders: %d issued, %d resolved, %d escalated",
@@ -144,9 +145,14 @@ def targets(unit: Unit) -> list[tuple[str, str]]:
     ]
 
 
-def _publish(opened: list[tuple[str, str, int]]) -> None:
-    REMINDERS_OPEN.clear()
-    for rule, unit, count in opened:
+def _publish(reminding: Reminding, opened: list[tuple[str, str, int]]) -> None:
+    """Every rule and unit, at zero where nothing is open: a series is set, never removed (with
+    several API processes, a removed one would keep its last value in the shared files)."""
+    counts = {(rule, unit): count for rule, unit, count in opened}
+    for rule in [*reminding.rules, MANUAL]:
+        for unit in reminding.units.by_code:
+            counts.setdefault((rule, unit), 0)
+    for (rule, unit), count in counts.items():
         REMINDERS_OPEN.labels(rule=rule, unit=unit).set(count)
 
 

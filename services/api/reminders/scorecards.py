@@ -115,13 +115,14 @@ def _behind(feed: str, newest: Any, situation: Situation) -> dict[str, Any]:
     return {"late_by_s": max(int(late.total_seconds()), 0)}
 
 
-def over_days(
-    history: Mapping[date, Mapping[str, float | None]], today: date, days: int
-) -> dict[str, float | None]:
-    """Each score's mean over the ``days`` local days ending today, over the days that have it."""
+def over_days(history: UnitHistory, today: date, days: int) -> dict[str, Any]:
+    """Each score's mean over the ``days`` local days ending today, over the days that have it;
+    and how many days were scored, and on how many every obligation was on time."""
     window = [scores_ for day, scores_ in history.items() if 0 <= (today - day).days < days]
     names = (*SCORES, "score", "quarantine_ratio")
-    return {name: scores.mean(day.get(name) for day in window) for name in names}
+    means = {name: scores.mean(day.get(name) for day in window) for name in names}
+    on_time = sum(day.get("timeliness") == 1.0 for day in window)
+    return {**means, "days_scored": len(window), "days_on_time": on_time}
 
 
 @dataclass(frozen=True, slots=True)

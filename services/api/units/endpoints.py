@@ -22,10 +22,10 @@ from services.api.units.schemas import (
     DayScorecard,
     RankedUnit,
     Ranking,
-    Scores,
     UnitDetail,
     UnitList,
     UnitOut,
+    WindowScores,
 )
 from services.common.units import Unit
 
@@ -108,8 +108,8 @@ def _unit(
         name=unit.name,
         name_en=unit.name_en,
         today=DayScorecard(day=today, **stored) if stored else None,
-        over_7_days=Scores(**over_days(days, today, 7)),
-        over_30_days=Scores(**over_days(days, today, 30)),
+        over_7_days=WindowScores(**over_days(days, today, 7)),
+        over_30_days=WindowScores(**over_days(days, today, 30)),
         open_reminders=open_reminders,
     )
 

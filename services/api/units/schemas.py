@@ -21,6 +21,11 @@ class Scores(BaseModel):
     score: float | None = Field(None, description="The mean of the scores above it has")
 
 
+class WindowScores(Scores):
+    days_scored: int = Field(description="Days of the window with a scorecard")
+    days_on_time: int = Field(description="Days on which every obligation was on time")
+
+
 class DayScorecard(Scores):
     day: date
     tasks_assigned: int = 0
@@ -39,8 +44,8 @@ class UnitOut(BaseModel):
     name: str
     name_en: str
     today: DayScorecard | None = Field(description="As last evaluated today (local day)")
-    over_7_days: Scores
-    over_30_days: Scores
+    over_7_days: WindowScores
+    over_30_days: WindowScores
     open_reminders: int
 
 

@@ -389,6 +389,8 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
     assert sxd["today"]["completion_rate"] == 1.0  # "Sở XD" is the department's alias
     tthcc = (await client.get("/v1/units/tthcc", headers=reader)).json()
     assert tthcc["today"]["timeliness"] == 1.0
+    week = tthcc["over_7_days"]
+    assert (week["days_scored"], week["days_on_time"]) == (2, 1)  # the 27th late, the 29th not
     ranking = (await client.get("/v1/units/ranking", headers=reader)).json()
     connection = await asyncpg.connect(database_url)
     try:

@@ -126,7 +126,9 @@ def test_a_score_low_over_seven_days_reminds_only_below_its_threshold() -> None:
     seen = situation(history={"syt": days, "sxd": {today: {"live": 0.95}}})
     assert ("syt", "live-below") in found("live-below", seen)
     assert ("sxd", "live-below") not in found("live-below", seen)
-    assert over_days(days, today, 7)["live"] == pytest.approx(0.6667, abs=1e-4)
+    week = over_days(days, today, 7)
+    assert week["live"] == pytest.approx(0.6667, abs=1e-4)
+    assert (week["days_scored"], week["days_on_time"]) == (3, 0)
 
 
 def test_the_ranking_orders_by_the_week_and_says_who_moved() -> None:
