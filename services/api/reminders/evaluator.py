@@ -53,7 +53,6 @@ class Outcome:
 
 async def read_situation(connection: Any, reminding: Reminding, now: datetime) -> Situation:
     report = await quality_report(connection, reminding.feeds, now, reminding.units)
-    today = now.astimezone(ZONE).date()
     return Situation(
         now=now,
         feeds=reminding.feeds,
@@ -63,7 +62,7 @@ async def read_situation(connection: Any, reminding: Reminding, now: datetime) -
         newest=await newest_events(connection),
         newest_by_entity=await repository.newest_by_entity(connection, reminding.feeds),
         tasks=await repository.read_tasks(connection, reminding.feeds),
-        history=await repository.score_history(connection, today - timedelta(days=HISTORY_DAYS)),
+        history={},  # read once today's scorecards are stored (evaluate)
     )
 
 
@@ -71,9 +70,7 @@ async def evaluate(pool: Any, reminding: Reminding, now: datetime) -> Outcome:
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", repository.EVALUATION_LOCK)
         situation = await read_situation(connection, reminding, now)
-        today = {
-            code: day_scores(unit, situation) for code, unit in reminding.units.by_code.items()
-        }
+        today = scorecards_now(situation)
         await repository.store_scores(connection, situation.today, today)
         since = situation.today - timedelta(days=HISTORY_DAYS)
         situation = replace(situation, history=await repository.score_history(connection, since))

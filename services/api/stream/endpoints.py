@@ -42,6 +42,10 @@ async def _events(board: IndicatorBoard, every: list[str], lang: str) -> AsyncIt
     async with board.subscription() as changes:
         if board.all(lang) is None:
             await board.refresh()  # just started: the first answers now
+        # What was announced so far is in the answers about to be sent: sent once, not twice
+        # (a refresh that ran while this one waited would otherwise repeat every indicator).
+        while not changes.empty():
+            changes.get_nowait()
         for event in _rendered(board, every, lang):
             yield event
         while True:
