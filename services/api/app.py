@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -48,9 +49,21 @@ from services.common.logs import configure_logging
 from services.common.systemd import notify
 from services.common.units import load_units
 
+log = logging.getLogger("ioc.api")
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _report_death(task: asyncio.Task[None]) -> None:
+    """A background loop (freshness, indicators, reminders) waits out database outages itself;
+    one that ends otherwise is a bug, and says so loudly rather than leaving its figures to age
+    quietly."""
+    if not task.cancelled() and task.exception() is not None:
+        log.critical(
+            "background task %r died; restart the API", task.get_name(), exc_info=task.exception()
+        )
 
 
 def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
@@ -86,18 +99,25 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
         gc.freeze()
         background = [
             asyncio.create_task(
-                keep_freshness_published(pool, feeds, clock, settings.freshness_refresh_s)
+                keep_freshness_published(pool, feeds, clock, settings.freshness_refresh_s),
+                name="feed freshness",
             ),
-            asyncio.create_task(keep_storage_jobs_published(pool, settings.storage_jobs_refresh_s)),
             asyncio.create_task(
-                board.keep_fresh(settings.indicator_refresh_s, settings.common.database_url)
+                keep_storage_jobs_published(pool, settings.storage_jobs_refresh_s),
+                name="storage jobs",
+            ),
+            asyncio.create_task(
+                board.keep_fresh(settings.indicator_refresh_s, settings.common.database_url),
+                name="indicators",
             ),
         ]
         if settings.reminders.enabled:
             background += [
-                asyncio.create_task(keep_evaluating(pool, reminding, clock)),
-                asyncio.create_task(keep_delivering(pool, reminding, clock)),
+                asyncio.create_task(keep_evaluating(pool, reminding, clock), name="reminders"),
+                asyncio.create_task(keep_delivering(pool, reminding, clock), name="deliveries"),
             ]
+        for task in background:
+            task.add_done_callback(_report_death)
         notify("READY=1", "STATUS=serving")
         try:
             yield
