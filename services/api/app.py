@@ -35,7 +35,6 @@ from services.api.rejections.endpoints import router as rejections_router
 from services.api.reminders.delivery import keep_delivering
 from services.api.reminders.endpoints import router as reminders_router
 from services.api.reminders.evaluator import Reminding, keep_evaluating
-from services.api.reminders.rules import load_rules
 from services.api.settings import ApiSettings
 from services.api.sta.endpoints import router as sta_router
 from services.api.sta.entities import catalogue
@@ -47,7 +46,6 @@ from services.common.feeds import load_feeds
 from services.common.intake.feed_intake import FeedIntake
 from services.common.logs import configure_logging
 from services.common.systemd import notify
-from services.common.units import load_units
 
 log = logging.getLogger("ioc.api")
 
@@ -73,12 +71,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
         pool = await create_pool(settings.common.database_url, min_size=1, max_size=10)
         gateway = KafkaGateway(settings.common.kafka, timeout_s=settings.broker_timeout_s)
         indicators = load_indicators(settings.common.schemas_dir, feeds)
-        reminding = Reminding(
-            feeds=feeds,
-            units=load_units(settings.common.schemas_dir, feeds),
-            rules=load_rules(settings.common.schemas_dir),
-            settings=settings.reminders,
-        )
+        reminding = Reminding.load(settings.common.schemas_dir, feeds, settings.reminders)
         board = IndicatorBoard(pool, feeds, indicators, clock)
         app.state.ioc = AppState(
             settings=settings,

@@ -40,15 +40,12 @@ class Units:
     """Every unit by code, and the one rule that finds a unit by any name a feed writes."""
 
     by_code: Mapping[str, Unit]
+    by_name: Mapping[str, Unit]  # every name a unit answers to, as ``_comparable`` makes it
 
     def named(self, name: str) -> Unit | None:
         """The unit a feed means by ``name`` (its code, its name or an alias; case, spacing and
         Unicode normalisation do not matter), or None: the caller says so, never drops it."""
-        wanted = _comparable(name)
-        for unit in self.by_code.values():
-            if wanted in {_comparable(n) for n in (unit.code, unit.name, *unit.aliases)}:
-                return unit
-        return None
+        return self.by_name.get(_comparable(name))
 
 
 def load_units(schemas_dir: Path, feeds: Mapping[str, FeedDefinition]) -> Units:
@@ -59,9 +56,8 @@ def load_units(schemas_dir: Path, feeds: Mapping[str, FeedDefinition]) -> Units:
         if unit.code in units:
             raise UnitDefinitionError(f"{path}: unit {unit.code!r} is defined twice")
         units[unit.code] = unit
-    loaded = Units(units)
-    _check(loaded, feeds)
-    return loaded
+    _check(units, feeds)
+    return Units(units, _names(units))
 
 
 def _unit(path: Path) -> Unit:
@@ -97,21 +93,27 @@ def _kind(value: object) -> UnitKind:
     raise ValueError(f"kind must be department or commune, got {value!r}")
 
 
-def _check(units: Units, feeds: Mapping[str, FeedDefinition]) -> None:
-    names: dict[str, str] = {}
-    for unit in units.by_code.values():
-        if unit.escalate_to is not None and unit.escalate_to not in units.by_code:
+def _check(units: Mapping[str, Unit], feeds: Mapping[str, FeedDefinition]) -> None:
+    for unit in units.values():
+        if unit.escalate_to is not None and unit.escalate_to not in units:
             raise UnitDefinitionError(
                 f"unit {unit.code}: escalates to unknown unit {unit.escalate_to!r}"
             )
-        for name in {_comparable(n) for n in (unit.code, unit.name, *unit.aliases)}:
-            if names.setdefault(name, unit.code) != unit.code:
-                raise UnitDefinitionError(
-                    f"the name {name!r} is used by units {names[name]} and {unit.code}"
-                )
     for feed in feeds.values():
-        if feed.agency not in units.by_code:
+        if feed.agency not in units:
             raise UnitDefinitionError(f"feed {feed.feed}: its agency {feed.agency!r} is no unit")
+
+
+def _names(units: Mapping[str, Unit]) -> dict[str, Unit]:
+    """Every name each unit answers to; one name for two units is refused."""
+    names: dict[str, Unit] = {}
+    for unit in units.values():
+        for name in {_comparable(n) for n in (unit.code, unit.name, *unit.aliases)}:
+            if names.setdefault(name, unit).code != unit.code:
+                raise UnitDefinitionError(
+                    f"the name {name!r} is used by units {names[name].code} and {unit.code}"
+                )
+    return names
 
 
 def _comparable(name: str) -> str:

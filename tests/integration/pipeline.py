@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -137,3 +138,21 @@ async def ingest_every_example(
     async with running_worker(settings, feeds) as worker:
         for name, count in counts.items():
             await eventually(functools.partial(all_committed, worker, name, count))
+
+
+class Ingest:
+    """Produces records and waits for a worker on the real clock to commit all of them."""
+
+    def __init__(self, settings: CommonSettings, feeds: dict[str, FeedDefinition]) -> None:
+        self.settings, self.feeds = settings, feeds
+        self.produced: Counter[str] = Counter()
+
+    async def __call__(self, records: dict[str, list[bytes]]) -> None:
+        for feed, values in records.items():
+            await produce(self.settings, feed, values)
+            self.produced[feed] += len(values)
+        clock = functools.partial(datetime.now, UTC)
+        async with running_worker(self.settings, self.feeds, now=clock) as worker:
+            for feed in records:
+                total = self.produced[feed]
+                await eventually(functools.partial(all_committed, worker, feed, total))

@@ -34,6 +34,19 @@ def service_env(settings: CommonSettings, **extra: str) -> dict[str, str]:
     }
 
 
+def run_ioc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``ioc <args>`` to its end, its output captured (the caller checks its exit code)."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def wait_for_url(url: str, process: subprocess.Popen[bytes], within_s: float = 30.0) -> None:
     deadline = time.monotonic() + within_s
     while True:

@@ -10,12 +10,10 @@ from typing import Any
 import pytest
 
 from services.api.reminders.evaluator import Reminding, evaluate
-from services.api.reminders.rules import load_rules
 from services.api.reminders.settings import ReminderSettings
 from services.common.db import create_pool
 from services.common.feeds import FeedDefinition
 from services.common.settings import CommonSettings
-from services.common.units import load_units
 from tests.deploy.grafana import STORE_UID, Target, expand_sql, load_dashboards, store_variables
 from tests.deploy.grafana import targets as dashboard_targets
 from tests.integration.pipeline import TEST_NOW, ingest_every_example
@@ -48,12 +46,7 @@ def _shape_problem(target: Target, rows: list[Any]) -> str | None:
 
 
 async def _evaluate_reminders(settings: CommonSettings, feeds: dict[str, FeedDefinition]) -> None:
-    reminding = Reminding(
-        feeds=feeds,
-        units=load_units(settings.schemas_dir, feeds),
-        rules=load_rules(settings.schemas_dir),
-        settings=ReminderSettings.from_env({}),
-    )
+    reminding = Reminding.load(settings.schemas_dir, feeds, ReminderSettings.from_env({}))
     pool = await create_pool(settings.database_url, max_size=1)
     try:
         outcome = await evaluate(pool, reminding, TEST_NOW)

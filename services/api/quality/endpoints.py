@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from services.api.caching import conditional
 from services.api.dependencies import Caller, Connection, State
 from services.api.quality.schemas import QualityReport
-from services.api.quality.service import quality_report
+from services.api.quality.service import quality_report, unknown_units
 from services.api.schemas import error_responses
 
 router = APIRouter(tags=["feeds"], responses=error_responses(401))
@@ -23,5 +23,6 @@ async def quality(
 ) -> Response:
     """Per agency: correct, sufficient, clean and live (đúng, đủ, sạch, sống) over the last
     24 hours, each agency's feeds scored, and the feeds that lag."""
-    report = await quality_report(connection, state.feeds, state.clock(), state.reminding.units)
+    report = await quality_report(connection, state.feeds, state.clock())
+    report.unknown_units = await unknown_units(connection, state.feeds, state.reminding.units)
     return conditional(request, report)

@@ -21,22 +21,27 @@ WINDOW = timedelta(hours=24)
 
 
 async def quality_report(
-    connection: Any, feeds: Mapping[str, FeedDefinition], now: datetime, units: Units
+    connection: Any, feeds: Mapping[str, FeedDefinition], now: datetime
 ) -> QualityReport:
     periodic = [name for name, feed in feeds.items() if feed.periodic]
-    report = report_of(
+    return report_of(
         feeds,
         now,
         received=await received_since(connection, now - WINDOW),
         held=await held_in_window(connection, periodic, now - WINDOW, now),
         newest=await newest_events(connection),
     )
-    report.unknown_units = [
+
+
+async def unknown_units(
+    connection: Any, feeds: Mapping[str, FeedDefinition], units: Units
+) -> list[UnknownUnit]:
+    """Records that name a unit no unit file knows (today: a task's lead unit)."""
+    return [
         UnknownUnit(feed=task.feed, entity=task.task, named=task.lead)
         for task in await read_tasks(connection, feeds)
         if units.named(task.lead) is None
     ]
-    return report
 
 
 def report_of(

@@ -42,20 +42,12 @@ def add_commands(commands: Any) -> None:
 
 def _reminding() -> tuple[CommonSettings, Reminding]:
     from services.api.reminders.evaluator import Reminding
-    from services.api.reminders.rules import load_rules
     from services.api.reminders.settings import ReminderSettings
     from services.common.feeds import load_feeds
-    from services.common.units import load_units
 
     common = CommonSettings.from_env()
     feeds = load_feeds(common.schemas_dir)
-    reminding = Reminding(
-        feeds=feeds,
-        units=load_units(common.schemas_dir, feeds),
-        rules=load_rules(common.schemas_dir),
-        settings=ReminderSettings.from_env(),
-    )
-    return common, reminding
+    return common, Reminding.load(common.schemas_dir, feeds, ReminderSettings.from_env())
 
 
 async def _with_pool(common: CommonSettings, use: Any) -> Any:

@@ -16,7 +16,7 @@ from services.api.metrics import REMINDER_DELIVERIES, REMINDERS_UNDELIVERED
 from services.api.reminders import repository
 from services.api.reminders.channels import CHANNELS, DeliveryError, Outgoing
 from services.api.reminders.evaluator import Reminding
-from services.api.reminders.notice import Notice, render_html, render_pdf
+from services.api.reminders.notice import Notice
 from services.api.reminders.schemas import ReminderOut
 from services.common.db import DATABASE_ERRORS
 
@@ -38,15 +38,12 @@ async def deliver_due(pool: Any, reminding: Reminding, now: datetime) -> int:
         for due in await repository.due_deliveries(connection, now):
             row = await repository.reminder(connection, due.reminder_id)
             assert row is not None  # a delivery's reminder is never deleted (foreign key)
-            notice = Notice.of(row, reminding.units, settings.issuing_body)
             outgoing = Outgoing(
                 id=due.id,
                 reminder=ReminderOut.of(row).model_dump(mode="json"),
                 occasion=due.occasion,
                 target=due.target,
-                notice=notice,
-                html=render_html(notice),
-                pdf=render_pdf(notice, settings.pdf_font),
+                notice=Notice.of(row, reminding.units, settings.issuing_body),
             )
             try:
                 await CHANNELS[due.channel].send(outgoing, settings)

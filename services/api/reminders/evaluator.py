@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from services.api.feeds.repository import newest_events
@@ -20,13 +21,13 @@ from services.api.quality.service import WINDOW, quality_report
 from services.api.reminders import repository
 from services.api.reminders.causes import Found
 from services.api.reminders.channels import CHANNELS
-from services.api.reminders.rules import Rule
+from services.api.reminders.rules import Rule, load_rules
 from services.api.reminders.scorecards import DayScores, day_scores
 from services.api.reminders.settings import ReminderSettings
 from services.api.reminders.situation import ZONE, Situation
 from services.common.db import DATABASE_ERRORS
 from services.common.feeds import FeedDefinition
-from services.common.units import Unit, Units
+from services.common.units import Unit, Units, load_units
 
 log = logging.getLogger("ioc.reminders")
 HISTORY_DAYS = 45  # the 30-day scores, and the ranking a week before
@@ -43,6 +44,13 @@ class Reminding:
     rules: Mapping[str, Rule]
     settings: ReminderSettings
 
+    @classmethod
+    def load(
+        cls, schemas_dir: Path, feeds: Mapping[str, FeedDefinition], settings: ReminderSettings
+    ) -> Reminding:
+        """The units and rules under ``schemas_dir``, checked against the feeds."""
+        return cls(feeds, load_units(schemas_dir, feeds), load_rules(schemas_dir), settings)
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -52,7 +60,7 @@ class Outcome:
 
 
 async def read_situation(connection: Any, reminding: Reminding, now: datetime) -> Situation:
-    report = await quality_report(connection, reminding.feeds, now, reminding.units)
+    report = await quality_report(connection, reminding.feeds, now)
     return Situation(
         now=now,
         feeds=reminding.feeds,

@@ -22,8 +22,6 @@ import io
 import json
 import logging
 import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
@@ -48,8 +46,8 @@ from services.common.feeds import FeedDefinition
 from services.common.settings import CommonSettings
 from tests.integration.api.conftest import api_settings
 from tests.integration.conftest import new_key
-from tests.integration.pipeline import eventually, produce, running_worker
-from tests.integration.processes import free_port, running_service, service_env
+from tests.integration.pipeline import Ingest, eventually
+from tests.integration.processes import free_port, run_ioc, running_service, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -208,37 +206,6 @@ async def served(
             yield Served(client, state.reminding, state.pool, clock)
 
 
-async def ingest(
-    settings: CommonSettings, feeds: dict[str, FeedDefinition], records: dict[str, list[bytes]]
-) -> None:
-    """Through a real worker (on the real clock: the days sent are past, never future)."""
-    for feed, values in records.items():
-        await produce(settings, feed, values)
-    async with running_worker(settings, feeds, now=lambda: datetime.now(UTC)) as worker:
-
-        async def stored() -> bool:
-            connection = await asyncpg.connect(settings.database_url)
-            try:
-                done = await connection.fetchval(
-                    "SELECT count(*) FROM reminder_events WHERE false"  # the worker's commit:
-                )
-                del done
-                committed = 0
-                for feed, values in records.items():
-                    offsets = await connection.fetchval(
-                        "SELECT coalesce(sum(counted_until), 0) FROM feed_count_marks"
-                        " WHERE topic = $1",
-                        settings.topics.raw(feed),
-                    )
-                    committed += int(offsets) >= len(values)
-                return committed == len(records)
-            finally:
-                await connection.close()
-
-        await eventually(stored)
-        del worker
-
-
 async def reminders_of(database_url: str, rule: str) -> list[dict[str, Any]]:
     connection = await asyncpg.connect(database_url)
     try:
@@ -267,9 +234,8 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
 ) -> None:
     box, hook = mailbox[0], receiver[0]
     days = ["2026-11-23", "2026-11-24", "2026-11-25"]
+    ingest = Ingest(settings, feeds)
     await ingest(
-        settings,
-        feeds,
         {
             DOSSIERS: [dossier_day(day, c) for day in days for c in COMMUNES],
             TASKS: [
@@ -350,8 +316,6 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
     # department's reminder resolves itself, the ward gets one of its own.
     late = ["2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29"]
     await ingest(
-        settings,
-        feeds,
         {
             DOSSIERS: [
                 dossier_day(d, c)
@@ -414,7 +378,7 @@ async def test_two_api_processes_evaluating_at_once_raise_one_reminder_per_cause
     settings: CommonSettings, feeds: dict[str, FeedDefinition], database_url: str
 ) -> None:
     examples = feeds[DOSSIERS].examples_path.read_bytes().splitlines()
-    await ingest(settings, feeds, {DOSSIERS: examples})
+    await Ingest(settings, feeds)({DOSSIERS: examples})
     env = service_env(
         settings,
         IOC_REMINDERS_EVERY_S="0.2",
@@ -462,13 +426,7 @@ async def test_a_reminder_issued_by_hand_that_cannot_be_delivered_is_given_up_lo
     env = service_env(replace(settings, schemas_dir=schemas))
 
     def ioc(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "services.cli", "reminders", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = run_ioc(env, "reminders", *args)
         assert done.returncode == 0, done.stderr
         return done.stdout
 

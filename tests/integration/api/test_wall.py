@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import shutil
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,30 +22,12 @@ from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
 from services.common.settings import REPO_ROOT, CommonSettings
 from tests.integration.messages import air_reading, salinity_reading
-from tests.integration.pipeline import all_committed, eventually, produce, running_worker
+from tests.integration.pipeline import Ingest, eventually
 from tests.integration.processes import free_port, running_service, service_env
 
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = REPO_ROOT / "artifacts"
-
-
-class Ingest:
-    """Produces records and waits for a worker on the real clock to commit all of them."""
-
-    def __init__(self, settings: CommonSettings, feeds: dict[str, FeedDefinition]) -> None:
-        self.settings, self.feeds = settings, feeds
-        self.produced: Counter[str] = Counter()
-
-    async def __call__(self, records: dict[str, list[bytes]]) -> None:
-        for feed, values in records.items():
-            await produce(self.settings, feed, values)
-            self.produced[feed] += len(values)
-        clock = functools.partial(datetime.now, UTC)
-        async with running_worker(self.settings, self.feeds, now=clock) as worker:
-            for feed in records:
-                total = self.produced[feed]
-                await eventually(functools.partial(all_committed, worker, feed, total))
 
 
 @contextlib.asynccontextmanager

@@ -7,8 +7,6 @@ test; the passwords come from files."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -22,13 +20,13 @@ import pytest
 
 from services.common.feeds import FeedDefinition
 from services.common.kafka import KafkaConnection
-from services.common.settings import REPO_ROOT, CommonSettings
+from services.common.settings import CommonSettings
 from services.common.topics import Topics
 from tests.integration.certificates import signed, throwaway_ca
 from tests.integration.conftest import StackUnderTest, new_key, settings_for
 from tests.integration.own_kafka import running_kafka
 from tests.integration.pipeline import all_committed, eventually, running_worker
-from tests.integration.processes import free_port, running_service, service_env
+from tests.integration.processes import free_port, run_ioc, running_service, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -106,18 +104,6 @@ def secure_kafka(stack: StackUnderTest) -> Iterator[SecureKafka]:
         rmtree(home, ignore_errors=True)
 
 
-def _ioc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.cli", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("way", ["sasl", "certificate"])
 @pytest.mark.asyncio(loop_scope="session")
 async def test_the_pipeline_works_through_a_kafka_that_demands_tls(
@@ -132,7 +118,7 @@ async def test_the_pipeline_works_through_a_kafka_that_demands_tls(
     env = secure_kafka.service_env(store)
     assert "IOC_KAFKA_PASSWORD" not in env
 
-    made = _ioc(env, "topics", "ensure")
+    made = run_ioc(env, "topics", "ensure")
     assert made.returncode == 0, made.stderr
     port = free_port()
     key = await new_key(database_url, "agency", "snnmt")
@@ -152,7 +138,7 @@ async def test_the_pipeline_works_through_a_kafka_that_demands_tls(
             )
     assert response.status_code == 202, response.text
     examples = feeds["salinity"].examples_path
-    produced = _ioc(env, "produce", "--feed", "salinity", str(examples))
+    produced = run_ioc(env, "produce", "--feed", "salinity", str(examples))
     assert produced.returncode == 0, produced.stderr
 
     records = len(examples.read_bytes().splitlines()) + 1
@@ -182,7 +168,7 @@ async def test_a_wrong_password_an_untrusted_certificate_and_plaintext_are_refus
     refusals = {}
     for attempt, kafka in tried.items():
         env = secure_kafka.service_env(settings_for("postgresql://unused/ioc", kafka, Topics("r.")))
-        done = _ioc(env, "topics", "ensure")
+        done = run_ioc(env, "topics", "ensure")
         assert done.returncode != 0, f"{attempt}: accepted"
         refusal = done.stderr.strip().splitlines()[-1]
         assert refusal.startswith("ioc: cannot use Kafka at 127.0.0.1:"), refusal

@@ -25,9 +25,7 @@ class Outgoing:
     reminder: dict[str, object]  # as GET /v1/reminders/{id} shows it
     occasion: str  # issued, escalated
     target: str
-    notice: Notice
-    html: str
-    pdf: bytes
+    notice: Notice  # rendered only by a channel that sends the document (e-mail)
 
 
 class Channel(Protocol):

@@ -8,6 +8,7 @@ import smtplib
 from email.message import EmailMessage
 
 from services.api.reminders.channels import DeliveryError, Outgoing
+from services.api.reminders.notice import render_html, render_pdf
 from services.api.reminders.settings import ReminderSettings
 from services.common.units import Unit
 
@@ -55,9 +56,10 @@ def _message(outgoing: Outgoing, settings: ReminderSettings) -> EmailMessage:
             ]
         )
     )
-    message.add_alternative(outgoing.html, subtype="html")
+    message.add_alternative(render_html(notice), subtype="html")
     filename = f"phieu-nhac-viec-{notice.number.replace('/', '-')}.pdf"
-    message.add_attachment(outgoing.pdf, maintype="application", subtype="pdf", filename=filename)
+    document = render_pdf(notice, settings.pdf_font)
+    message.add_attachment(document, maintype="application", subtype="pdf", filename=filename)
     return message
 
 
