@@ -46,3 +46,23 @@ def postgres_seconds() -> float:
 
 def kafka_seconds() -> float:
     return process_seconds(int((STACK / "run" / "kafka.pid").read_text().strip()))
+
+
+class MachineBusy:
+    """The share of the machine's CPU time busy (not idle, not waiting for I/O) since made."""
+
+    def __init__(self) -> None:
+        self.start = _machine_ticks()
+
+    def share(self) -> float:
+        busy, total = (now - then for now, then in zip(_machine_ticks(), self.start, strict=True))
+        return busy / total if total else 0.0
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """Busy and total clock ticks of all CPUs, from /proc/stat's first line."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(field) for field in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    total = sum(ticks[:8])  # user .. steal (guest time is counted in user already)
+    return total - idle, total

@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from bench import stack
-from bench.ingest import ensure_partitions, log
+from bench.ingest import bring_rollups_up_to_date, ensure_partitions, log
 from bench.results import write_figures
 from services.api.indicators.definitions import load_indicators
 from services.api.indicators.series import parse_interval, series
@@ -32,7 +32,6 @@ from services.common.db import create_pool
 from services.common.feeds import load_feeds
 from services.common.settings import REPO_ROOT
 from services.common.storage_mode import StorageMode
-from services.common.tables import BUCKET_ORIGIN_SQL
 
 INDICATOR = "traffic.vehicles_15m"  # the busiest feed's series
 COLUMNS = ["feed", "entity", "metric", "ts", "value", "src_partition", "src_offset"]
@@ -51,16 +50,6 @@ SENSORS: list[tuple[str, int, int, dict[str, tuple[float, float, float, int]]]] 
         },
     ),
 ]
-PLAIN_ROLLUPS = f"""
-INSERT INTO observations_5m (feed, entity, metric, bucket, n, total, minimum, maximum)
-SELECT feed, entity, metric, date_bin('5 minutes', ts, {BUCKET_ORIGIN_SQL}),
-       count(*), sum(value), min(value), max(value)
-FROM observations GROUP BY 1, 2, 3, 4;
-INSERT INTO observations_1h (feed, entity, metric, bucket, n, total, minimum, maximum)
-SELECT feed, entity, metric, date_bin('1 hour', bucket, {BUCKET_ORIGIN_SQL}),
-       sum(n), sum(total), min(minimum), max(maximum)
-FROM observations_5m GROUP BY 1, 2, 3, 4;
-"""
 
 
 def readings(days: int, cameras: int, end: datetime) -> Iterator[tuple[Any, ...]]:
@@ -114,11 +103,7 @@ async def fill(database_url: str, mode: StorageMode, days: int, cameras: int) ->
         await connection.copy_records_to_table("observations", records=chunk, columns=COLUMNS)
         rows += len(chunk)
         log(f"  {rows:,} rows stored; bringing the rollups up to date")
-        if mode == "postgres":
-            await connection.execute(PLAIN_ROLLUPS)
-        else:
-            for view in ("observations_5m", "observations_1h"):
-                await connection.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
+        await bring_rollups_up_to_date(connection, mode)
         await connection.execute("ANALYZE")
         return rows
     finally:

@@ -17,7 +17,10 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from services.common.kafka import KafkaConnection, admin_client
 
-RAW_PARTITIONS = 3  # room for several workers to share a feed on this 2-core box
+# Partitions a raw topic: six share evenly among 1, 2, 3 or 6 workers (one a core: two on the
+# 2-core VM, three pods on Kubernetes). With three, two workers got 2:1 of a feed, and under a
+# push load the busier one ran at its limit: its batches swelled and the wall's p99 with them.
+RAW_PARTITIONS = 6
 DLQ_PARTITIONS = 1
 
 

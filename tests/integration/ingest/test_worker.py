@@ -12,6 +12,7 @@ import pytest
 
 from services.common.feeds import FeedDefinition
 from services.common.settings import CommonSettings
+from services.common.topics import RAW_PARTITIONS
 from services.ingest.settings import WorkerSettings
 from tests.integration.messages import salinity_stream
 from tests.integration.pipeline import (
@@ -276,7 +277,7 @@ async def test_two_workers_share_the_partitions_and_write_every_record_once(
 
     assert await _count(db, "SELECT count(*) FROM observations") == 2 * len(series)
     partitions = await db.fetchval("SELECT count(DISTINCT src_partition) FROM observations")
-    assert partitions == 3
+    assert partitions == RAW_PARTITIONS
 
 
 @pytest.mark.asyncio(loop_scope="session")
