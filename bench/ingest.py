@@ -244,7 +244,12 @@ async def bring_rollups_up_to_date(
             await connection.execute(statement, entities_like)
         return
     for view, _ in WIDTHS:
-        await connection.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
+        while True:
+            try:
+                await connection.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
+                break
+            except asyncpg.LockNotAvailableError:  # the policy's own run: ours goes after it
+                await asyncio.sleep(1)
 
 
 @dataclass(slots=True)

@@ -57,6 +57,7 @@ def _ingest(figures: dict[str, Any]) -> list[str]:
         "",
         f"## Ingest, {MODE_TITLES[figures['storage_mode']]}",
         "",
+        _measured(figures),
         f"{figures['records']:,} mixed department records (all seven feeds, in their own formats) "
         f"pre-filled in the raw topics become {figures['rows']:,} canonical rows; "
         f"{_workers(figures.get('workers', 1))} consume them to committed offsets. The ceiling is "
@@ -118,6 +119,7 @@ def _storage(figures: dict[str, Any]) -> list[str]:
         "",
         "## Series and compression",
         "",
+        _measured(figures),
         f"{figures['description']} The series are read as the API reads them "
         f"(`GET /v1/indicators/{{id}}/series`'s query), {figures['repeats']} times each.",
         "",
@@ -147,6 +149,7 @@ def _sensorthings(figures: dict[str, Any]) -> list[str]:
         "",
         "## SensorThings: a datastream's month, page by page",
         "",
+        _measured(figures),
         "One traffic camera's vehicle counts over 30 days, "
         f"`/sta/v1.0/Datastreams(id)/Observations?$filter=phenomenonTime ge ...&$orderby="
         f"phenomenonTime&$top={figures['top']}`, following `@iot.nextLink` to the end "
@@ -190,9 +193,10 @@ def main() -> None:
         "same run on the same machine, so the shared box's noise moves both sides. Do not edit by",
         "hand: run `make bench` again.",
         "",
-        f"Last run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}, "
+        f"Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}, "
         f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, Kafka, PostgreSQL and the worker side by "
-        f"side; storage modes: {', '.join(f['storage_mode'] for f in ingests)}.",
+        f"side; storage modes: {', '.join(f['storage_mode'] for f in ingests)}. Each section "
+        "says when its figures were measured (one bench can be run again alone).",
     ]
     for figures in ingests:
         lines += _ingest(figures)
@@ -206,6 +210,7 @@ def main() -> None:
             "",
             "## HTTP push",
             "",
+            _measured(http),
             f"{http['messages']:,} salinity readings pushed to `POST /v1/feeds/salinity/messages` "
             "in batches of 500 by 32 concurrent clients (one API process, every message "
             "validated, 202 only after acks=all). The ceiling is a bare aiokafka producer "
@@ -227,6 +232,7 @@ def main() -> None:
             "",
             "## API for the wall",
             "",
+            _measured(api),
             f"{api['displays']} simulated displays poll `GET /v1/indicators` every "
             f"{api['poll_s']:g} s with If-None-Match, each starting with a cold full fetch "
             "(one API process, the indicators of every department's examples). Then 304s back to "
@@ -245,7 +251,7 @@ def main() -> None:
         ]
     fresh = read_figures("freshness")
     if fresh is not None:
-        lines += _freshness(fresh["at_load"], fresh["at_half_load"])
+        lines += _freshness(fresh["at_load"], fresh["at_half_load"], fresh["measured_at"])
     sensorthings = read_figures("sta")
     if sensorthings is not None:
         lines += _sensorthings(sensorthings)
@@ -256,12 +262,17 @@ def main() -> None:
     print("BENCHMARKS.md written")
 
 
-def _freshness(load: dict[str, Any], half: dict[str, Any]) -> list[str]:
+def _measured(figures: dict[str, Any]) -> str:
+    return f"Measured {figures['measured_at']} UTC."
+
+
+def _freshness(load: dict[str, Any], half: dict[str, Any], measured_at: str) -> list[str]:
     p99 = load["freshness_p99_ms"]
     return [
         "",
         "## Freshness: from a push's 202 to the wall",
         "",
+        _measured({"measured_at": measured_at}),
         f"Under {load['load_messages_per_s']:,} salinity readings/s pushed in batches of 500, a "
         "probe pushes one reading four times a second, each a new highest salinity; the wall's "
         "poll of `salinity.max_ppt` (every 10 ms, If-None-Match) times how long after the "
