@@ -5,6 +5,7 @@ batch of 2,000 records while a second worker joined and left mid-stream."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -89,6 +90,14 @@ class FakeConsumer:
         self.commits.append(offsets)
 
 
+class RebalancingConsumer(FakeConsumer):
+    """A consumer mid-rebalance: aiokafka's poll waits for the new assignment, however short
+    its timeout, and the assignment waits for the revocation to return."""
+
+    async def getmany(self, timeout_ms: int = 0, max_records: int | None = None) -> Any:
+        await asyncio.Event().wait()  # the assignment never comes while the batch is held
+
+
 def _records(partition: int, first: int, count: int) -> list[Record]:
     return [Record(TOPIC, partition, o, _reading(o)) for o in range(first, first + count)]
 
@@ -141,3 +150,13 @@ async def test_the_rewind_spares_partitions_gone_elsewhere_and_never_moves_forwa
     )
     await partitions.rewind([dropped])
     assert consumer.seeks == [(P0, 105)]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_paused_retry_wait_ends_on_time_while_a_rebalance_holds_the_poll() -> None:
+    # The retry loop of a batch held through a database outage checks for a revocation between
+    # waits; a wait that waited for the rebalance's assignment, which waits for the revocation,
+    # which waits for that batch, never came back (the fault test's group never settled).
+    consumer = RebalancingConsumer(polls=[])
+    partitions = Partitions(consumer, {}, InvalidRatioLimit(0.9, 100))
+    await asyncio.wait_for(partitions.wait_paused(0.05), timeout=5)
