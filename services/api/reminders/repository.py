@@ -253,6 +253,8 @@ async def reminders(
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Newest first; ``units`` limits to those a caller may see (None: every unit)."""
+    if any("\x00" in text for text in (unit or "", rule or "")):
+        return []  # PostgreSQL text cannot hold NUL (nor refuse it politely): nothing matches
     rows = await connection.fetch(
         REMINDER
         + """

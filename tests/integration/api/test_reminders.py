@@ -43,6 +43,7 @@ from services.api.metrics import REMINDERS_UNDELIVERED
 from services.api.reminders.delivery import deliver_due
 from services.api.reminders.evaluator import Reminding, evaluate
 from services.common.feeds import FeedDefinition
+from services.common.keys import issue_key
 from services.common.settings import CommonSettings
 from tests.integration.api.conftest import api_settings
 from tests.integration.conftest import new_key
@@ -464,3 +465,17 @@ async def test_a_reminder_issued_by_hand_that_cannot_be_delivered_is_given_up_lo
     ioc("resolve", str(reminder), "--how", "camera thay mới")
     await served.deliver(issued_at + timedelta(minutes=1))  # the metrics follow the register
     assert REMINDERS_UNDELIVERED.labels(channel="email")._value.get() == 0
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_nul_in_a_reminders_filter_matches_nothing(
+    db: Any, client: httpx.AsyncClient
+) -> None:
+    # PostgreSQL text cannot hold NUL: `make test-faults`' fuzzing met a 500 here.
+    _, key = await issue_key(db, "reader", "wall")
+    for name in ("unit", "rule"):
+        response = await client.get(
+            "/v1/reminders", params={name: "x\x00"}, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["reminders"] == []
