@@ -47,9 +47,14 @@ SELECT value FROM latest WHERE feed = 'salinity' AND entity = 'PROBE' AND metric
 """
 
 
+def probe_value(number: int) -> float:
+    """Probe ``number``'s salinity, above every earlier one: 40.01, 40.02, ..."""
+    return round(40 + number / 100, 2)
+
+
 def probe_message(number: int) -> bytes:
-    """A reading above every earlier one: 40.01, 40.02, ... (the feed allows up to 60 ‰)."""
-    value = f"{40 + number / 100:.2f}".replace(".", ",")
+    """Probe ``number``'s reading (the feed allows up to 60 ‰)."""
+    value = f"{probe_value(number):.2f}".replace(".", ",")
     at = datetime.now(UTC).astimezone(LOCAL).strftime("%d/%m/%Y %H:%M")
     reading = {
         "ma_tram": "PROBE",
@@ -80,13 +85,13 @@ async def probe(
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             while not stop.is_set():
                 number = next(numbers)
-                if 40 + number / 100 >= 60:
+                if probe_value(number) >= 60:
                     raise RuntimeError("the probes reached the feed's highest salinity")
                 response = await http.post(PUSH, content=probe_message(number), headers=pushing)
                 if response.status_code != 202:
                     raise RuntimeError(f"probe push: {response.status_code} {response.text[:200]}")
                 accepted = time.perf_counter()
-                expected = round(40 + number / 100, 2)
+                expected = probe_value(number)
                 stored, on_wall = await asyncio.gather(
                     _until(partial(_stored, store, expected), accepted, number),
                     _until(partial(wall.shows, http, expected), accepted, number),
