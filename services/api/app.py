@@ -11,10 +11,16 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from services.api import openapi
 from services.api.dependencies import AppState
-from services.api.errors import ApiError, render_api_error, render_validation_error
+from services.api.errors import (
+    ApiError,
+    render_api_error,
+    render_routing_error,
+    render_validation_error,
+)
 from services.api.feeds.endpoints import router as feeds_router
 from services.api.feeds.freshness import keep_freshness_published
 from services.api.health.endpoints import router as health_router
@@ -132,6 +138,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.add_middleware(RequestMetrics)
     app.add_exception_handler(ApiError, render_api_error)
     app.add_exception_handler(RequestValidationError, render_validation_error)
+    app.add_exception_handler(HTTPException, render_routing_error)
     app.include_router(health_router)
     app.include_router(observations_router)
     app.include_router(rejections_router)

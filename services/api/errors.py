@@ -3,9 +3,12 @@ handler as ``{"error": ..., "detail": ...}``. An expected condition is never a 5
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from services.api.metrics import KEY_REJECTIONS
 
@@ -68,6 +71,20 @@ async def render_validation_error(request: Request, exc: Exception) -> JSONRespo
         f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
     )
     return await render_api_error(request, InvalidRequest(problems or "invalid request"))
+
+
+async def render_routing_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own answers (a path no route matches, a method a route does not take), in the
+    API's one error shape rather than FastAPI's bare ``{"detail": ...}``."""
+    assert isinstance(exc, HTTPException)
+    status = HTTPStatus(exc.status_code)
+    detail = exc.detail
+    if status is HTTPStatus.NOT_FOUND:
+        detail = f"no resource at {request.url.path!r}"
+    elif status is HTTPStatus.METHOD_NOT_ALLOWED:
+        detail = f"{request.method} is not allowed on {request.url.path!r}"
+    body = {"error": status.phrase.lower().replace(" ", "_"), "detail": detail}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def render_api_error(request: Request, exc: Exception) -> JSONResponse:
