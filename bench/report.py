@@ -110,7 +110,34 @@ def _ingest(figures: dict[str, Any]) -> list[str]:
             f"| ingest rows/s with {figures['table_rows_before_second_run']:,} rows already "
             f"stored | {figures['ingest_rows_per_s_at_growth']:,} |"
         )
-    return lines
+    return lines + _limit(figures)
+
+
+def _limit(figures: dict[str, Any]) -> list[str]:
+    """Where 3x the peer lies against this machine's CPU, from the same run's figures: the cores'
+    microseconds a row at that rate, against the least any exactly-once pipeline spends (the
+    idempotent insert alone, client and server on one connection, plus Kafka's share)."""
+    needed = ("peer_rows_per_s", "cpu_us_per_row", "idempotent_insert_alone_rows_per_s")
+    if not all(key in figures for key in needed):
+        return []
+    core_us = (os.cpu_count() or 1) * 1_000_000
+    budget = core_us / (3 * figures["peer_rows_per_s"])
+    least = 1_000_000 / figures["idempotent_insert_alone_rows_per_s"]
+    used = figures["cpu_us_per_row"]
+    bound = core_us / (least + used["kafka"])
+    return [
+        "",
+        "| where 3x the peer lies | value |",
+        "|---|---:|",
+        f"| the cores' CPU a row at 3x the peer (us) | {budget:.1f} |",
+        f"| the ingest's CPU a row: workers + PostgreSQL + Kafka (us) | "
+        f"{used['workers'] + used['postgres'] + used['kafka']:.1f} |",
+        f"| the least an exactly-once write takes a row: the idempotent insert alone (us) | "
+        f"{least:.1f} |",
+        f"| the bound: the cores doing that write and Kafka's share only, rows/s | {bound:,.0f} |",
+        f"| the bound / the peer | {bound / figures['peer_rows_per_s']:.2f} |",
+        f"| ingest / the bound | {figures['ingest_rows_per_s'] / bound:.2f} |",
+    ]
 
 
 def _storage(figures: dict[str, Any]) -> list[str]:
