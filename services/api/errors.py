@@ -1,5 +1,6 @@
 """One error base for the API: each expected condition has its status code, rendered by one
-handler as ``{"error": ..., "detail": ...}``. An expected condition is never a 500."""
+handler as ``{"error": ..., "detail": ...}``. An expected condition is never a 500. FastAPI's
+validation errors and Starlette's routing answers (404, 405) go out in the same shape."""
 
 from __future__ import annotations
 
