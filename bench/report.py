@@ -130,8 +130,7 @@ def _limit(figures: dict[str, Any]) -> list[str]:
         "| where 3x the peer lies | value |",
         "|---|---:|",
         f"| the cores' CPU a row at 3x the peer (us) | {budget:.1f} |",
-        f"| the ingest's CPU a row: workers + PostgreSQL + Kafka (us) | "
-        f"{used['workers'] + used['postgres'] + used['kafka']:.1f} |",
+        f"| the ingest's CPU a row: workers + PostgreSQL + Kafka (us) | {sum(used.values()):.1f} |",
         f"| the least an exactly-once write takes a row: the idempotent insert alone (us) | "
         f"{least:.1f} |",
         f"| the bound: the cores doing that write and Kafka's share only, rows/s | {bound:,.0f} |",
@@ -278,7 +277,7 @@ def main() -> None:
         ]
     fresh = read_figures("freshness")
     if fresh is not None:
-        lines += _freshness(fresh["at_load"], fresh["at_half_load"], fresh["measured_at"])
+        lines += _freshness(fresh)
     sensorthings = read_figures("sta")
     if sensorthings is not None:
         lines += _sensorthings(sensorthings)
@@ -293,13 +292,14 @@ def _measured(figures: dict[str, Any]) -> str:
     return f"Measured {figures['measured_at']} UTC."
 
 
-def _freshness(load: dict[str, Any], half: dict[str, Any], measured_at: str) -> list[str]:
+def _freshness(figures: dict[str, Any]) -> list[str]:
+    load, half = figures["at_load"], figures["at_half_load"]
     p99 = load["freshness_p99_ms"]
     return [
         "",
         "## Freshness: from a push's 202 to the wall",
         "",
-        _measured({"measured_at": measured_at}),
+        _measured(figures),
         f"Under {load['load_messages_per_s']:,} salinity readings/s pushed in batches of 500, a "
         "probe pushes one reading four times a second, each a new highest salinity; the wall's "
         "poll of `salinity.max_ppt` (every 10 ms, If-None-Match) times how long after the "
