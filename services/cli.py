@@ -197,11 +197,14 @@ def _migrate(args: argparse.Namespace) -> None:
 
 
 def _topics(args: argparse.Namespace) -> None:
-    from services.common.topics import ensure_topics
+    from services.common.topics import TopicsRefused, ensure_topics
 
     settings = CommonSettings.from_env()
     feeds = load_feeds(settings.schemas_dir)
-    created = asyncio.run(ensure_topics(settings.kafka, settings.topics.partitions(feeds)))
+    try:
+        created = asyncio.run(ensure_topics(settings.kafka, settings.topics.partitions(feeds)))
+    except TopicsRefused as error:
+        sys.exit(f"ioc topics: {error}")
     print(f"topics ready ({len(created)} created: {', '.join(created) or 'none'})")
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from services.common.kafka import KafkaConnection, admin_client
 
@@ -54,14 +54,30 @@ async def ensure_topics(kafka: KafkaConnection, partitions_by_topic: dict[str, i
             for name, count in partitions_by_topic.items()
             if name not in existing
         ]
-        # Another process may create them meanwhile: the outcome we wanted.
-        with suppress(TopicAlreadyExistsError):
-            if missing:
-                await admin.create_topics(missing)
+        if missing:
+            answer = await admin.create_topics(missing)
+            _raise_refusals(answer.topic_errors)
         await _until_led(admin, list(partitions_by_topic))
         return [topic.name for topic in missing]
     finally:
         await admin.close()
+
+
+class TopicsRefused(Exception):
+    """The broker would not create a topic; the message names each one and the reason."""
+
+
+def _raise_refusals(topic_errors: list[tuple[Any, ...]]) -> None:
+    """The broker answers for each topic in its response, which the client does not raise: a
+    refused topic is said here by name and reason, not found later as one with no leader. One
+    that exists already (another process made it meanwhile) is the outcome wanted."""
+    refused = []
+    for topic, code, *message in topic_errors:  # the message is there from version 1 on
+        if code not in (0, TopicAlreadyExistsError.errno):
+            detail = f" ({message[0]})" if message and message[0] else ""
+            refused.append(f"{topic}: {for_code(code).__name__}{detail}")
+    if refused:
+        raise TopicsRefused("Kafka refused to create " + "; ".join(refused))
 
 
 async def _cluster_replication(admin: AIOKafkaAdminClient) -> int:
