@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -14,12 +16,25 @@ from pathlib import Path
 
 from services.common.settings import REPO_ROOT, CommonSettings
 
+# Ports for the tests' own servers. The kernel's bind(0) may give the same port to two calls in a
+# row (seen: an API and a worker both given 33627, and only one could listen), and its range
+# (32768-60999) is the one outgoing connections take theirs from. So each port is handed out
+# once a run, from below that range and between the stacks' fixed ports (Kafka's at 19xxx,
+# PostgreSQL's at 254xx), and checked free then.
+_PORTS = range(20_000, 25_000)
+_START = random.randrange(len(_PORTS))  # a second run at once starts elsewhere
+_candidates: Iterator[int] = itertools.cycle([*_PORTS[_START:], *_PORTS[:_START]])
+
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    for port in itertools.islice(_candidates, len(_PORTS)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:  # another process's, or one of ours still closing
+                continue
+            return port
+    raise RuntimeError(f"no free port from {_PORTS.start} to {_PORTS.stop - 1}")
 
 
 def service_env(settings: CommonSettings, **extra: str) -> dict[str, str]:
