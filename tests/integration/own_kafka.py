@@ -63,7 +63,7 @@ def running_kafka(
     properties = home / "server.properties"
     properties.write_text("".join(f"{key}={value}\n" for key, value in config.items()))
     classpath = (Path(STACK_DIR) / "kafka" / "classpath.txt").read_text().strip()
-    subprocess.run(
+    formatted = subprocess.run(
         [
             "java",
             "-cp",
@@ -76,9 +76,12 @@ def running_kafka(
             str(properties),
             *format_args,
         ],
-        check=True,
         capture_output=True,
+        text=True,
+        check=False,
     )
+    if formatted.returncode != 0:  # the tool says why (a bad setting, a port given twice)
+        raise RuntimeError(f"the test's Kafka could not be formatted:\n{formatted.stderr}")
     log = home / "kafka.log"
     with open(log, "wb") as output:
         broker = subprocess.Popen(
