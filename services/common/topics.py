@@ -42,6 +42,10 @@ class Topics:
         return topics
 
 
+class TopicsRefused(Exception):
+    """The broker would not create a topic; the message names each one and the reason."""
+
+
 async def ensure_topics(kafka: KafkaConnection, partitions_by_topic: dict[str, int]) -> list[str]:
     """Create the topics that do not exist yet; returns the names it created."""
     admin = admin_client(kafka, request_timeout_ms=30_000)
@@ -61,10 +65,6 @@ async def ensure_topics(kafka: KafkaConnection, partitions_by_topic: dict[str, i
         return [topic.name for topic in missing]
     finally:
         await admin.close()
-
-
-class TopicsRefused(Exception):
-    """The broker would not create a topic; the message names each one and the reason."""
 
 
 def _raise_refusals(topic_errors: list[tuple[Any, ...]]) -> None:
