@@ -23,6 +23,7 @@ from services.common.keys import KeyKind, issue_key, list_keys, revoke_key
 from services.common.logs import configure_logging, redact
 from services.common.settings import CommonSettings, SettingsError
 from services.common.storage_jobs import StorageJob, storage_jobs, timescaledb_version
+from services.common.units import load_units
 
 T = TypeVar("T")
 
@@ -61,7 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     key_actions = keys.add_subparsers(required=True, metavar="ACTION")
     issue = key_actions.add_parser("issue", help="print a new key once (its last line)")
     who = issue.add_mutually_exclusive_group(required=True)
-    who.add_argument("--agency", help="an agency id: the key pushes to that agency's feeds")
+    who.add_argument(
+        "--agency",
+        help="a unit's code (schemas/units/, a commune's too): the key pushes to the unit's own"
+        " feeds, reads them, and reads and acknowledges the unit's reminders",
+    )
     who.add_argument("--reader", help="a reader's name (a wall display, Grafana): reads")
     issue.set_defaults(run=_keys_issue)
     listing = key_actions.add_parser("list", help="every key: id, kind, subject, state")
@@ -240,7 +245,11 @@ def _keys_revoke(args: argparse.Namespace) -> None:
 def _keys_issue(args: argparse.Namespace) -> None:
     settings = CommonSettings.from_env()
     if args.agency:
-        agencies = {feed.agency for feed in load_feeds(settings.schemas_dir).values()}
+        # A unit's key: a department that owns feeds pushes to them; every unit, communes
+        # included, reads and acknowledges its own reminders.
+        feeds = load_feeds(settings.schemas_dir)
+        units = set(load_units(settings.schemas_dir, feeds).by_code)
+        agencies = units | {feed.agency for feed in feeds.values()}
         if args.agency not in agencies:
             sys.exit(
                 f"ioc keys: unknown agency {args.agency!r}; known: {', '.join(sorted(agencies))}"

@@ -60,14 +60,15 @@ def require_push(caller: Principal, feed: FeedDefinition) -> None:
 
 def visible_units(caller: Principal) -> frozenset[str] | None:
     """The units whose reminders ``caller`` sees; None: every unit (reader keys). An agency's
-    key is its unit's (its subject is the unit's code): its own reminders only."""
+    key is its unit's (its subject is the unit's code, a commune's too): the reminders
+    addressed to it, and those escalated to it (the register's ``VISIBLE_TO``)."""
     if caller.kind == "reader":
         return None
     return frozenset({caller.subject})
 
 
-def require_acknowledge(caller: Principal) -> None:
-    """Only a unit acknowledges its reminders, with its own key (checked against the reminder
-    by the register: another unit's is not found)."""
-    if caller.kind != "agency":
+def require_acknowledge(caller: Principal, unit: str) -> None:
+    """Only the unit a reminder is addressed to acknowledges it, with its own key; the unit it
+    was escalated to sees it but does not answer for it."""
+    if caller.kind != "agency" or caller.subject != unit:
         raise Forbidden("only the unit's own key acknowledges its reminders")

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from services.common.feeds import FeedDefinition
+from services.common.province import ZONE
 
-ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # the province's day
 CATALOGUE = "catalogue.json"
 CHUNK = 10_000  # rows read and written at a time: memory stays flat whatever the day holds
 COLUMNS = ("entity", "metric", "ts", "value", "text", "unit")

@@ -10,10 +10,10 @@ from typing import Any
 
 from services.api.feeds.repository import newest_events
 from services.api.feeds.status import feed_status
+from services.api.programme.repository import read_tasks
 from services.api.quality import scores
 from services.api.quality.repository import held_in_window, received_since
 from services.api.quality.schemas import AgencyQuality, FeedQuality, QualityReport, UnknownUnit
-from services.api.reminders.repository import read_tasks
 from services.common.feeds import FeedDefinition
 from services.common.units import Units
 

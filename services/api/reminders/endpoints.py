@@ -64,8 +64,8 @@ async def acknowledge(
 ) -> ReminderOut:
     """The unit says it has the reminder in hand: escalation stops; the reminder stays until
     its cause clears (or an operator resolves it)."""
-    require_acknowledge(caller)
     row = await _visible(connection, caller, reminder_id)
+    require_acknowledge(caller, row["unit"])
     async with connection.transaction():
         done = await repository.acknowledge(
             connection, reminder_id, caller.subject, f"key {caller.key_id}", state.clock()
@@ -113,8 +113,10 @@ async def _notice(connection: Any, caller: Principal, reminder_id: int, state: A
 
 
 async def _visible(connection: Any, caller: Principal, reminder_id: int) -> dict[str, Any]:
-    row = await repository.reminder(connection, reminder_id)
     visible = visible_units(caller)
-    if row is None or (visible is not None and row["unit"] not in visible):
+    row = await repository.reminder(
+        connection, reminder_id, sorted(visible) if visible is not None else None
+    )
+    if row is None:
         raise NotFound(f"no reminder {reminder_id}")
     return row

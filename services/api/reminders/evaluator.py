@@ -16,6 +16,7 @@ from typing import Any
 
 from services.api.feeds.repository import newest_events
 from services.api.metrics import REMINDERS_OPEN
+from services.api.programme.repository import read_tasks
 from services.api.quality.repository import received_since
 from services.api.quality.service import WINDOW, quality_report
 from services.api.reminders import repository
@@ -24,9 +25,10 @@ from services.api.reminders.channels import CHANNELS
 from services.api.reminders.rules import Rule, load_rules
 from services.api.reminders.scorecards import DayScores, day_scores
 from services.api.reminders.settings import ReminderSettings
-from services.api.reminders.situation import ZONE, Situation
+from services.api.reminders.situation import Situation
 from services.common.db import DATABASE_ERRORS
 from services.common.feeds import FeedDefinition
+from services.common.province import ZONE
 from services.common.units import Unit, Units, load_units
 
 log = logging.getLogger("ioc.reminders")
@@ -69,7 +71,7 @@ async def read_situation(connection: Any, reminding: Reminding, now: datetime) -
         received=await received_since(connection, now - WINDOW),
         newest=await newest_events(connection),
         newest_by_entity=await repository.newest_by_entity(connection, reminding.feeds),
-        tasks=await repository.read_tasks(connection, reminding.feeds),
+        tasks=await read_tasks(connection, reminding.feeds),
         history={},  # read once today's scorecards are stored (evaluate)
     )
 

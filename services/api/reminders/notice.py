@@ -13,7 +13,7 @@ from typing import Any
 
 from fpdf import FPDF
 
-from services.api.reminders.situation import ZONE
+from services.common.province import ZONE
 from services.common.units import Units
 
 PROVINCE = "Cà Mau"

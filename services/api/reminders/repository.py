@@ -10,52 +10,11 @@ from datetime import date, datetime
 from typing import Any
 
 from services.api.reminders.scorecards import DayScores
-from services.api.reminders.situation import Task
 from services.common.feeds import FeedDefinition
 
 # One evaluation at a time across every process (pg_advisory_xact_lock's key: "ioc-remind").
 EVALUATION_LOCK = 0x696F_632D_7265_6D
 SCORE_COLUMNS = tuple(DayScores.__dataclass_fields__)
-
-
-def task_feeds(feeds: Mapping[str, FeedDefinition]) -> list[str]:
-    """The feeds of tasks: those naming a lead unit and a due date, with a status."""
-    return [
-        name
-        for name, feed in feeds.items()
-        if {"lead", "due"} <= set(feed.attributes) and any(m.name == "status" for m in feed.metrics)
-    ]
-
-
-async def read_tasks(connection: Any, feeds: Mapping[str, FeedDefinition]) -> tuple[Task, ...]:
-    rows = await connection.fetch(
-        """
-        SELECT e.feed, e.entity, e.attributes, l.text AS status
-        FROM entities e
-        LEFT JOIN latest l ON l.feed = e.feed AND l.entity = e.entity AND l.metric = 'status'
-        WHERE e.feed = ANY($1::text[])
-        ORDER BY e.feed, e.entity
-        """,
-        task_feeds(feeds),
-    )
-    return tuple(
-        Task(
-            feed=row["feed"],
-            task=row["entity"],
-            title=str(row["attributes"].get("title", "")),
-            lead=str(row["attributes"].get("lead", "")),
-            due=_date(row["attributes"].get("due")),
-            status=row["status"],
-        )
-        for row in rows
-    )
-
-
-def _date(value: object) -> date | None:
-    try:
-        return date.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None  # not a date: the task has no usable due date, and says so by its None
 
 
 async def newest_by_entity(
@@ -238,8 +197,20 @@ FROM reminders r
 """
 
 
-async def reminder(connection: Any, reminder_id: int) -> dict[str, Any] | None:
-    row = await connection.fetchrow(REMINDER + " WHERE r.id = $1", reminder_id)
+# The reminders the units of the query's $2 may see (NULL: every unit): those addressed to them
+# and those escalated to them (access.visible_units).
+VISIBLE_TO = "($2::text[] IS NULL OR r.unit = ANY($2) OR r.escalated_to = ANY($2))"
+
+
+async def reminder(
+    connection: Any, reminder_id: int, units: Sequence[str] | None = None
+) -> dict[str, Any] | None:
+    """One reminder, where ``units`` may see it (None: every unit)."""
+    row = await connection.fetchrow(
+        REMINDER + " WHERE r.id = $1 AND " + VISIBLE_TO,
+        reminder_id,
+        list(units) if units is not None else None,
+    )
     return dict(row) if row else None
 
 
@@ -257,9 +228,9 @@ async def reminders(
         return []  # PostgreSQL text cannot hold NUL (nor refuse it politely): nothing matches
     rows = await connection.fetch(
         REMINDER
-        + """
+        + f"""
         WHERE ($1::text IS NULL OR r.unit = $1)
-          AND ($2::text[] IS NULL OR r.unit = ANY($2))
+          AND {VISIBLE_TO}
           AND ($3::text IS NULL OR r.status = $3 OR ($3 = 'unresolved' AND r.status <> 'resolved'))
           AND ($4::text IS NULL OR r.rule = $4)
         ORDER BY r.id DESC LIMIT $5

@@ -17,8 +17,9 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from services.api.feeds.status import days_behind, feed_status
+from services.api.programme.tasks import TASK_DONE
 from services.api.quality import scores
-from services.api.reminders.situation import TASK_DONE, Situation
+from services.api.reminders.situation import Situation
 from services.common.units import Unit
 
 T = TypeVar("T")

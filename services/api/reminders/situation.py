@@ -6,41 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
+from services.api.programme.tasks import Task
 from services.api.quality.schemas import FeedQuality
 from services.api.quality.scores import Received
 from services.common.feeds import FeedDefinition
+from services.common.province import province_day
 from services.common.units import Units
-
-ZONE = ZoneInfo("Asia/Ho_Chi_Minh")  # the province's day: deadlines, scorecards, due dates
-TASK_DONE, TASK_OVERDUE, TASK_NOT_STARTED = "done", "overdue", "not_started"
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """A programme task as its feed last said: the attributes ``lead`` (the lead unit, by
-    name) and ``due`` (a date), the metric ``status``."""
-
-    feed: str
-    task: str
-    title: str
-    lead: str
-    due: date | None
-    status: str | None
-
-    def overdue(self, today: date) -> bool:
-        """Reported overdue, or past its due date without being done."""
-        if self.status == TASK_DONE:
-            return False
-        return self.status == TASK_OVERDUE or (self.due is not None and self.due < today)
-
-    def due_within(self, today: date, days: int) -> bool:
-        return (
-            self.status != TASK_DONE
-            and self.due is not None
-            and 0 <= (self.due - today).days <= days
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +29,7 @@ class Situation:
 
     @property
     def today(self) -> date:
-        return self.now.astimezone(ZONE).date()
+        return province_day(self.now)
 
     def feeds_of(self, unit: str) -> list[FeedDefinition]:
         return [feed for feed in self.feeds.values() if feed.agency == unit]

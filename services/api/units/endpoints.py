@@ -16,7 +16,6 @@ from services.api.errors import NotFound
 from services.api.reminders import repository
 from services.api.reminders.evaluator import HISTORY_DAYS
 from services.api.reminders.scorecards import leaders_and_laggards, over_days, ranking
-from services.api.reminders.situation import ZONE
 from services.api.schemas import error_responses
 from services.api.units.schemas import (
     DayScorecard,
@@ -27,6 +26,7 @@ from services.api.units.schemas import (
     UnitOut,
     WindowScores,
 )
+from services.common.province import province_day
 from services.common.units import Unit
 
 router = APIRouter(tags=["units"], responses=error_responses(401, 403))
@@ -38,7 +38,7 @@ async def list_units(caller: Caller, connection: Connection, state: State) -> Un
     """Every unit with its scorecard: departments, communes/wards."""
     require_indicators(caller)
     now = state.clock()
-    today = now.astimezone(ZONE).date()
+    today = province_day(now)
     history = await repository.score_history(connection, today - timedelta(days=HISTORY_DAYS))
     opened = await _open_by_unit(connection)
     units = state.reminding.units.by_code
@@ -57,7 +57,7 @@ async def unit_ranking(caller: Caller, connection: Connection, state: State) -> 
     week before: the leaders to recognise, the laggards to follow up."""
     require_indicators(caller)
     now = state.clock()
-    today = now.astimezone(ZONE).date()
+    today = province_day(now)
     history = await repository.score_history(connection, today - timedelta(days=HISTORY_DAYS))
     units = state.reminding.units.by_code
     ranked = [
@@ -84,7 +84,7 @@ async def get_unit(unit: str, caller: Caller, connection: Connection, state: Sta
     found = state.reminding.units.by_code.get(unit)
     if found is None:
         raise NotFound(f"no unit {unit!r}")
-    today = state.clock().astimezone(ZONE).date()
+    today = province_day(state.clock())
     history = await repository.score_history(connection, today - timedelta(days=HISTORY_DAYS), unit)
     days = history.get(unit, {})
     opened = await _open_by_unit(connection)

@@ -123,6 +123,37 @@ async def test_a_status_change_of_one_task_moves_them(
 
 
 @pytest.mark.asyncio(loop_scope="session")
+async def test_a_task_past_due_counts_as_overdue_though_reported_in_progress(
+    wall: Any, settings: CommonSettings, feeds: dict[str, FeedDefinition]
+) -> None:
+    # The one rule of the scorecards and reminders: a unit cannot hide lateness by not
+    # reporting it. 27 tasks of the 2025 plan are in progress, due 31/12/2025.
+    assert (await _read(wall, "programme.overdue_tasks", "2025-12-31T16:59:00+00:00"))[
+        "value"
+    ] == 0.0  # 23:59 on 31/12 in the province: still due today
+    assert (await _read(wall, "programme.overdue_tasks", "2025-12-31T17:00:00+00:00"))[
+        "value"
+    ] == 27.0  # 00:00 on 1/1/2026 in the province, though still 31/12 in UTC
+    task = next(t for t in _examples(feeds, "programme-tasks") if t["nam_ke_hoach"] == 2026)
+    late = {
+        **task,
+        "trang_thai": "dang_thuc_hien",
+        "han_hoan_thanh": "2025-09-01",
+        "cap_nhat_luc": "2025-09-19T08:00:00+07:00",
+    }
+    async with running_worker(settings, feeds) as worker:
+        await produce(settings, "programme-tasks", [json.dumps(late).encode()])
+        await eventually(lambda: all_committed(worker, "programme-tasks", 124))
+    at = "2025-09-19T12:00:00+00:00"
+    assert (await _read(wall, "programme.overdue_tasks", at))["value"] == 1.0
+    done = {**late, "trang_thai": "hoan_thanh", "cap_nhat_luc": "2025-09-20T08:00:00+07:00"}
+    async with running_worker(settings, feeds) as worker:
+        await produce(settings, "programme-tasks", [json.dumps(done).encode()])
+        await eventually(lambda: all_committed(worker, "programme-tasks", 125))
+    assert (await _read(wall, "programme.overdue_tasks", at))["value"] == 0.0
+
+
+@pytest.mark.asyncio(loop_scope="session")
 async def test_staleness_flips_as_time_passes(wall: Any) -> None:
     # Salinity reports every 15 min; its newest reading is 25/11 07:45 local (00:45 UTC).
     fresh = await _read(wall, "salinity.max_ppt", "2026-11-25T01:00:00+00:00")

@@ -306,6 +306,14 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
     [again] = [m for m in box.to("chidao.so@camau.gov.vn") if number in m["Subject"]]
     assert again["Subject"].startswith("[Nhắc lại]")
 
+    # The office it was escalated to sees it; only the department answers for it.
+    office = {"Authorization": f"Bearer {await new_key(database_url, 'agency', 'vpubnd')}"}
+    assert (await client.get(url, headers=office)).status_code == 200
+    seen = (await client.get("/v1/reminders", headers=office)).json()["reminders"]
+    assert missed["id"] in [r["id"] for r in seen]
+    assert all("vpubnd" in (r["unit"], r["escalated_to"]) for r in seen)
+    assert (await client.post(f"{url}/ack", headers=office)).status_code == 403
+
     # Acknowledged by the department itself; another department's key does not find it.
     assert (await client.post(f"{url}/ack", headers=keys["syt"])).status_code == 404
     assert (await client.post(f"{url}/ack", headers=reader)).status_code == 403
@@ -339,6 +347,12 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
         r for r in await reminders_of(database_url, "missed-deadline") if r["status"] != "resolved"
     ]
     assert [(r["unit"], r["figures"]["days_behind"]) for r in wards] == [("32201", 2)]
+    # The ward's own key lists its reminder and nothing else, and acknowledges it.
+    ward = {"Authorization": f"Bearer {await new_key(database_url, 'agency', '32201')}"}
+    listed = (await client.get("/v1/reminders", headers=ward)).json()["reminders"]
+    assert {r["unit"] for r in listed} == {"32201"}
+    acked = await client.post(f"/v1/reminders/{wards[0]['id']}/ack", headers=ward)
+    assert (acked.status_code, acked.json()["status"]) == (200, "acknowledged")
 
     # A task whose lead unit no unit file knows: kept, and shown where the quality is.
     quality = (await client.get("/v1/quality", headers=reader)).json()

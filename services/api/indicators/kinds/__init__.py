@@ -6,6 +6,7 @@ from __future__ import annotations
 from services.api.indicators.kinds.base import IndicatorKind, NoSeries, Part
 from services.api.indicators.kinds.latest_max import LATEST_MAX_KIND
 from services.api.indicators.kinds.latest_states import STATE_COUNT, STATE_SHARE
+from services.api.indicators.kinds.overdue_tasks import OVERDUE_TASKS
 from services.api.indicators.kinds.ratios import LATEST_RATIO_KIND, RATIO_OF_SUMS
 from services.api.indicators.kinds.window_aggregate import (
     WINDOW_AVG,
@@ -20,6 +21,7 @@ KINDS: dict[str, IndicatorKind] = {
     for kind in (
         STATE_SHARE,
         STATE_COUNT,
+        OVERDUE_TASKS,
         RATIO_OF_SUMS,
         LATEST_RATIO_KIND,
         LATEST_MAX_KIND,

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from services.api.programme.tasks import TASK_NOT_STARTED, Task
 from services.api.reminders.causes import Found
 from services.api.reminders.causes.tasks_overdue import task_figures
-from services.api.reminders.situation import TASK_NOT_STARTED, Situation, Task
+from services.api.reminders.situation import Situation
 
 if TYPE_CHECKING:  # rules.py imports this module through the registry
     from services.api.reminders.rules import Rule

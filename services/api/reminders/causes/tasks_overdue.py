@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from services.api.programme.tasks import Task
 from services.api.reminders.causes import Found
-from services.api.reminders.situation import Situation, Task
+from services.api.reminders.situation import Situation
 
 if TYPE_CHECKING:  # rules.py imports this module through the registry
     from services.api.reminders.rules import Rule

@@ -22,6 +22,7 @@ WARDS = [Part("p1", 3.0, 4.0, EARLY), Part("p2", 1.0, 6.0, LATE)]
 EXPECTED: dict[str, tuple[float | None, float | None, float | None]] = {
     "state_share": (None, 40.0, 75.0),  # 4 of 10 entities; no series
     "state_count": (None, 4.0, 3.0),
+    "overdue_tasks": (None, 4.0, 3.0),  # 4 of 10 tasks overdue; no series
     "ratio_of_sums": (50.0, 40.0, 75.0),
     "latest_ratio": (50.0, 40.0, 75.0),
     "latest_max": (10.0, 3.0, 3.0),

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
+from services.api.programme.tasks import Task
 from services.api.quality.schemas import FeedQuality
 from services.api.quality.scores import Received
 from services.api.reminders.delivery import retry_at
 from services.api.reminders.rules import RuleDefinitionError, load_rules
 from services.api.reminders.scorecards import day_scores, leaders_and_laggards, over_days, ranking
-from services.api.reminders.situation import Situation, Task
+from services.api.reminders.situation import Situation
 from services.common.feeds import load_feeds
 from services.common.units import load_units
 from tests.conftest import SCHEMAS_DIR

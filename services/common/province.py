@@ -1,0 +1,14 @@
+"""The province's calendar: a day is a day in Asia/Ho_Chi_Minh, whatever the machine's own time
+zone. Deadlines, due dates, scorecards, reminders and exports all count days by it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def province_day(at: datetime) -> date:
+    """The province's day at the moment ``at`` (which must carry its time zone)."""
+    return at.astimezone(ZONE).date()
