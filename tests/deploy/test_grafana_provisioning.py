@@ -38,3 +38,11 @@ def test_every_query_uses_a_provisioned_datasource() -> None:
             assert variable["datasource"]["uid"] in provisioned, variable["name"]
     assert any(True for _ in targets(STORE_UID))
     assert any(True for _ in targets(PROMETHEUS_UID))
+
+
+def test_no_store_query_bounds_its_rows_by_the_real_clock() -> None:
+    # A panel reads the dashboard's time range ($__timeFilter, $__timeFrom(), $__timeTo()): a
+    # window cut at now() shows the last days whatever range the operator picked.
+    for target in targets(STORE_UID):
+        where = target.query["rawSql"].partition("WHERE")[2]
+        assert "now()" not in where, target.name
