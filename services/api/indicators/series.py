@@ -13,7 +13,8 @@ from services.api.indicators.definitions import IndicatorDefinition
 from services.api.indicators.repository import buckets
 
 MAX_POINTS = 10_000  # a month at 5 minutes (8,640) for a Grafana panel
-_INTERVAL = re.compile(r"^(\d+)([smhd])$")
+MAX_INTERVAL = timedelta(days=3660)  # ten years a bucket; timedelta itself ends at 999,999,999 days
+_INTERVAL = re.compile(r"^([0-9]+)([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -25,9 +26,13 @@ class Point:
 
 def parse_interval(text: str) -> timedelta:
     match = _INTERVAL.match(text)
-    if match is None or int(match.group(1)) == 0:
+    if match is None:
         raise ApiError(f"interval must look like 5m, 1h or 1d, got {text!r}")
-    return timedelta(seconds=int(match.group(1)) * _SECONDS[match.group(2)])
+    # A float, however many digits: it neither overflows timedelta nor meets int()'s limit.
+    seconds = float(match.group(1)) * _SECONDS[match.group(2)]
+    if not 0 < seconds <= MAX_INTERVAL.total_seconds():
+        raise ApiError(f"interval must be above 0 and at most {MAX_INTERVAL.days}d, got {text!r}")
+    return timedelta(seconds=seconds)
 
 
 async def series(

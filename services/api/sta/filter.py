@@ -9,11 +9,16 @@ substring tolower toupper trim concat``; date functions ``year month day hour mi
 fractionalseconds date time now mindatetime maxdatetime totaloffsetminutes``; ``round floor
 ceiling``; paths through single related entities (``Datastream/id``) and into JSON
 (``properties/commune``). Not supported (a 400 says so): ``geo.*`` and ``st_*`` functions,
-lambda operators (``any``, ``all``).
+``geography'...'`` literals, lambda operators (``any``, ``all``).
+
+Hostile input costs little and fails as a ``QueryError``: the expression's length is checked
+before it is read, its tokens are counted, and how deep it nests is bounded, so that neither
+the parser, the builder nor SQLAlchemy's compiler recurses deep.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +51,14 @@ class QueryError(ValueError):
     """A query option the service cannot answer: the message says which and why."""
 
 
+MAX_FILTER_LENGTH = 16_000  # characters; checked before reading, so a longer one costs nothing
+MAX_TOKENS = 4_000  # 500 clauses such as ``name eq 'x' or`` take 2,000
+# Parentheses, not, unary minus, function arguments, operators chained on one side, the
+# members of a path: each is a level of the parser, the builder or SQLAlchemy's compiler.
+MAX_DEPTH = 32
+LARGEST_INTEGER = 2**63 - 1  # PostgreSQL's bigint: a larger number is refused, not sent
+
+
 Type = Literal["number", "text", "time", "bool", "json", "null"]
 
 
@@ -69,20 +82,22 @@ class Call:
 @dataclass(frozen=True, slots=True)
 class Operation:
     operator: str  # eq, and, add, not, neg, ...
-    operands: tuple[Node, ...]
+    operands: tuple[Node, ...]  # any number for and/or: a long chain is one node, not a deep tree
 
 
 Node = Literal_ | Path | Call | Operation
 
 
 # --- tokens ----------------------------------------------------------------------------------
+_NOT_SPACE = re.compile(r"\S")
 _TOKEN = re.compile(
-    r"""\s*(?:
+    r"""(?:
       (?P<string>'(?:[^']|'')*')
+    | (?P<geography>geo(?:graphy|metry)'(?:[^']|'')*')
     | (?P<time>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))
     | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
     | (?P<name>[A-Za-z_@][\w.@]*(?:/[A-Za-z_@$][\w.@]*)*)
-    | (?P<punct>[(),-])
+    | (?P<punct>[(),:-])  # ":" only to say that a lambda (any, all) is not supported
     )""",
     re.VERBOSE,
 )
@@ -97,11 +112,12 @@ class _Token:
 
 
 def _tokens(expression: str) -> list[_Token]:
-    tokens, at = [], 0
-    while True:
-        at += len(expression[at:]) - len(expression[at:].lstrip())
-        if at == len(expression):
-            break
+    tokens: list[_Token] = []
+    at = 0
+    while next_token := _NOT_SPACE.search(expression, at):  # from ``at``: no copy of the rest
+        at = next_token.start()
+        if len(tokens) == MAX_TOKENS:
+            raise QueryError(f"$filter: more than {MAX_TOKENS} tokens")
         match = _TOKEN.match(expression, at)
         if match is None or match.lastgroup is None:
             raise QueryError(f"$filter: cannot read {expression[at : at + 20]!r} at {at}")
@@ -117,6 +133,7 @@ class _Parser:
     def __init__(self, expression: str) -> None:
         self.tokens = _tokens(expression)
         self.at = 0
+        self.depth = 0
 
     def parse(self) -> Node:
         if not self.tokens:
@@ -125,6 +142,17 @@ class _Parser:
         if self.at < len(self.tokens):
             token = self.tokens[self.at]
             raise QueryError(f"$filter: unexpected {token.text!r} at {token.at}")
+        if _depth(node) > MAX_DEPTH:  # a chain of operators deepens the tree, not the parser
+            raise _too_deep()
+        return node
+
+    def _nested(self, parse: Callable[[], Node]) -> Node:
+        """``parse`` one level deeper: the parser recurses at most ``MAX_DEPTH`` levels."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _too_deep()
+        node = parse()
+        self.depth -= 1
         return node
 
     def _peek(self) -> _Token | None:
@@ -144,20 +172,20 @@ class _Parser:
             raise QueryError(f"$filter: expected {text!r}, found {found}")
 
     def _or(self) -> Node:
-        node = self._and()
+        operands = [self._and()]
         while self._take("or"):
-            node = Operation("or", (node, self._and()))
-        return node
+            operands.append(self._and())
+        return operands[0] if len(operands) == 1 else Operation("or", tuple(operands))
 
     def _and(self) -> Node:
-        node = self._not()
+        operands = [self._not()]
         while self._take("and"):
-            node = Operation("and", (node, self._not()))
-        return node
+            operands.append(self._not())
+        return operands[0] if len(operands) == 1 else Operation("and", tuple(operands))
 
     def _not(self) -> Node:
         if self._take("not"):
-            return Operation("not", (self._not(),))
+            return Operation("not", (self._nested(self._not),))
         return self._comparison()
 
     def _comparison(self) -> Node:
@@ -181,7 +209,7 @@ class _Parser:
 
     def _unary(self) -> Node:
         if self._take("-"):
-            return Operation("neg", (self._unary(),))
+            return Operation("neg", (self._nested(self._unary),))
         return self._primary()
 
     def _primary(self) -> Node:
@@ -192,12 +220,13 @@ class _Parser:
         if token.kind == "string":
             return Literal_(token.text[1:-1].replace("''", "'"))
         if token.kind == "number":
-            number = float(token.text)
-            return Literal_(int(number) if re.fullmatch(r"\d+", token.text) else number)
+            return Literal_(_number(token))
         if token.kind == "time":
-            return Literal_(datetime.fromisoformat(token.text.replace("Z", "+00:00")))
+            return Literal_(_time(token))
+        if token.kind == "geography":
+            raise QueryError(f"$filter: geospatial literals are not supported (at {token.at})")
         if token.text == "(":
-            node = self._or()
+            node = self._nested(self._or)
             self._expect(")")
             return node
         if token.kind == "name":
@@ -206,18 +235,77 @@ class _Parser:
             if token.text == "null":
                 return Literal_(None)
             if self._take("("):
+                _check_supported(token)
                 args: list[Node] = []
                 if not self._take(")"):
-                    args.append(self._or())
+                    args.append(self._nested(self._or))
                     while self._take(","):
-                        args.append(self._or())
+                        args.append(self._nested(self._or))
                     self._expect(")")
                 return Call(token.text, tuple(args))
             return Path(tuple(token.text.split("/")))
         raise QueryError(f"$filter: unexpected {token.text!r} at {token.at}")
 
 
+def bigint(digits: str, what: str) -> int:
+    """``digits`` as an integer PostgreSQL's bigint holds, or a ``QueryError`` naming ``what``."""
+    significant = digits.lstrip("0") or "0"  # int() reads at most 4,300 digits: count first
+    if len(significant) > len(str(LARGEST_INTEGER)) or int(significant) > LARGEST_INTEGER:
+        raise QueryError(f"{what} is past {LARGEST_INTEGER}, the largest integer")
+    return int(significant)
+
+
+def _number(token: _Token) -> int | float:
+    """An integer exactly (ids are bigints, beyond a float's 53 bits), else a float."""
+    if re.fullmatch(r"\d+", token.text):
+        return bigint(token.text, f"$filter: the integer at {token.at}")
+    number = float(token.text)
+    if not math.isfinite(number):
+        raise QueryError(f"$filter: the number at {token.at} is past a float's range")
+    return number
+
+
+def _time(token: _Token) -> datetime:
+    try:
+        return datetime.fromisoformat(token.text.replace("Z", "+00:00"))
+    except ValueError as error:  # 2024-02-30, month 13: the token's pattern reads no calendar
+        raise QueryError(f"$filter: {token.text} at {token.at} is not a time: {error}") from None
+
+
+def _check_supported(function: _Token) -> None:
+    """A lambda or a geospatial function is refused by its name, before its arguments
+    (``d: ...``, ``geography'...'``) would fail to parse with a less useful message."""
+    name = function.text
+    if name.rsplit("/", 1)[-1] in ("any", "all"):
+        raise QueryError(f"$filter: lambda operators (any, all) are not supported ({name})")
+    if name.startswith(("geo.", "st_")):
+        raise QueryError(f"$filter: the geospatial function {name} is not supported")
+
+
+def _depth(node: Node) -> int:
+    """How deep ``node`` nests, a path's members counted: walked without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Path):
+            depth += len(node.segments) - 1
+        deepest = max(deepest, depth)
+        if isinstance(node, Operation | Call):
+            children = node.operands if isinstance(node, Operation) else node.args
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _too_deep() -> QueryError:
+    return QueryError(
+        f"$filter nests more than {MAX_DEPTH} deep "
+        "(parentheses, not, -, function arguments, chained operators, path members)"
+    )
+
+
 def parse(expression: str) -> Node:
+    if len(expression) > MAX_FILTER_LENGTH:
+        raise QueryError(f"$filter: longer than {MAX_FILTER_LENGTH} characters")
     return _Parser(expression).parse()
 
 
@@ -259,8 +347,8 @@ class _Builder:
     def _operation(self, node: Operation, entity: EntityType, source: Any) -> Typed:
         operator, operands = node.operator, node.operands
         if operator in ("and", "or"):
-            left, right = (self._boolean(o, entity, source) for o in operands)
-            return (and_(left, right) if operator == "and" else or_(left, right)), "bool"
+            conditions = [self._boolean(o, entity, source) for o in operands]
+            return (and_(*conditions) if operator == "and" else or_(*conditions)), "bool"
         if operator == "not":
             return not_(self._boolean(operands[0], entity, source)), "bool"
         if operator == "neg":
@@ -281,7 +369,8 @@ class _Builder:
             return left * right, "number"
         if operator == "div":
             return cast(left, Float) / func.nullif(cast(right, Float), 0), "number"
-        return func.mod(cast(left, Numeric), cast(right, Numeric)), "number"
+        # By zero: null, as div gives, not a database error.
+        return func.mod(cast(left, Numeric), func.nullif(cast(right, Numeric), 0)), "number"
 
     def _boolean(self, node: Node, entity: EntityType, source: Any) -> Any:
         value, kind = self.build(node, entity, source)
@@ -341,8 +430,6 @@ class _Builder:
     def _call(self, node: Call, entity: EntityType, source: Any) -> Typed:
         spec = _FUNCTIONS.get(node.name)
         if spec is None:
-            if node.name.startswith(("geo.", "st_")):
-                raise QueryError(f"$filter: the geospatial function {node.name} is not supported")
             raise QueryError(f"$filter: unknown function {node.name!r}")
         argument_kinds, result_kind, build = spec
         if len(node.args) not in argument_kinds:

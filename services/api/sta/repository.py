@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, literal, select, tuple
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from services.api.sta.entities import EntityType, Relation, Series
-from services.api.sta.filter import QueryError, condition
+from services.api.sta.filter import LARGEST_INTEGER, QueryError, condition
 from services.api.sta.request import DEFAULT_TOP, Options, ResourcePath, Step
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
@@ -115,11 +115,9 @@ def _after(token: str, ordering: list[tuple[str, bool]], source: Any) -> ColumnE
         values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         if not isinstance(values, list) or len(values) != len(ordering):
             raise ValueError("wrong length")
-        typed = [
-            datetime.fromisoformat(v) if c == "phenomenonTime" else int(v)
-            for v, (c, _) in zip(values, ordering, strict=True)
-        ]
-    except (ValueError, TypeError) as error:
+        typed = [_key(v, c) for v, (c, _) in zip(values, ordering, strict=True)]
+    # RecursionError: json.loads of a list nested a thousand deep, which no token is.
+    except (ValueError, TypeError, RecursionError) as error:
         raise QueryError(f"$skiptoken is not one this service gave: {error}") from None
     columns = [source.c[c] for c, _ in ordering]
     row = tuple_(*columns)
@@ -129,6 +127,18 @@ def _after(token: str, ordering: list[tuple[str, bool]], source: Any) -> ColumnE
     if ordering[0][1]:
         return and_(columns[0] <= first, row < values)
     return and_(columns[0] >= first, row > values)
+
+
+def _key(value: object, column: str) -> int | datetime:
+    """One of a token's values as its column holds it: a time, or an integer a bigint holds
+    (not a float: json.loads reads Infinity, NaN and 1e400 as floats)."""
+    if column == "phenomenonTime":
+        if not isinstance(value, str):
+            raise TypeError(f"{value!r:.30} is not a time")
+        return datetime.fromisoformat(value)
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > LARGEST_INTEGER:
+        raise ValueError(f"{value!r:.30} is not a key")
+    return value
 
 
 SERIES = """

@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.api.sta.entities import EntityType, Property
-from services.api.sta.filter import Node, QueryError, parse
+from services.api.sta.filter import Node, QueryError, bigint, parse
 
 DEFAULT_TOP = 100
+MAX_NAMES = 64  # distinct names in $select, $orderby or $expand: more than any entity has
+_WHOLE_NUMBER = re.compile(r"[0-9]+")  # ASCII: str.isdigit() takes "²", which int() refuses
 _SEGMENT = re.compile(r"^(?P<name>[A-Za-z]+)(?:\((?P<id>[^)]*)\))?$")
 _OPTIONS = {"$top", "$skip", "$count", "$select", "$orderby", "$expand", "$filter", "$skiptoken"}
 
@@ -135,9 +137,9 @@ def _count_of(query: Mapping[str, str], name: str, default: int) -> int:
     raw = query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
+    if not _WHOLE_NUMBER.fullmatch(raw):
         raise QueryError(f"{name} must be a whole number, not {raw!r}")
-    return int(raw)
+    return bigint(raw, name)
 
 
 def _flag(raw: str) -> bool:
@@ -146,14 +148,18 @@ def _flag(raw: str) -> bool:
     return raw == "true"
 
 
-def _names(raw: str) -> list[str]:
-    return [part.strip() for part in raw.split(",") if part.strip()]
+def _names(raw: str, option: str) -> list[str]:
+    """The comma-separated names of ``option``, each once, in the order first given."""
+    names = list(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    if len(names) > MAX_NAMES:
+        raise QueryError(f"{option}: more than {MAX_NAMES} distinct names")
+    return names
 
 
 def _selection(raw: str | None, entity: EntityType) -> tuple[str, ...]:
     if raw is None:
         return ()
-    names = _names(raw)
+    names = _names(raw, "$select")
     for name in names:
         if (
             name not in ("id", "@iot.id")
@@ -161,14 +167,14 @@ def _selection(raw: str | None, entity: EntityType) -> tuple[str, ...]:
             and not entity.relation(name)
         ):
             raise QueryError(f"$select: {entity.singular} has no property {name!r}")
-    return tuple("id" if name == "@iot.id" else name for name in names)
+    return tuple(dict.fromkeys("id" if name == "@iot.id" else name for name in names))
 
 
 def _ordering(raw: str | None, entity: EntityType) -> tuple[tuple[str, bool], ...]:
     if raw is None:
         return ()
     ordering = []
-    for part in _names(raw):
+    for part in _names(raw, "$orderby"):
         name, _, direction = part.partition(" ")
         direction = direction.strip().lower() or "asc"
         if direction not in ("asc", "desc"):
@@ -184,7 +190,7 @@ def _ordering(raw: str | None, entity: EntityType) -> tuple[tuple[str, bool], ..
 def _expansion(raw: str | None, entity: EntityType) -> tuple[str, ...]:
     if raw is None:
         return ()
-    names = _names(raw)
+    names = _names(raw, "$expand")
     for name in names:
         if entity.relation(name) is None:
             raise QueryError(
