@@ -5,19 +5,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from aiokafka.errors import KafkaConnectionError
 
 from services.api.reminders import cli as reminders_cli
+from services.common.command_errors import CommandError, using_store
 from services.common.db import create_pool, storage_mode
-from services.common.feeds import load_feeds
+from services.common.feeds import FeedDefinitionError, load_feeds
 from services.common.kafka import why_refused
 from services.common.keys import KeyKind, issue_key, list_keys, revoke_key
 from services.common.logs import configure_logging, redact
@@ -34,17 +36,43 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging()
     try:
         args.run(args)
+        if sys.stdout is not None:  # None when run with stdout closed
+            sys.stdout.flush()  # a reader that left early is found here, not at the exit's flush
     except KeyboardInterrupt:
         sys.exit(130)
-    except SettingsError as error:
-        sys.exit(f"ioc: {error}")
+    except BrokenPipeError:
+        # The reader closed early (`ioc feed-expected ... | head`): what it did not read is not
+        # wanted. stdout goes to devnull so the exit's flush does not fail again (Python's docs).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except CommandError as error:
+        _fail(args, str(error), error.code)
+    except (SettingsError, FeedDefinitionError) as error:
+        _fail(args, str(error))
+    except OSError as error:
+        if error.filename is None:
+            raise
+        _fail(args, f"{error.filename}: {error.strerror}")
     except KafkaConnectionError:
         kafka = CommonSettings.from_env().kafka
-        sys.exit(f"ioc: cannot use Kafka at {kafka.described}: {asyncio.run(why_refused(kafka))}")
+        _fail(args, f"cannot use Kafka at {kafka.described}: {asyncio.run(why_refused(kafka))}")
+
+
+def _fail(args: argparse.Namespace, message: str, code: int = 1) -> NoReturn:
+    """An expected failure: one line on stderr, after the command's name, and its exit code."""
+    print(f"{args.command}: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Each command's parser records its name (`ioc keys list`) with what runs it, for _fail."""
+
+    def set_defaults(self, **kwargs: Any) -> None:
+        super().set_defaults(command=self.prog, **kwargs)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ioc", description=__doc__)
+    parser = _Parser(prog="ioc", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     info = commands.add_parser("info", help="where the store and broker are, the storage mode")
@@ -195,9 +223,10 @@ def _migrate(args: argparse.Namespace) -> None:
 
     settings = CommonSettings.from_env()
     try:
-        upgrade(settings.database_url, storage_mode=args.storage_mode)
+        with using_store(settings.database_url):
+            upgrade(settings.database_url, storage_mode=args.storage_mode)
     except StorageModeError as error:
-        sys.exit(f"ioc migrate: {error}")
+        raise CommandError(str(error)) from error
     print("migrated")
 
 
@@ -209,7 +238,7 @@ def _topics(args: argparse.Namespace) -> None:
     try:
         created = asyncio.run(ensure_topics(settings.kafka, settings.topics.partitions(feeds)))
     except TopicsRefused as error:
-        sys.exit(f"ioc topics: {error}")
+        raise CommandError(str(error)) from error
     print(f"topics ready ({len(created)} created: {', '.join(created) or 'none'})")
 
 
@@ -222,7 +251,8 @@ def _with_connection(settings: CommonSettings, use: Callable[[Any], Awaitable[T]
         finally:
             await pool.close()
 
-    return asyncio.run(run())
+    with using_store(settings.database_url):
+        return asyncio.run(run())
 
 
 def _keys_list(args: argparse.Namespace) -> None:
@@ -238,7 +268,7 @@ def _keys_list(args: argparse.Namespace) -> None:
 
 def _keys_revoke(args: argparse.Namespace) -> None:
     if not _with_connection(CommonSettings.from_env(), lambda c: revoke_key(c, args.key_id)):
-        sys.exit(f"ioc keys revoke: no key #{args.key_id}")
+        raise CommandError(f"no key #{args.key_id}")
     print(f"key #{args.key_id} revoked")
 
 
@@ -251,8 +281,8 @@ def _keys_issue(args: argparse.Namespace) -> None:
         units = set(load_units(settings.schemas_dir, feeds).by_code)
         agencies = units | {feed.agency for feed in feeds.values()}
         if args.agency not in agencies:
-            sys.exit(
-                f"ioc keys: unknown agency {args.agency!r}; known: {', '.join(sorted(agencies))}"
+            raise CommandError(
+                f"unknown agency {args.agency!r}; known: {', '.join(sorted(agencies))}"
             )
     kind: KeyKind = "agency" if args.agency else "reader"
     subject: str = args.agency or args.reader
@@ -268,7 +298,7 @@ def _feed_expected(args: argparse.Namespace) -> None:
 
     feeds = load_feeds(CommonSettings.from_env().schemas_dir)
     if args.feed not in feeds:
-        sys.exit(f"ioc feed-expected: unknown feed {args.feed!r}")
+        raise CommandError(f"unknown feed {args.feed!r}")
     normalise = Normaliser(feeds[args.feed])
     for line in feeds[args.feed].examples_path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -283,7 +313,7 @@ def _rejections(args: argparse.Namespace) -> None:
     settings = CommonSettings.from_env()
     feeds = load_feeds(settings.schemas_dir)
     if args.feed not in feeds:
-        sys.exit(f"ioc rejections: unknown feed {args.feed!r}")
+        raise CommandError(f"unknown feed {args.feed!r}")
 
     async def replay() -> int:
         pool = await create_pool(settings.database_url, max_size=1)
@@ -299,7 +329,8 @@ def _rejections(args: argparse.Namespace) -> None:
         finally:
             await pool.close()
 
-    count = asyncio.run(replay())
+    with using_store(settings.database_url):
+        count = asyncio.run(replay())
     print(
         f"replayed {count} quarantined records of {args.feed} to {settings.topics.raw(args.feed)}"
     )
@@ -311,7 +342,7 @@ def _export(args: argparse.Namespace) -> None:
     settings = CommonSettings.from_env()
     feeds = load_feeds(settings.schemas_dir)
     if args.feed not in feeds:
-        sys.exit(f"ioc export: unknown feed {args.feed!r}; known: {', '.join(sorted(feeds))}")
+        raise CommandError(f"unknown feed {args.feed!r}; known: {', '.join(sorted(feeds))}")
     folder = args.out or settings.open_data_dir
     public = [name for name, feed in feeds.items() if feed.public]
 
@@ -329,7 +360,7 @@ def _export(args: argparse.Namespace) -> None:
             ),
         )
     except ExportError as error:
-        sys.exit(f"ioc export: {error}")
+        raise CommandError(str(error)) from error
     rows = sum(day.rows for day in exported)
     print(f"exported {len(exported)} days ({rows:,} rows) of {args.feed} to {folder}")
 
@@ -343,7 +374,7 @@ def _backup(args: argparse.Namespace) -> None:
             create_stanza(settings)
         label = backup(settings, args.type)
     except BackupError as error:
-        sys.exit(f"ioc backup: {error}")
+        raise CommandError(str(error)) from error
     print(f"backed up: {label}")
 
 
@@ -366,7 +397,7 @@ def _restore(args: argparse.Namespace) -> None:
 
         rewound = asyncio.run(rewind())
     except BackupError as error:
-        sys.exit(f"ioc restore: {error}")
+        raise CommandError(str(error)) from error
     restored = "rewound" if args.rewind_only else f"restored to {args.moment.isoformat()};"
     print(f"{restored} the workers' group {worker.group_id} starts")
     for partition, offset in sorted(rewound.items()):
@@ -381,7 +412,7 @@ def _produce(args: argparse.Namespace) -> None:
     settings = CommonSettings.from_env()
     feeds = load_feeds(settings.schemas_dir)
     if args.feed not in feeds:
-        sys.exit(f"ioc produce: unknown feed {args.feed!r}")
+        raise CommandError(f"unknown feed {args.feed!r}")
     lines = [line for line in args.file.read_bytes().splitlines() if line.strip()]
     intake = FeedIntake.of(feeds[args.feed])
 
@@ -407,7 +438,8 @@ def _worker(args: argparse.Namespace) -> None:
     feeds = load_feeds(settings.common.schemas_dir)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
-    _run_until_signalled(lambda stop: run_worker(settings, feeds.values(), stop))
+    with using_store(settings.common.database_url):
+        _run_until_signalled(lambda stop: run_worker(settings, feeds.values(), stop))
 
 
 def _api(args: argparse.Namespace) -> None:

@@ -50,7 +50,8 @@ def _run(settings: BackupSettings, *command: str, timeout_s: float = 3600) -> st
         [*prefix, *command], capture_output=True, text=True, check=False, timeout=timeout_s
     )
     if done.returncode != 0:
-        raise BackupError(f"{command[0]} failed ({done.returncode}): {done.stderr or done.stdout}")
+        said = (done.stderr or done.stdout).strip()
+        raise BackupError(f"{command[0]} failed ({done.returncode}): {said}")
     return done.stdout
 
 

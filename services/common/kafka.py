@@ -115,6 +115,9 @@ async def why_refused(kafka: KafkaConnection, within_s: float = 10) -> str:
 def _reason(kafka: KafkaConnection, error: BaseException) -> str:
     said, name = str(error), error.__class__.__name__
     reason = said if said.startswith(name) else f"{name}: {said}".rstrip(": ")
+    if isinstance(error, OSError | TimeoutError) and not isinstance(error, ssl.SSLError):
+        # No broker answers there at all (refused, unknown host, no reply).
+        reason += ": is it running? make up starts it; IOC_KAFKA_BOOTSTRAP says where it is"
     if "closed" in said.lower():
         # The broker hangs up without a word; these are the usual causes.
         if kafka.security_protocol == "PLAINTEXT":
@@ -140,10 +143,10 @@ def durable_producer(kafka: KafkaConnection, **tuning: Any) -> AIOKafkaProducer:
 
 @asynccontextmanager
 async def producing(kafka: KafkaConnection, **tuning: Any) -> AsyncIterator[AIOKafkaProducer]:
-    """A started ``durable_producer``, flushed and stopped on leaving."""
+    """A started ``durable_producer``, flushed and stopped on leaving (or failing to start)."""
     producer = durable_producer(kafka, **tuning)
-    await producer.start()
     try:
+        await producer.start()  # one that cannot start is stopped too: no "Unclosed" warning
         yield producer
     finally:
         await producer.stop()

@@ -81,11 +81,11 @@ async def run_worker(
     producer = durable_producer(settings.common.kafka)
     worker = _Worker(settings, intakes, pool, consumer, producer, now, duties_of(mode, pool, now))
     consumer.subscribe(list(intakes), listener=worker.rebalances.listener())
-    await producer.start()
-    await consumer.start()
-    log.info("worker started: %d feeds, group %s", len(intakes), settings.group_id)
-    notify("READY=1", f"STATUS=consuming {len(intakes)} feeds")
     try:
+        await producer.start()  # inside: a broker that refuses leaves nothing open behind it
+        await consumer.start()
+        log.info("worker started: %d feeds, group %s", len(intakes), settings.group_id)
+        notify("READY=1", f"STATUS=consuming {len(intakes)} feeds")
         while not stop.is_set():
             await worker.store.maintain_if_due()
             await worker.step()

@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from services.common.command_errors import CommandError, using_store
 from services.common.settings import CommonSettings
 
 if TYPE_CHECKING:  # imported when a command runs: the worker's process loads none of this
@@ -53,11 +54,12 @@ def _reminding() -> tuple[CommonSettings, Reminding]:
 async def _with_pool(common: CommonSettings, use: Any) -> Any:
     from services.common.db import create_pool
 
-    pool = await create_pool(common.database_url, min_size=1, max_size=2)
-    try:
-        return await use(pool)
-    finally:
-        await pool.close()
+    with using_store(common.database_url):
+        pool = await create_pool(common.database_url, min_size=1, max_size=2)
+        try:
+            return await use(pool)
+        finally:
+            await pool.close()
 
 
 def _operator() -> str:
@@ -88,7 +90,7 @@ def _issue(args: argparse.Namespace) -> None:
     common, reminding = _reminding()
     unit = reminding.units.by_code.get(args.unit)
     if unit is None:
-        raise SystemExit(f"ioc reminders issue: no unit {args.unit!r} (schemas/units/)")
+        raise CommandError(f"no unit {args.unit!r} (schemas/units/)")
     now = datetime.now(UTC)
     slug = re.sub(r"\W+", "-", args.cause.casefold()).strip("-")[:60]
 
@@ -115,7 +117,7 @@ def _issue(args: argparse.Namespace) -> None:
 
     new = asyncio.run(_with_pool(common, issue))
     if new is None:
-        raise SystemExit("ioc reminders issue: the same cause is already open for this unit")
+        raise CommandError("the same cause is already open for this unit")
     print(f"issued reminder {new} to {unit.code}; delivered by the API within seconds")
 
 
@@ -131,7 +133,7 @@ def _resolve(args: argparse.Namespace) -> None:
             )
 
     if not asyncio.run(_with_pool(common, resolve)):
-        raise SystemExit(f"ioc reminders resolve: no unresolved reminder {args.reminder_id}")
+        raise CommandError(f"no unresolved reminder {args.reminder_id}")
     print(f"resolved reminder {args.reminder_id}")
 
 

@@ -30,5 +30,5 @@ async def test_every_unit_may_be_issued_a_key_and_an_unknown_code_is_refused(
     assert sorted(subjects) == codes
     refused = run_ioc(env, "keys", "issue", "--agency", "99999")
     assert refused.returncode == 1
-    assert refused.stderr.startswith("ioc keys: unknown agency '99999'; known: ")
+    assert refused.stderr.startswith("ioc keys issue: unknown agency '99999'; known: ")
     assert "Traceback" not in refused.stderr

@@ -171,7 +171,7 @@ async def test_a_wrong_password_an_untrusted_certificate_and_plaintext_are_refus
         done = run_ioc(env, "topics", "ensure")
         assert done.returncode != 0, f"{attempt}: accepted"
         refusal = done.stderr.strip().splitlines()[-1]
-        assert refusal.startswith("ioc: cannot use Kafka at 127.0.0.1:"), refusal
+        assert refusal.startswith("ioc topics: cannot use Kafka at 127.0.0.1:"), refusal
         assert "Traceback" not in done.stderr
         assert "not-the-password" not in done.stderr
         refusals[attempt] = refusal
