@@ -2,15 +2,18 @@
 of ``indicators/kept_answers.py``): a key is presented as ``Authorization: Bearer <key>``; every
 key reads the wall's indicators; reader keys read every feed; an agency's key only its own, and
 only an agency's key pushes, to its own feeds. A feed marked public (open data) is read by
-anyone, with or without a key, where an endpoint serves open data (the SensorThings API)."""
+anyone, with or without a key, where an endpoint serves open data (the SensorThings API). Where a
+reminder went and why it failed is its unit's alone."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from services.api.errors import Forbidden
+from services.api.reminders.channels import targets
 from services.common.feeds import FeedDefinition
 from services.common.keys import Principal, hash_key
+from services.common.units import Units
 
 
 def key_hash_of(authorization: str) -> str | None:
@@ -72,3 +75,14 @@ def require_acknowledge(caller: Principal, unit: str) -> None:
     was escalated to sees it but does not answer for it."""
     if caller.kind != "agency" or caller.subject != unit:
         raise Forbidden("only the unit's own key acknowledges its reminders")
+
+
+def delivery_targets_shown(caller: Principal, units: Units) -> frozenset[tuple[str, str]]:
+    """The (channel, target) pairs whose reminder deliveries ``caller`` sees whole, where they
+    went and why they failed (a webhook's URL may hold its token, an SMTP error names the relay):
+    an agency's key its own unit's contacts, as its unit file gives them, not those of a unit a
+    reminder was escalated to or from; a reader key, on a wall in a public room, none. What
+    else a delivery says (channel, status, attempts, when delivered) is shown to every caller
+    who sees the reminder."""
+    unit = units.by_code.get(caller.subject) if caller.kind == "agency" else None
+    return frozenset(targets(unit)) if unit is not None else frozenset()

@@ -33,6 +33,7 @@ from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
 from services.api.open_data.endpoints import router as open_data_router
 from services.api.principals import PrincipalCache
+from services.api.push import idempotency
 from services.api.push.endpoints import router as push_router
 from services.api.push.gateway import KafkaGateway
 from services.api.push.rate_limit import RateLimiter
@@ -108,6 +109,12 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             asyncio.create_task(
                 board.keep_fresh(settings.indicator_refresh_s, settings.common.database_url),
                 name="indicators",
+            ),
+            asyncio.create_task(
+                idempotency.keep_purging(
+                    pool, clock, settings.idempotency_kept, settings.idempotency_purge_every_s
+                ),
+                name="idempotency keys",
             ),
         ]
         if settings.reminders.enabled:

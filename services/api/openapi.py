@@ -47,7 +47,7 @@ def _push_body(feeds: dict[str, FeedDefinition]) -> dict[str, Any]:
     return {
         "required": True,
         "description": "The department's own messages (see each feed's examples); at most "
-        "IOC_PUSH_MAX_BYTES bytes.",
+        "IOC_PUSH_MAX_BYTES bytes and IOC_PUSH_MAX_MESSAGES messages.",
         "content": {
             "application/json": {
                 "schema": {"type": "array", "items": {"type": "object"}},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from services.api.reminders.settings import ReminderSettings
 from services.common.settings import CommonSettings, env_float, env_int
@@ -17,10 +18,16 @@ class ApiSettings:
     port: int
     max_page: int  # the most rows one observations request returns
     push_max_bytes: int  # the largest push body accepted
+    # The most messages one push holds. 5 MiB is 10,000 messages of ~520 bytes; the departments'
+    # are 140-280 (their examples), so a real batch of 10,000 fits the byte limit, and a body of
+    # tiny ones ([0,0,...]: 2.6 million in 5 MiB, each answered with its rejection) meets this.
+    push_max_messages: int
     broker_timeout_s: float  # how long a push waits for the broker's acknowledgement
     push_read_timeout_s: float  # how long a push body may take to arrive
     push_rate_per_s: float  # pushes a second per key, sustained
     push_burst: float  # ... and in a burst
+    idempotency_kept: timedelta  # how long a push's Idempotency-Key, and its answer, are kept
+    idempotency_purge_every_s: float  # how often the keys kept that long are deleted
     freshness_refresh_s: float  # how often the feed freshness gauges are refreshed
     indicator_refresh_s: float  # how often the wall's indicators are re-evaluated at the latest
     key_cache_s: float  # how long a found key is remembered: a revocation's delay at most
@@ -37,10 +44,13 @@ class ApiSettings:
             port=port if port is not None else env_int(env, "IOC_API_PORT", 8000),
             max_page=env_int(env, "IOC_API_MAX_PAGE", 10_000),
             push_max_bytes=env_int(env, "IOC_PUSH_MAX_BYTES", 5 * 1024 * 1024),
+            push_max_messages=env_int(env, "IOC_PUSH_MAX_MESSAGES", 10_000),
             broker_timeout_s=env_float(env, "IOC_BROKER_TIMEOUT_S", 10.0),
             push_read_timeout_s=env_float(env, "IOC_PUSH_READ_TIMEOUT_S", 30.0),
             push_rate_per_s=env_float(env, "IOC_PUSH_RATE_PER_S", 20.0),
             push_burst=env_float(env, "IOC_PUSH_BURST", 40.0),
+            idempotency_kept=timedelta(seconds=env_float(env, "IOC_IDEMPOTENCY_KEPT_S", 86_400.0)),
+            idempotency_purge_every_s=env_float(env, "IOC_IDEMPOTENCY_PURGE_EVERY_S", 3_600.0),
             freshness_refresh_s=env_float(env, "IOC_FRESHNESS_REFRESH_S", 5.0),
             indicator_refresh_s=env_float(env, "IOC_INDICATOR_REFRESH_S", 5.0),
             key_cache_s=env_float(env, "IOC_KEY_CACHE_S", 5.0),

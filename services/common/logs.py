@@ -1,5 +1,6 @@
 """Structured logs: one JSON object a line on stderr, with the context an operator searches by
-(feed, topic, partition, offset, batch) as fields. Keys and passwords never reach a log line.
+(feed, topic, partition, offset, batch) as fields. Keys, passwords and what a URL holds besides
+its address (credentials, a query: a webhook's token) never reach a log line.
 
 ``IOC_LOG_FORMAT=text`` gives plain lines for a person at a terminal.
 """
@@ -20,6 +21,8 @@ CONTEXT_FIELDS = ("feed", "topic", "partition", "offset", "batch", "records", "r
 _SECRETS = (
     (re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"), r"\1[redacted]"),  # an API key in a header
     (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), r"\1[redacted]@"),  # a password in a URL
+    (re.compile(r"(?i)(https?://)[^:/?#@\s]+@"), r"\1[redacted]@"),  # a token as a web URL's user
+    (re.compile(r"(://[^?#\s\"']*)\?[^\s\"']+"), r"\1?[redacted]"),  # a URL's query
     (re.compile(r"(?i)(password\s*[=:]\s*)[^\s\"',;]+"), r"\1[redacted]"),
 )
 

@@ -31,7 +31,7 @@ router = APIRouter(tags=["push"])
             404: "Unknown feed",
             408: "The body took too long to arrive",
             409: "A request with this Idempotency-Key is still in flight",
-            413: "Body larger than the limit",
+            413: "Body larger than the limit, or more messages than a push may hold",
             415: "Not application/json nor application/x-ndjson",
             422: "No valid message, or an Idempotency-Key reused for another body",
             429: "Too many pushes with this key; retry after Retry-After",
@@ -49,7 +49,8 @@ async def push_messages(
         Header(
             min_length=1,
             max_length=idempotency.MAX_KEY_LENGTH,
-            description="Retries with the same key and body get the first answer (24 h)",
+            description="Retries with the same key and body get the first answer, for a day "
+            "(IOC_IDEMPOTENCY_KEPT_S)",
         ),
     ] = None,
 ) -> Response:
@@ -68,6 +69,8 @@ async def push_messages(
     except TimeoutError:
         raise RequestTimeout("the body took too long to arrive") from None
 
+    now = state.clock()
+
     async def push() -> PushResult:
         return await accept(
             body,
@@ -75,12 +78,21 @@ async def push_messages(
             intake=state.intakes[feed.feed],
             gateway=state.gateway,
             topic=state.settings.common.topics.raw(feed.feed),
-            now=state.clock(),
+            now=now,
             future_bound=state.settings.common.future_bound,
+            max_messages=state.settings.push_max_messages,
         )
 
     if idempotency_key is None:
         return JSONResponse((await push()).model_dump(), status_code=202)
     digest = idempotency.request_hash(feed.feed, kind, body)
-    answer = await answer_once(state.pool, caller.subject, idempotency_key, digest, push)
+    answer = await answer_once(
+        state.pool,
+        caller.subject,
+        idempotency_key,
+        digest,
+        push,
+        now=now,
+        kept=state.settings.idempotency_kept,
+    )
     return JSONResponse(answer.body, status_code=answer.status)

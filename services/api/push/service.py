@@ -13,7 +13,7 @@ from services.api.errors import ApiError, Unavailable
 from services.api.push import idempotency
 from services.api.push.body import Unprocessable, split
 from services.api.push.gateway import BrokerUnavailable, KafkaGateway
-from services.api.push.schemas import MessageError, PushResult
+from services.api.push.schemas import LISTED_REJECTIONS, MessageError, PushResult
 from services.common.canonical import Rejection
 from services.common.intake.feed_intake import FeedIntake
 
@@ -27,11 +27,12 @@ async def accept(
     topic: str,
     now: datetime,
     future_bound: timedelta,
+    max_messages: int,
 ) -> PushResult:
     """Validates every message; produces the valid ones and waits for the broker's acks."""
     accepted: list[tuple[bytes, bytes]] = []
     rejected: list[MessageError] = []
-    for piece in split(body, kind):
+    for piece in split(body, kind, max_messages):
         if piece.error is not None:
             rejected.append(MessageError(index=piece.index, error=piece.error))
             continue
@@ -41,10 +42,15 @@ async def accept(
             continue
         value = json.dumps(piece.message, ensure_ascii=False).encode()
         accepted.append((outcome.entity.encode(), value))
+    # The answer, and the copy kept with an Idempotency-Key, list a few, not every one.
+    result = PushResult(
+        accepted=len(accepted),
+        rejected=rejected[:LISTED_REJECTIONS],
+        rejected_count=len(rejected),
+    )
     if not accepted:
         raise Unprocessable(
-            "no valid message in the body",
-            extra={"rejected": [r.model_dump() for r in rejected]},
+            "no valid message in the body", extra=result.model_dump(exclude={"accepted"})
         )
     try:
         await gateway.send_all(topic, accepted)
@@ -52,7 +58,7 @@ async def accept(
         raise Unavailable(
             f"the broker is unavailable ({error}); nothing was accepted, retry later"
         ) from None
-    return PushResult(accepted=len(accepted), rejected=rejected)
+    return result
 
 
 async def answer_once(
@@ -61,12 +67,15 @@ async def answer_once(
     key: str,
     digest: str,
     push: Callable[[], Awaitable[PushResult]],
+    *,
+    now: datetime,
+    kept: timedelta,
 ) -> idempotency.StoredResponse:
-    """The first answer to this agency's ``key``, pushing only if there is none yet. A client
-    error is kept as the answer too; a server error or a crash is not, so a retry does the
-    work."""
+    """The first answer to this agency's ``key`` within ``kept``, pushing only if there is none
+    yet. A client error is kept as the answer too; a server error or a crash is not, so a retry
+    does the work."""
     async with pool.acquire() as connection:
-        stored = await idempotency.claim(connection, agency, key, digest)
+        stored = await idempotency.claim(connection, agency, key, digest, now=now, kept=kept)
     if stored is not None:
         return stored
     try:

@@ -85,7 +85,8 @@ def _list(args: argparse.Namespace) -> None:
 
 def _issue(args: argparse.Namespace) -> None:
     from services.api.reminders import repository
-    from services.api.reminders.evaluator import MANUAL, targets
+    from services.api.reminders.channels import targets
+    from services.api.reminders.evaluator import MANUAL
 
     common, reminding = _reminding()
     unit = reminding.units.by_code.get(args.unit)

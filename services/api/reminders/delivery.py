@@ -19,6 +19,7 @@ from services.api.reminders.evaluator import Reminding
 from services.api.reminders.notice import Notice
 from services.api.reminders.schemas import ReminderOut
 from services.common.db import DATABASE_ERRORS
+from services.common.logs import redact
 
 log = logging.getLogger("ioc.reminders")
 
@@ -38,9 +39,12 @@ async def deliver_due(pool: Any, reminding: Reminding, now: datetime) -> int:
         for due in await repository.due_deliveries(connection, now):
             row = await repository.reminder(connection, due.reminder_id)
             assert row is not None  # a delivery's reminder is never deleted (foreign key)
+            # The receiver is shown its own delivery's target and error, no other's (an
+            # escalated reminder goes to two units; access.delivery_targets_shown).
+            shown = {(due.channel, due.target)}
             outgoing = Outgoing(
                 id=due.id,
-                reminder=ReminderOut.of(row).model_dump(mode="json"),
+                reminder=ReminderOut.of(row, shown).model_dump(mode="json"),
                 occasion=due.occasion,
                 target=due.target,
                 notice=Notice.of(row, reminding.units, settings.issuing_body),
@@ -50,25 +54,28 @@ async def deliver_due(pool: Any, reminding: Reminding, now: datetime) -> int:
             except DeliveryError as error:
                 attempts = due.attempts + 1
                 again = retry_at(attempts, now, settings.retry_base_s, settings.max_attempts)
-                await repository.failed_attempt(connection, due, str(error), again, now)
+                # Kept in the register and logged: a URL's password or query (a webhook's
+                # token) in neither.
+                reason, target = redact(str(error)), redact(due.target)
+                await repository.failed_attempt(connection, due, reason, again, now)
                 if again is None:
                     log.error(
                         "reminder %s: %s delivery to %s given up after %d attempts: %s",
                         due.reminder_id,
                         due.channel,
-                        due.target,
+                        target,
                         attempts,
-                        error,
+                        reason,
                     )
                 else:
                     log.warning(
                         "reminder %s: %s delivery to %s failed (attempt %d, again at %s): %s",
                         due.reminder_id,
                         due.channel,
-                        due.target,
+                        target,
                         attempts,
                         again.isoformat(),
-                        error,
+                        reason,
                     )
             else:
                 await repository.delivered(connection, due, now)

@@ -1,6 +1,7 @@
 """``/v1/reminders``: the register, each reminder with its life and deliveries, its notice as
 HTML and PDF, and a unit's acknowledgement. A unit's key sees and acknowledges only its own;
-another unit's reminder is not found (404), never forbidden, so ids reveal nothing."""
+another unit's reminder is not found (404), never forbidden, so ids reveal nothing. Where a
+delivery went and why it failed only the key of the unit it reached sees."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, Response
 
-from services.api.access import require_acknowledge, visible_units
+from services.api.access import delivery_targets_shown, require_acknowledge, visible_units
 from services.api.dependencies import AppState, Caller, Connection, State
 from services.api.errors import Conflict, NotFound
 from services.api.reminders import repository
@@ -27,6 +28,7 @@ ReminderId = Annotated[int, FastPath(ge=1, le=2**63 - 1, description="The remind
 async def list_reminders(
     caller: Caller,
     connection: Connection,
+    state: State,
     unit: str | None = None,
     status: Literal["open", "acknowledged", "escalated", "resolved", "unresolved"] | None = None,
     rule: str | None = None,
@@ -42,16 +44,18 @@ async def list_reminders(
         rule=rule,
         limit=limit,
     )
-    return ReminderList(reminders=[ReminderOut.of(row) for row in rows])
+    shown = delivery_targets_shown(caller, state.reminding.units)
+    return ReminderList(reminders=[ReminderOut.of(row, shown) for row in rows])
 
 
 @router.get(
     "/v1/reminders/{reminder_id}", response_model=ReminderOut, responses=error_responses(404)
 )
 async def get_reminder(
-    reminder_id: ReminderId, caller: Caller, connection: Connection
+    reminder_id: ReminderId, caller: Caller, connection: Connection, state: State
 ) -> ReminderOut:
-    return ReminderOut.of(await _visible(connection, caller, reminder_id))
+    row = await _visible(connection, caller, reminder_id)
+    return ReminderOut.of(row, delivery_targets_shown(caller, state.reminding.units))
 
 
 @router.post(
@@ -74,7 +78,7 @@ async def acknowledge(
         raise Conflict(f"reminder {reminder_id} is already resolved")
     found = await repository.reminder(connection, reminder_id)
     assert found is not None
-    return ReminderOut.of(found)
+    return ReminderOut.of(found, delivery_targets_shown(caller, state.reminding.units))
 
 
 @router.get(

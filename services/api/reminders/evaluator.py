@@ -21,7 +21,7 @@ from services.api.quality.repository import received_since
 from services.api.quality.service import WINDOW, quality_report
 from services.api.reminders import repository
 from services.api.reminders.causes import Found
-from services.api.reminders.channels import CHANNELS
+from services.api.reminders.channels import targets
 from services.api.reminders.rules import Rule, load_rules
 from services.api.reminders.scorecards import DayScores, day_scores
 from services.api.reminders.settings import ReminderSettings
@@ -29,7 +29,7 @@ from services.api.reminders.situation import Situation
 from services.common.db import DATABASE_ERRORS
 from services.common.feeds import FeedDefinition
 from services.common.province import ZONE
-from services.common.units import Unit, Units, load_units
+from services.common.units import Units, load_units
 
 log = logging.getLogger("ioc.reminders")
 HISTORY_DAYS = 45  # the 30-day scores, and the ranking a week before
@@ -143,13 +143,6 @@ async def _reconcile(
                 await repository.add_deliveries(connection, reminder.id, "escalated", again, now)
                 escalated += 1
     return Outcome(issued, resolved, escalated)
-
-
-def targets(unit: Unit) -> list[tuple[str, str]]:
-    """Every (channel, target) that reaches ``unit``."""
-    return [
-        (name, target) for name, channel in CHANNELS.items() for target in channel.targets(unit)
-    ]
 
 
 def _publish(reminding: Reminding, opened: list[tuple[str, str, int]]) -> None:

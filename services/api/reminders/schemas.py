@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Literal
 
@@ -21,10 +22,13 @@ class ReminderDelivery(BaseModel):
     id: str = Field(description="The receiver's deduplication id: the same on every attempt")
     occasion: Literal["issued", "escalated"]
     channel: str
-    target: str
+    target: str | None = Field(
+        description="Where it goes: the e-mail address or webhook URL, shown only to the key of "
+        "the unit it reaches (null to others)"
+    )
     status: Literal["pending", "delivered", "failed"]
     attempts: int
-    last_error: str | None
+    last_error: str | None = Field(description="Why the last attempt failed, shown as target is")
     delivered_at: datetime | None
 
 
@@ -52,16 +56,36 @@ class ReminderOut(BaseModel):
     deliveries: list[ReminderDelivery]
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> ReminderOut:
+    def of(cls, row: dict[str, Any], shown: Collection[tuple[str, str]]) -> ReminderOut:
+        """The reminder, its deliveries' targets and errors (and its events' word of them) only
+        where their (channel, target) is ``shown`` (access.delivery_targets_shown)."""
         figures = {k: v for k, v in row["figures"].items() if k not in ("title", "asked")}
+        computed = ("figures", "events", "deliveries")
         return cls(
-            **{k: row[k] for k in cls.model_fields if k in row and k != "figures"},
+            **{k: row[k] for k in cls.model_fields if k in row and k not in computed},
             number=f"{row['id']}/PNV-IOC",
             title=row["figures"].get("title", {}),
             asked=row["figures"].get("asked", {}),
             figures=figures,
+            events=[_event(event, shown) for event in row["events"]],
+            deliveries=[_delivery(delivery, shown) for delivery in row["deliveries"]],
         )
 
 
 class ReminderList(BaseModel):
     reminders: list[ReminderOut]
+
+
+def _delivery(delivery: dict[str, Any], shown: Collection[tuple[str, str]]) -> ReminderDelivery:
+    if (delivery["channel"], delivery["target"]) not in shown:
+        delivery = {**delivery, "target": None, "last_error": None}
+    return ReminderDelivery.model_validate(delivery)
+
+
+def _event(event: dict[str, Any], shown: Collection[tuple[str, str]]) -> ReminderEvent:
+    """A delivery's event (delivered, delivery_failed) names its target, and its error."""
+    detail = event["detail"]
+    if "target" in detail and (detail.get("channel"), detail["target"]) not in shown:
+        hidden = {k: v for k, v in detail.items() if k not in ("target", "error")}
+        event = {**event, "detail": hidden}
+    return ReminderEvent.model_validate(event)

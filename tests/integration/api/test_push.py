@@ -25,6 +25,8 @@ from tests.integration.pipeline import eventually, read_topic
 pytestmark = pytest.mark.integration
 URL = "/v1/feeds/salinity/messages"
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+MAX_MESSAGES = 10_000  # IOC_PUSH_MAX_MESSAGES's default
+LISTED_REJECTIONS = 100  # the rejections an answer lists; it counts them all
 
 
 def _reading(station: str, minute: int, salinity: str = "9,2") -> dict[str, Any]:
@@ -60,6 +62,7 @@ async def test_a_mixed_batch_gives_exact_accepted_and_rejected_lists_and_lands_o
             {"index": 1, "error": "schema: (message): 'thoi_gian' is a required property"},
             {"index": 2, "error": "mapping: salinity_ppt = 75 ‰ is outside [0, 60]"},
         ],
+        "rejected_count": 2,
     }
     records = await read_topic(settings.kafka, settings.topics.raw("salinity"), 2)
     assert sorted((r.key, json.loads(r.value)) for r in records) == [
@@ -110,8 +113,51 @@ async def test_every_refusal_has_its_status(client: httpx.AsyncClient, db: Any) 
     assert nothing_valid.json()["rejected"] == [
         {"index": 0, "error": "schema: (message): 'ma_tram' is a required property"}
     ]
+    assert nothing_valid.json()["rejected_count"] == 1
     not_an_array = await client.post(URL, json={"ma_tram": "S1"}, headers=owner)
     assert not_an_array.status_code == 422
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_more_messages_than_a_push_may_hold_is_413_naming_the_cap(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    # 20 kB of zeros, well under the byte limit: without a cap on messages each one was listed
+    # in the answer (a 5 MB body of them: 2.6 million entries, ~150 MB of JSON, kept as jsonb).
+    owner = await _agency(db)
+    too_many = await client.post(URL, json=[0] * (MAX_MESSAGES + 1), headers=owner)
+    ndjson = {**owner, "Content-Type": "application/x-ndjson"}
+    too_many_lines = await client.post(URL, content=b"0\n" * (MAX_MESSAGES + 1), headers=ndjson)
+    for response in (too_many, too_many_lines):
+        assert response.status_code == 413
+        assert response.json() == {
+            "error": "payload_too_large",
+            "detail": "the body holds more than 10,000 messages; send smaller batches",
+        }
+    blank_lines_are_not_messages = b"\n\n".join([b"0"] * MAX_MESSAGES)
+    at_the_cap = await client.post(URL, content=blank_lines_are_not_messages, headers=ndjson)
+    assert at_the_cap.status_code == 422  # every one read, and refused for what it is
+    assert at_the_cap.json()["rejected_count"] == MAX_MESSAGES
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_answer_lists_the_first_rejections_and_counts_them_all(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    owner = {**await _agency(db), "Content-Type": "application/json", "Idempotency-Key": "k-many"}
+    mostly_bad = _body(*[{"x": n} for n in range(150)], _reading("S1", 0))
+    first = await client.post(URL, content=mostly_bad, headers=owner)
+    again = await client.post(URL, content=mostly_bad, headers=owner)  # the kept answer
+    for response in (first, again):
+        assert response.status_code == 202
+        answer = response.json()
+        assert (answer["accepted"], answer["rejected_count"]) == (1, 150)
+        assert [r["index"] for r in answer["rejected"]] == list(range(LISTED_REJECTIONS))
+
+    nothing_valid = await client.post(URL, json=[{"x": 1}] * 150, headers=await _agency(db))
+    assert nothing_valid.status_code == 422
+    assert nothing_valid.json()["rejected_count"] == 150
+    assert len(nothing_valid.json()["rejected"]) == LISTED_REJECTIONS
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -184,7 +230,10 @@ async def test_a_retry_while_the_first_is_in_flight_gets_409(
     body = _body(_reading("S1", 0))
     digest = idempotency.request_hash("salinity", "application/json", body)
     async with db_connection(db) as connection:
-        assert await idempotency.claim(connection, "snnmt", "k-busy", digest) is None
+        claimed = await idempotency.claim(
+            connection, "snnmt", "k-busy", digest, now=datetime.now(UTC), kept=timedelta(days=1)
+        )
+        assert claimed is None
     headers = {**await _agency(db), "Content-Type": "application/json", "Idempotency-Key": "k-busy"}
     response = await client.post(URL, content=body, headers=headers)
     assert response.status_code == 409
@@ -288,3 +337,32 @@ async def test_a_body_that_trickles_in_too_slowly_gets_408(
             headers = {**await _agency(db), "Content-Type": "application/json"}
             response = await slow_client.post(URL, content=trickle(), headers=headers)
     assert response.status_code == 408
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_api_purges_idempotency_keys_kept_their_time_by_its_clock(
+    settings: CommonSettings, db: Any
+) -> None:
+    now = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # the API's clock, pinned
+    kept = timedelta(hours=24)
+    for key, age in (("old", kept + timedelta(minutes=1)), ("young", kept - timedelta(minutes=1))):
+        await db.execute(
+            "INSERT INTO idempotency_keys (agency, key, request_hash, response_status,"
+            " response_body, created_at) VALUES ('snnmt', $1, 'h', 202, '{}'::jsonb, $2)",
+            key,
+            now - age,
+        )
+    purging = replace(
+        api_settings(settings),
+        idempotency_kept=kept,
+        idempotency_purge_every_s=0.1,
+    )
+    app = create_app(purging, clock=lambda: now)
+    async with app.router.lifespan_context(app):
+
+        async def purged() -> bool:
+            left: int = await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE key = 'old'")
+            return left == 0
+
+        await eventually(purged, within_s=10)
+    assert [row["key"] for row in await db.fetch("SELECT key FROM idempotency_keys")] == ["young"]

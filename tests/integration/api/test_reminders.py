@@ -53,6 +53,7 @@ from tests.integration.processes import free_port, run_ioc, running_service, ser
 pytestmark = pytest.mark.integration
 
 SECRET = "webhook-secret-for-tests"
+HOOK_TOKEN = "t0ken-in-the-hooks-query"  # as some receivers take theirs: never in a log line
 DOSSIERS = "admin-dossiers"
 TASKS = "programme-tasks"
 COMMUNES = {
@@ -147,7 +148,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/ioc-hook"
+        yield state, f"http://127.0.0.1:{server.server_address[1]}/ioc-hook?token={HOOK_TOKEN}"
     finally:
         server.shutdown()
         server.server_close()
@@ -232,8 +233,10 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
     served: Served,
     mailbox: tuple[Mailbox, int],
     receiver: tuple[Receiver, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    box, hook = mailbox[0], receiver[0]
+    box, (hook, hook_url) = mailbox[0], receiver
+    caplog.set_level(logging.WARNING, logger="ioc.reminders")
     days = ["2026-11-23", "2026-11-24", "2026-11-25"]
     ingest = Ingest(settings, feeds)
     await ingest(
@@ -278,6 +281,12 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
         signed = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
         assert headers["X-IOC-Signature"] == f"sha256={signed}"
         assert json.loads(body)["reminder"]["id"] == missed["id"]
+    # The failures were logged, the hook's URL without its query (where its token is).
+    logged = [r.getMessage() for r in caplog.records]
+    failures = [m for m in logged if m.startswith(f"reminder {missed['id']}: webhook delivery")]
+    assert len(failures) == 3
+    assert all("/ioc-hook?[redacted]" in line for line in failures)
+    assert not [r for r in caplog.records if HOOK_TOKEN in r.getMessage()]
 
     keys = {
         unit: {"Authorization": f"Bearer {await new_key(database_url, 'agency', unit)}"}
@@ -292,6 +301,17 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
     shown = (await client.get(url, headers=keys["tthcc"])).json()
     webhook = next(d for d in shown["deliveries"] if d["channel"] == "webhook")
     assert (webhook["status"], webhook["attempts"]) == ("delivered", 4)
+    assert webhook["target"] == hook_url  # the unit's own key sees where its own went
+    # A reader key (the wall's, on a screen in a public room) sees how each delivery went,
+    # never where it went nor why it failed.
+    listed = (await client.get("/v1/reminders", headers=reader)).json()["reminders"]
+    for seen in [(await client.get(url, headers=reader)).json(), *listed]:
+        assert seen["deliveries"]
+        for delivery in seen["deliveries"]:
+            assert (delivery["target"], delivery["last_error"]) == (None, None)
+            assert delivery["status"] in ("pending", "delivered")
+        for event in seen["events"]:
+            assert not {"target", "error"} & set(event["detail"]), event
     pdf = await client.get(f"{url}/notice.pdf", headers=reader)
     assert pdf.headers["content-type"] == "application/pdf"
     assert "Số: " + shown["number"] in pdf_text(pdf.content)
@@ -303,12 +323,21 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
         await served.deliver(t1 + timedelta(seconds=second))
     escalated = (await client.get(url, headers=keys["tthcc"])).json()
     assert (escalated["status"], escalated["escalated_to"]) == ("escalated", "vpubnd")
+    # Each unit sees where its own deliveries went, not the other's.
+    targets = {d["target"] for d in escalated["deliveries"]}
+    assert targets == {"tthcc@camau.gov.vn", hook_url, None}
     [again] = [m for m in box.to("chidao.so@camau.gov.vn") if number in m["Subject"]]
     assert again["Subject"].startswith("[Nhắc lại]")
+    # A webhook carries the reminder with only its own delivery's target shown.
+    for _, body, _ in hook.of(missed["id"]):
+        sent = json.loads(body)["reminder"]["deliveries"]
+        assert {d["target"] for d in sent} == {hook_url, None}
 
     # The office it was escalated to sees it; only the department answers for it.
     office = {"Authorization": f"Bearer {await new_key(database_url, 'agency', 'vpubnd')}"}
-    assert (await client.get(url, headers=office)).status_code == 200
+    as_office = await client.get(url, headers=office)
+    assert as_office.status_code == 200
+    assert {d["target"] for d in as_office.json()["deliveries"]} == {"chidao.so@camau.gov.vn", None}
     seen = (await client.get("/v1/reminders", headers=office)).json()["reminders"]
     assert missed["id"] in [r["id"] for r in seen]
     assert all("vpubnd" in (r["unit"], r["escalated_to"]) for r in seen)
@@ -467,13 +496,23 @@ async def test_a_reminder_issued_by_hand_that_cannot_be_delivered_is_given_up_lo
     [given_up] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "given up after 3 attempts" in given_up.getMessage()
     assert REMINDERS_UNDELIVERED.labels(channel="email")._value.get() == 1
-    reader = {"Authorization": f"Bearer {await new_key(settings.database_url, 'reader', 'ops')}"}
-    shown = (await served.client.get(f"/v1/reminders/{reminder}", headers=reader)).json()
+    # The unit's own key sees why its delivery failed; a reader key (the wall's) that it
+    # failed, not the mail relay's address nor the error.
+    own = {"Authorization": f"Bearer {await new_key(settings.database_url, 'agency', 'sxd')}"}
+    shown = (await served.client.get(f"/v1/reminders/{reminder}", headers=own)).json()
     [mail] = shown["deliveries"]
     assert (mail["status"], mail["attempts"]) == ("failed", 3)
+    assert f"SMTP 127.0.0.1:{nobody}" in mail["last_error"]
     assert "Connection refused" in mail["last_error"]
     assert [e["event"] for e in shown["events"]] == ["issued", "delivery_failed"]
+    assert shown["events"][1]["detail"]["error"] == mail["last_error"]
     assert shown["events"][0]["actor"].startswith("operator ")
+    reader = {"Authorization": f"Bearer {await new_key(settings.database_url, 'reader', 'ops')}"}
+    as_reader = (await served.client.get(f"/v1/reminders/{reminder}", headers=reader)).json()
+    [mail] = as_reader["deliveries"]
+    assert (mail["channel"], mail["status"], mail["attempts"]) == ("email", "failed", 3)
+    assert (mail["target"], mail["last_error"]) == (None, None)
+    assert as_reader["events"][1]["detail"] == {"channel": "email"}
 
     assert f"{reminder}  open" in ioc("list", "--unit", "sxd")
     ioc("resolve", str(reminder), "--how", "camera thay mới")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.api.access import (
+    delivery_targets_shown,
     key_hash_of,
     may_read_indicators,
     require_push,
@@ -13,6 +14,8 @@ from services.api.access import (
 from services.api.errors import Forbidden
 from services.common.feeds import FeedDefinition
 from services.common.keys import Principal, hash_key
+from services.common.units import load_units
+from tests.conftest import SCHEMAS_DIR
 
 READER = Principal(1, "reader", "ioc-wall")
 
@@ -55,3 +58,15 @@ def test_an_agency_reads_and_pushes_only_its_own_feeds(feeds: dict[str, FeedDefi
             require_read(agency, feed)
         with pytest.raises(Forbidden):
             require_push(agency, feed)
+
+
+def test_only_a_units_own_key_sees_where_its_reminders_went(
+    feeds: dict[str, FeedDefinition],
+) -> None:
+    units = load_units(SCHEMAS_DIR, feeds)
+    assert delivery_targets_shown(READER, units) == frozenset()
+    tthcc = Principal(3, "agency", "tthcc")
+    assert delivery_targets_shown(tthcc, units) == {("email", "tthcc@camau.gov.vn")}
+    # The office its reminders escalate to sees its own contacts, not the centre's.
+    office = Principal(4, "agency", "vpubnd")
+    assert delivery_targets_shown(office, units) == {("email", "chidao.so@camau.gov.vn")}

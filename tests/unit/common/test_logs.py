@@ -57,3 +57,21 @@ def test_an_exception_is_kept_redacted() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert "ConnectionError" in line["error"]
     assert "s3cret" not in line["error"]
+
+
+def test_a_urls_credentials_and_query_never_reach_a_line() -> None:
+    # A webhook's URL may carry its token in the query or as its user; the host and path stay.
+    message = (
+        "webhook delivery to https://hooks.example.vn/ioc?token=t0ps3cret&unit=tthcc failed; "
+        "also https://bot:b0tpass@chat.example.vn/x and https://a1b2c3token@hooks.example.vn/y"
+    )
+    expected = (
+        "webhook delivery to https://hooks.example.vn/ioc?[redacted] failed; "
+        "also https://bot:[redacted]@chat.example.vn/x and https://[redacted]@hooks.example.vn/y"
+    )
+    assert redact(message) == expected
+    for formatter in (JsonFormatter(), RedactingFormatter("%(message)s")):
+        text = formatter.format(_record(message))
+        for secret in ("t0ps3cret", "b0tpass", "a1b2c3token"):
+            assert secret not in text
+    assert redact("GET /v1/reminders?unit=sxd") == "GET /v1/reminders?unit=sxd"  # not a URL

@@ -22,7 +22,7 @@ class Outgoing:
     """One delivery of a reminder's notice to one target of one channel."""
 
     id: uuid.UUID  # the same on every attempt: the receiver drops duplicates by it
-    reminder: dict[str, object]  # as GET /v1/reminders/{id} shows it
+    reminder: dict[str, object]  # as GET /v1/reminders/{id} shows it, only its target shown
     occasion: str  # issued, escalated
     target: str
     notice: Notice  # rendered only by a channel that sends the document (e-mail)
@@ -47,3 +47,10 @@ def _registry() -> dict[str, Channel]:
 
 
 CHANNELS: dict[str, Channel] = _registry()
+
+
+def targets(unit: Unit) -> list[tuple[str, str]]:
+    """Every (channel, target) that reaches ``unit``."""
+    return [
+        (name, target) for name, channel in CHANNELS.items() for target in channel.targets(unit)
+    ]
