@@ -22,6 +22,9 @@ CONTROLLER_PORT=${IOC_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
 KAFKA_NODES=${IOC_KAFKA_NODES:-1}
 API_PORT=${IOC_API_PORT:-8000}
 KAFKA_HEAP=${IOC_KAFKA_HEAP:--Xms256m -Xmx1g}
+# Broker settings over server.properties.in, space-separated key=value (make test's pass with
+# the clock a year ahead takes records stamped ahead of the broker's own clock).
+KAFKA_OVERRIDES=${IOC_KAFKA_OVERRIDES:-}
 READY_TIMEOUT=${IOC_READY_TIMEOUT:-90}
 MIN_FREE_MB=${IOC_MIN_FREE_MB:-1024}
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -256,12 +259,14 @@ start_kafka_node() {
       -c "$dir/server.properties" >"$LOGS/$name-format.log" 2>&1 \
       || die "formatting $name's storage failed (see $LOGS/$name-format.log)"
   fi
+  local overrides=() setting
+  for setting in $KAFKA_OVERRIDES; do overrides+=(--override "$setting"); done
   say "starting $name on 127.0.0.1:$port"
   # A fresh log each start: readiness is read from it.
   # shellcheck disable=SC2086 # the heap flags are meant to split
   nohup java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$ROOT/deploy/kafka/log4j2.yaml" \
-    -cp "$cp" kafka.Kafka "$dir/server.properties" >"$LOGS/$name.log" 2>&1 </dev/null &
+    -cp "$cp" kafka.Kafka "$dir/server.properties" "${overrides[@]}" >"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN/$name.pid"
 }
 
@@ -330,7 +335,7 @@ status() {
 }
 
 # The store's TimescaleDB, and the tests' own tools: Prometheus and promtool (alert rules),
-# Chromium (the wall page).
+# Chromium (the wall page), faketime (no test tied to the real clock).
 tools() {
   "$ROOT/deploy/timescaledb.sh"
   if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
@@ -341,6 +346,7 @@ tools() {
   command -v systemd-analyze >/dev/null || apt_install systemd  # the units' checks
   command -v buildah >/dev/null || apt_install buildah  # the image's test
   command -v debootstrap >/dev/null || apt_install debootstrap
+  command -v faketime >/dev/null || apt_install faketime  # the suite again a year ahead
   # The reminders' PDF notices: a font with Vietnamese letters (IOC_PDF_FONT).
   [ -f "$DEJAVU" ] || apt_install fonts-dejavu-core
 }

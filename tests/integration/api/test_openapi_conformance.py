@@ -37,7 +37,8 @@ from tests.integration.conftest import (
 )
 from tests.integration.processes import free_port, running_service, service_env
 
-pytestmark = pytest.mark.integration
+# Schemathesis's runner waits on its threads with timeouts, which libfaketime leaves hanging.
+pytestmark = [pytest.mark.integration, pytest.mark.real_clock]
 ARTIFACTS = REPO_ROOT / "artifacts"
 # Per operation; `make test-faults` (IOC_FAULTS=full) tries many more.
 MAX_EXAMPLES = "300" if os.environ.get("IOC_FAULTS") == "full" else "40"

@@ -167,6 +167,7 @@ async def test_a_fresh_store_inherits_no_job_history(timescale: Any) -> None:
     assert [(j.name, j.failures, j.last_error) for j in jobs if j.failures] == []
 
 
+@pytest.mark.real_clock  # under libfaketime TimescaleDB's scheduler never starts the new job
 @pytest.mark.asyncio(loop_scope="session")
 async def test_a_failing_job_is_listed_by_ioc_info_and_published_as_a_metric(
     database_url: str, timescale: Any
