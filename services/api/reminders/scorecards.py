@@ -1,12 +1,15 @@
 """A unit's scorecard, pure: for the day being evaluated from the situation, and over 7 and 30
 days from the stored days (the mean of each score over the days that have one).
 
-- đúng, đủ, sạch, sống: the means over the unit's feeds (the quality report's scores);
+- đúng, đủ, sạch, sống: the means over the unit's feeds (the quality report's scores); a
+  commune/ward owns no feed, its own figures on time are its timeliness alone;
 - timeliness: the share of the unit's obligations on time now (a feed live; a daily figure
   held by its deadline); what lags, and by how much, in ``lagging``;
 - quarantine ratio: quarantined records over received ones, its feeds together;
 - the programme: tasks it leads, done, overdue, due within 14 days and not done, completion;
-- the score the ranking orders by: the mean of the scores the unit has.
+- the score the ranking orders by: the mean of the scores the unit has, each figure once;
+  units are ranked within their kind (a ward's one or two scores never against a department's
+  six).
 """
 
 from __future__ import annotations
@@ -14,15 +17,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, get_args
 
 from services.api.feeds.status import days_behind, feed_status
 from services.api.programme.tasks import TASK_DONE
 from services.api.quality import scores
 from services.api.reminders.situation import Situation
-from services.common.units import Unit
+from services.common.units import Unit, UnitKind
 
-T = TypeVar("T")
 UnitHistory = Mapping[date, Mapping[str, float | None]]  # a unit's stored days
 DUE_SOON_DAYS = 14
 SCORES = ("correct", "sufficient", "clean", "live", "timeliness", "completion_rate")
@@ -102,8 +104,7 @@ def _own_figures(unit: Unit, situation: Situation) -> dict[str, Any]:
             lagging.append({"feed": feed_name, "entity": unit.code, "days_behind": behind})
     if not on_time:
         return {}
-    live = [1.0 if ok else 0.0 for ok in on_time]
-    return {"live": scores.mean(live), "timeliness": scores.mean(live), "lagging": lagging}
+    return {"timeliness": scores.mean(1.0 if ok else 0.0 for ok in on_time), "lagging": lagging}
 
 
 def _behind(feed: str, newest: Any, situation: Situation) -> dict[str, Any]:
@@ -129,23 +130,31 @@ def over_days(history: UnitHistory, today: date, days: int) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class Ranked:
     unit: str
+    kind: UnitKind
     score: float
-    rank: int
-    movement: int | None  # places gained since the week before (negative: lost)
+    rank: int  # within its kind
+    movement: int | None  # places gained within its kind since the week before (negative: lost)
 
 
-def ranking(history: Mapping[str, UnitHistory], today: date, days: int = 7) -> list[Ranked]:
-    """Units by their score over ``days`` days, best first (ties by code); movement against the
-    same ranking a week earlier."""
-    now = _order(history, today, days)
-    before = {
-        unit: place
-        for place, (unit, _) in enumerate(_order(history, today - timedelta(days=7), days), 1)
-    }
-    return [
-        Ranked(unit, score, place, before[unit] - place if unit in before else None)
-        for place, (unit, score) in enumerate(now, 1)
-    ]
+def ranking(
+    history: Mapping[str, UnitHistory], kinds: Mapping[str, UnitKind], today: date, days: int = 7
+) -> list[Ranked]:
+    """Units by their score over ``days`` days within their kind (departments among
+    departments, communes among communes), each kind best first (ties by code), departments
+    first; movement against the same ranking a week earlier. A unit of no known kind is left
+    out."""
+    ranked = []
+    for kind in get_args(UnitKind):
+        of_kind = {unit: days_ for unit, days_ in history.items() if kinds.get(unit) == kind}
+        before = {
+            unit: place
+            for place, (unit, _) in enumerate(_order(of_kind, today - timedelta(days=7), days), 1)
+        }
+        ranked += [
+            Ranked(unit, kind, score, place, before[unit] - place if unit in before else None)
+            for place, (unit, score) in enumerate(_order(of_kind, today, days), 1)
+        ]
+    return ranked
 
 
 def _order(history: Mapping[str, UnitHistory], today: date, days: int) -> list[tuple[str, float]]:
@@ -153,9 +162,25 @@ def _order(history: Mapping[str, UnitHistory], today: date, days: int) -> list[t
     return sorted(((u, s) for u, s in scored if s is not None), key=lambda us: (-us[1], us[0]))
 
 
-def leaders_and_laggards(ranked: Iterable[T], each: int = 3) -> tuple[list[T], list[T]]:
-    """The ``each`` best, and the ``each`` weakest (weakest first) among the others: with few
-    units ranked, no unit is both recognised and followed up."""
-    order = list(ranked)
-    leaders = order[:each]
-    return leaders, list(reversed(order[len(leaders) :]))[:each]
+class OfKind(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+
+K = TypeVar("K", bound=OfKind)
+
+
+def leaders_and_laggards(ranked: Iterable[K], each: int = 3) -> tuple[list[K], list[K]]:
+    """Within each kind, in the ranking's order: the ``each`` best, and the ``each`` weakest
+    (weakest first) among the others: with few units ranked, no unit is both recognised and
+    followed up."""
+    by_kind: dict[str, list[K]] = {}
+    for entry in ranked:
+        by_kind.setdefault(entry.kind, []).append(entry)
+    leaders: list[K] = []
+    laggards: list[K] = []
+    for order in by_kind.values():
+        best = order[:each]
+        leaders += best
+        laggards += list(reversed(order[len(best) :]))[:each]
+    return leaders, laggards

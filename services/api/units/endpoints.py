@@ -27,7 +27,7 @@ from services.api.units.schemas import (
     WindowScores,
 )
 from services.common.province import province_day
-from services.common.units import Unit
+from services.common.units import Unit, UnitKind
 
 router = APIRouter(tags=["units"], responses=error_responses(401, 403))
 RANKING_DAYS = 7
@@ -52,25 +52,31 @@ async def list_units(caller: Caller, connection: Connection, state: State) -> Un
 
 
 @router.get("/v1/units/ranking", response_model=Ranking)
-async def unit_ranking(caller: Caller, connection: Connection, state: State) -> Ranking:
-    """Units by their score over the last 7 days, with the places each gained or lost since the
-    week before: the leaders to recognise, the laggards to follow up."""
+async def unit_ranking(
+    caller: Caller, connection: Connection, state: State, kind: UnitKind | None = None
+) -> Ranking:
+    """Units by their score over the last 7 days within their kind (departments among
+    departments, communes/wards among communes/wards; ``kind`` for one of them), with the places
+    each gained or lost since the week before: the leaders to recognise, the laggards to follow
+    up, of each kind."""
     require_indicators(caller)
     now = state.clock()
     today = province_day(now)
     history = await repository.score_history(connection, today - timedelta(days=HISTORY_DAYS))
     units = state.reminding.units.by_code
+    kinds = {code: unit.kind for code, unit in units.items()}
     ranked = [
         RankedUnit(
             rank=r.rank,
             unit=r.unit,
+            kind=r.kind,
             name=units[r.unit].name,
             name_en=units[r.unit].name_en,
             score=r.score,
             movement=r.movement,
         )
-        for r in ranking(history, today, RANKING_DAYS)
-        if r.unit in units
+        for r in ranking(history, kinds, today, RANKING_DAYS)
+        if kind is None or r.kind == kind
     ]
     leaders, laggards = leaders_and_laggards(ranked)
     return Ranking(

@@ -59,17 +59,22 @@ class UnitDetail(UnitOut):
 
 
 class RankedUnit(BaseModel):
-    rank: int
+    rank: int = Field(description="Within its kind, from 1")
     unit: str
+    kind: str = Field(description="department or commune: ranked among its kind")
     name: str
     name_en: str
     score: float
-    movement: int | None = Field(description="Places gained since a week before; null: unranked")
+    movement: int | None = Field(
+        description="Places gained within its kind since a week before; null: unranked"
+    )
 
 
 class Ranking(BaseModel):
     as_of: datetime
     window_days: int
-    units: list[RankedUnit] = Field(description="Best first")
-    leaders: list[RankedUnit] = Field(description="The three best")
-    laggards: list[RankedUnit] = Field(description="The three weakest, weakest first")
+    units: list[RankedUnit] = Field(description="Departments, then communes/wards; best first")
+    leaders: list[RankedUnit] = Field(description="The three best of each kind")
+    laggards: list[RankedUnit] = Field(
+        description="The three weakest of each kind (not among its leaders), weakest first"
+    )

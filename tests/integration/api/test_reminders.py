@@ -7,9 +7,10 @@ exactly one reminder to its department (two evaluations at once still one), deli
 (its PDF notice attached) and by a webhook that fails three times first; escalated when left
 open; acknowledged with the department's key (another department's key: 404); resolved when
 the feed catches up, while a ward still behind gets its own. An overdue task raises one reminder
-to its lead unit; a task naming no known unit is shown in the quality report. The ranking is
-checked against the test's own computation. A reminder that cannot be delivered is given up
-loudly; two API processes evaluating at once raise one reminder per cause."""
+to its lead unit; a task naming no known unit is shown in the quality report. The ranking (within
+each kind of unit) is checked against the test's own computation. A reminder that cannot be
+delivered is given up loudly; two API processes evaluating at once raise one reminder per
+cause."""
 
 from __future__ import annotations
 
@@ -409,12 +410,32 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
         )
     finally:
         await connection.close()
-    expected = sorted(
-        ((r["unit"], round(r["score"], 4)) for r in rows), key=lambda us: (-us[1], us[0])
-    )
-    assert [(u["unit"], u["score"]) for u in ranking["units"]] == expected
-    assert [u["unit"] for u in ranking["leaders"]] == [u for u, _ in expected[:3]]
-    assert [u["unit"] for u in ranking["laggards"]] == [u for u, _ in reversed(expected[-3:])]
+    expected = {}  # within each kind: departments among departments, communes among communes
+    for kind in ("department", "commune"):
+        scored = [
+            (r["unit"], round(r["score"], 4))
+            for r in rows
+            if (r["unit"] in COMMUNES) == (kind == "commune")
+        ]
+        expected[kind] = [
+            (kind, unit, score, place)
+            for place, (unit, score) in enumerate(sorted(scored, key=lambda us: (-us[1], us[0])), 1)
+        ]
+    assert expected["department"]
+    assert expected["commune"]
+    shown = [(u["kind"], u["unit"], u["score"], u["rank"]) for u in ranking["units"]]
+    assert shown == expected["department"] + expected["commune"]
+    leaders = [e[1] for each in expected.values() for e in each[:3]]
+    laggards = [e[1] for each in expected.values() for e in list(reversed(each[3:]))[:3]]
+    assert [u["unit"] for u in ranking["leaders"]] == leaders
+    assert [u["unit"] for u in ranking["laggards"]] == laggards
+    one_kind = await client.get("/v1/units/ranking", params={"kind": "commune"}, headers=reader)
+    communes = one_kind.json()
+    shown = [(u["kind"], u["unit"], u["score"], u["rank"]) for u in communes["units"]]
+    assert shown == expected["commune"]
+    assert [u["unit"] for u in communes["leaders"]] == [e[1] for e in expected["commune"][:3]]
+    unknown = await client.get("/v1/units/ranking", params={"kind": "ward"}, headers=reader)
+    assert unknown.status_code == 422
 
 
 @pytest.mark.asyncio(loop_scope="session")

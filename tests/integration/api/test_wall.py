@@ -1,8 +1,8 @@
 """The wall page as a person sees it, in headless Chromium (Debian's) against a real API
 process: every indicator as a tile, a stale feed shown as stale, an update arriving live, the
 English toggle, and a clear "connection lost" when the API goes away; the units to remind and
-the ranking of units, in both languages. Screenshots are kept in artifacts/ for a person to
-look at."""
+the ranking of units (leaders and laggards of each kind), in both languages. Screenshots are
+kept in artifacts/ for a person to look at."""
 
 from __future__ import annotations
 
@@ -159,6 +159,20 @@ async def test_the_wall_shows_the_units_to_remind_and_the_ranking_in_both_langua
             assert [await li.get_attribute("data-unit") for li in await leaders.all()] == [
                 u["unit"] for u in ranking["leaders"]
             ]
+            # Leaders and laggards of each kind, under its name, each numbered by its place.
+            kinds = page.locator("#ranking ol.leaders")
+            assert (
+                [await ol.get_attribute("data-kind") for ol in await kinds.all()]
+                == list(dict.fromkeys(u["kind"] for u in ranking["leaders"]))
+                == ["department", "commune"]
+            )
+            assert await page.locator("#ranking div.leaders h4").all_inner_texts() == [
+                "Sở, ban, ngành",
+                "Xã, phường",
+            ]
+            assert [await li.get_attribute("value") for li in await leaders.all()] == [
+                str(u["rank"]) for u in ranking["leaders"]
+            ]
             first = ranking["leaders"][0]
             shown = await leaders.first.inner_text()
             assert shown.startswith(first["name"])
@@ -174,6 +188,10 @@ async def test_the_wall_shows_the_units_to_remind_and_the_ranking_in_both_langua
                 "document.querySelector('#remind .title').textContent === 'Units to remind'"
             )
             assert (await leaders.first.inner_text()).startswith(first["name_en"])
+            assert await page.locator("#ranking div.leaders h4").all_inner_texts() == [
+                "Departments",
+                "Communes and wards",
+            ]
             assert "Figures missing past the deadline two days running: 1" in (
                 await page.locator("#remind .causes li").all_inner_texts()
             )

@@ -68,6 +68,18 @@ def test_a_ward_behind_while_the_feed_is_on_time_is_reminded_itself() -> None:
     assert scores.lagging == [{"feed": "admin-dossiers", "entity": "32201", "days_behind": 2}]
 
 
+def test_a_wards_own_figures_on_time_count_once_in_its_score() -> None:
+    # On time with its figures, one task led and not done: half, not on time counted twice.
+    seen = situation(
+        newest_by_entity={"admin-dossiers": {"32150": local_day(27)}},
+        tasks=(task("W", "UBND Xã Phú Tân", date(2026, 12, 31), "in_progress"),),
+    )
+    scores = day_scores(UNITS.by_code["32150"], seen)
+    assert (scores.timeliness, scores.completion_rate) == (1.0, 0.0)
+    assert scores.live is None  # sống is a feed's; a ward owns none
+    assert scores.score == 0.5
+
+
 def test_one_day_behind_is_late_but_not_yet_reminded() -> None:
     seen = situation(newest={"admin-dossiers": local_day(26)})
     assert found("missed-deadline", seen) == []
@@ -141,7 +153,7 @@ def test_the_ranking_orders_by_the_week_and_says_who_moved() -> None:
         "c": {today: {"score": 0.5}},
         "d": {week_ago: {"score": 0.1}},
     }
-    ranked = ranking(history, today)
+    ranked = ranking(history, dict.fromkeys(history, "department"), today)
     assert [(r.unit, r.rank, r.movement) for r in ranked] == [
         ("a", 1, 1),
         ("b", 2, -1),
@@ -150,6 +162,31 @@ def test_the_ranking_orders_by_the_week_and_says_who_moved() -> None:
     leaders, laggards = leaders_and_laggards(ranked, each=2)
     assert [r.unit for r in leaders] == ["a", "b"]
     assert [r.unit for r in laggards] == ["c"]  # the rest, weakest first: never a leader twice
+
+
+def test_units_are_ranked_within_their_kind_each_saying_its_kind() -> None:
+    today = date(2026, 11, 27)
+    week_ago = today - timedelta(days=7)
+    history = {
+        "32150": {today: {"score": 1.0}},  # a ward on time: never above a department's place
+        "snnmt": {today: {"score": 0.7}, week_ago: {"score": 0.9}},
+        "syt": {today: {"score": 0.8}, week_ago: {"score": 0.6}},
+        "32201": {today: {"score": 0.4}, week_ago: {"score": 0.5}},
+    }
+    kinds = {code: unit.kind for code, unit in UNITS.by_code.items()}
+    ranked = ranking(history, kinds, today)
+    assert [(r.kind, r.unit, r.rank, r.movement) for r in ranked] == [
+        ("department", "syt", 1, 1),
+        ("department", "snnmt", 2, -1),
+        ("commune", "32150", 1, None),
+        ("commune", "32201", 2, -1),  # first of its kind a week ago, behind no department
+    ]
+    leaders, laggards = leaders_and_laggards(ranked, each=1)
+    assert [(r.kind, r.unit) for r in leaders] == [("department", "syt"), ("commune", "32150")]
+    assert [(r.kind, r.unit) for r in laggards] == [
+        ("department", "snnmt"),
+        ("commune", "32201"),
+    ]
 
 
 def test_retries_double_then_give_up() -> None:
