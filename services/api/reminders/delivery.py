@@ -14,7 +14,7 @@ from typing import Any
 
 from services.api.metrics import REMINDER_DELIVERIES, REMINDERS_UNDELIVERED
 from services.api.reminders import repository
-from services.api.reminders.channels import CHANNELS, DeliveryError, Outgoing
+from services.api.reminders.channels import CHANNELS, DeliveryError, Outgoing, reached
 from services.api.reminders.evaluator import Reminding
 from services.api.reminders.notice import Notice
 from services.api.reminders.schemas import ReminderOut
@@ -47,6 +47,8 @@ async def deliver_due(pool: Any, reminding: Reminding, now: datetime) -> int:
                 reminder=ReminderOut.of(row, shown).model_dump(mode="json"),
                 occasion=due.occasion,
                 target=due.target,
+                unit=reached(reminding.units, due.channel, due.target),
+                at=now,
                 notice=Notice.of(row, reminding.units, settings.issuing_body),
             )
             try:

@@ -19,7 +19,7 @@ from services.api.metrics import REMINDERS_OPEN
 from services.api.programme.repository import read_tasks
 from services.api.quality.repository import received_since
 from services.api.quality.service import WINDOW, quality_report
-from services.api.reminders import repository
+from services.api.reminders import channels, repository
 from services.api.reminders.causes import Found
 from services.api.reminders.channels import targets
 from services.api.reminders.rules import Rule, load_rules
@@ -50,8 +50,11 @@ class Reminding:
     def load(
         cls, schemas_dir: Path, feeds: Mapping[str, FeedDefinition], settings: ReminderSettings
     ) -> Reminding:
-        """The units and rules under ``schemas_dir``, checked against the feeds."""
-        return cls(feeds, load_units(schemas_dir, feeds), load_rules(schemas_dir), settings)
+        """The units and rules under ``schemas_dir``, checked against the feeds, and the units
+        against the channels' settings."""
+        units = load_units(schemas_dir, feeds)
+        channels.check(units, settings)
+        return cls(feeds, units, load_rules(schemas_dir), settings)
 
 
 @dataclass(frozen=True, slots=True)

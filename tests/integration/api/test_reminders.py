@@ -10,7 +10,7 @@ the feed catches up, while a ward still behind gets its own. An overdue task rai
 to its lead unit; a task naming no known unit is shown in the quality report. The ranking (within
 each kind of unit) is checked against the test's own computation. A reminder that cannot be
 delivered is given up loudly; two API processes evaluating at once raise one reminder per
-cause."""
+cause. E-mail goes only to a relay whose certificate the configured CA signed."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ import io
 import json
 import logging
 import shutil
+import ssl
 import threading
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -41,12 +43,17 @@ from aiosmtpd.controller import Controller
 
 from services.api.app import create_app
 from services.api.metrics import REMINDERS_UNDELIVERED
+from services.api.reminders.channels import DeliveryError, Outgoing
+from services.api.reminders.channels.email import Email
 from services.api.reminders.delivery import deliver_due
 from services.api.reminders.evaluator import Reminding, evaluate
+from services.api.reminders.notice import Notice
+from services.api.reminders.settings import ReminderSettings
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
 from services.common.settings import CommonSettings
 from tests.integration.api.conftest import api_settings
+from tests.integration.certificates import signed, throwaway_ca
 from tests.integration.conftest import new_key
 from tests.integration.pipeline import Ingest, eventually
 from tests.integration.processes import free_port, run_ioc, running_service, service_env
@@ -156,6 +163,15 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
 
 
 @pytest.fixture
+def webhook_secrets(tmp_path: Path) -> Path:
+    """IOC_WEBHOOK_SECRETS_DIR: the Public Service Centre's secret, the one unit with a hook."""
+    folder = tmp_path / "webhook-secrets"
+    folder.mkdir()
+    (folder / "tthcc").write_text(SECRET + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
 def schemas(tmp_path: Path, receiver: tuple[Receiver, str]) -> Path:
     """The project's schemas, with the Public Service Centre's webhook at the test receiver."""
     copied = tmp_path / "schemas"
@@ -195,7 +211,7 @@ async def served(
             configured.reminders,
             smtp_host="127.0.0.1",
             smtp_port=mailbox[1],
-            webhook_secret=SECRET,
+            webhook_secrets={"tthcc": SECRET},
             retry_base_s=1.0,
             max_attempts=5,
         ),
@@ -279,8 +295,12 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
     ids = {headers["X-IOC-Delivery"] for headers, _, _ in posts}
     assert len(ids) == 1
     for headers, body, _ in posts:
-        signed = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-        assert headers["X-IOC-Signature"] == f"sha256={signed}"
+        # Signed with the unit's own secret over the attempt's moment (by the delivery's clock,
+        # not the wall's) and the body, as a receiver checks it.
+        t, v1 = (part.split("=", 1)[1] for part in headers["X-IOC-Signature"].split(","))
+        mac = hmac.new(SECRET.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+        assert v1 == mac
+        assert T0 <= datetime.fromtimestamp(int(t), UTC) < T0 + timedelta(seconds=30)
         assert json.loads(body)["reminder"]["id"] == missed["id"]
     # The failures were logged, the hook's URL without its query (where its token is).
     logged = [r.getMessage() for r in caplog.records]
@@ -486,9 +506,15 @@ async def test_two_api_processes_evaluating_at_once_raise_one_reminder_per_cause
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_a_reminder_issued_by_hand_that_cannot_be_delivered_is_given_up_loudly(
-    settings: CommonSettings, schemas: Path, served: Served, caplog: pytest.LogCaptureFixture
+    settings: CommonSettings,
+    schemas: Path,
+    webhook_secrets: Path,
+    served: Served,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    env = service_env(replace(settings, schemas_dir=schemas))
+    env = service_env(
+        replace(settings, schemas_dir=schemas), IOC_WEBHOOK_SECRETS_DIR=str(webhook_secrets)
+    )
 
     def ioc(*args: str) -> str:
         done = run_ioc(env, "reminders", *args)
@@ -539,6 +565,71 @@ async def test_a_reminder_issued_by_hand_that_cannot_be_delivered_is_given_up_lo
     ioc("resolve", str(reminder), "--how", "camera thay mới")
     await served.deliver(issued_at + timedelta(minutes=1))  # the metrics follow the register
     assert REMINDERS_UNDELIVERED.labels(channel="email")._value.get() == 0
+
+
+@pytest.fixture
+def tls_relay(tmp_path: Path) -> Iterator[tuple[Mailbox, int, Path]]:
+    """A relay that takes mail only after STARTTLS, its certificate from a throwaway CA (the
+    returned file)."""
+    ca = throwaway_ca(tmp_path, "ca")
+    key, cert = signed(tmp_path, "relay", "127.0.0.1", ca, server=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    box, port = Mailbox(), free_port()
+    controller = Controller(
+        box, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+    )
+    controller.start()
+    try:
+        yield box, port, ca[1]
+    finally:
+        controller.stop()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_email_goes_only_to_a_relay_whose_certificate_the_ca_signed(
+    tmp_path: Path, tls_relay: tuple[Mailbox, int, Path]
+) -> None:
+    box, port, ca = tls_relay
+    rogue = throwaway_ca(tmp_path, "rogue-ca")[1]  # a man in the middle's, as the relay sees it
+    notice = Notice(
+        number="7/PNV-IOC",
+        issued_on="Cà Mau, ngày 27 tháng 11 năm 2026",
+        issuing_body="Trung tâm IOC",
+        unit="Sở Y tế",
+        title="Thử gửi thư",
+        lines=("Một dòng.",),
+        asked="Đề nghị kiểm tra.",
+        respond_by="09 giờ 00 ngày 30/11/2026",
+        copies=(),
+        escalated=False,
+    )
+    outgoing = Outgoing(
+        id=uuid.uuid4(),
+        reminder={"id": 7},
+        occasion="issued",
+        target="vanphong.syt@camau.gov.vn",
+        unit="syt",
+        at=T0,
+        notice=notice,
+    )
+
+    def trusting(cafile: Path) -> ReminderSettings:
+        return ReminderSettings.from_env(
+            {
+                "IOC_SMTP_HOST": "127.0.0.1",
+                "IOC_SMTP_PORT": str(port),
+                "IOC_SMTP_STARTTLS": "1",
+                "IOC_SMTP_CA_FILE": str(cafile),
+            }
+        )
+
+    with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
+        await Email().send(outgoing, trusting(rogue))
+    assert box.messages == []
+    await Email().send(outgoing, trusting(ca))
+    [mail] = box.messages
+    assert mail["To"] == "vanphong.syt@camau.gov.vn"
 
 
 @pytest.mark.asyncio(loop_scope="session")

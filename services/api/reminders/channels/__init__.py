@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from services.api.reminders.notice import Notice
 from services.api.reminders.settings import ReminderSettings
-from services.common.units import Unit
+from services.common.units import Unit, Units
 
 
 class DeliveryError(Exception):
@@ -25,6 +26,8 @@ class Outgoing:
     reminder: dict[str, object]  # as GET /v1/reminders/{id} shows it, only its target shown
     occasion: str  # issued, escalated
     target: str
+    unit: str | None  # whose contact the target is now (None: no unit file names it any more)
+    at: datetime  # this attempt's moment, by the delivery's clock
     notice: Notice  # rendered only by a channel that sends the document (e-mail)
 
 
@@ -33,6 +36,11 @@ class Channel(Protocol):
 
     def targets(self, unit: Unit) -> list[str]:
         """Where this channel reaches ``unit`` (none where the unit file gives no contact)."""
+        ...
+
+    def check(self, units: Units, settings: ReminderSettings) -> None:
+        """Refuses at start (``SettingsError``, naming the unit) what this channel could not
+        send as configured."""
         ...
 
     async def send(self, outgoing: Outgoing, settings: ReminderSettings) -> None: ...
@@ -54,3 +62,15 @@ def targets(unit: Unit) -> list[tuple[str, str]]:
     return [
         (name, target) for name, channel in CHANNELS.items() for target in channel.targets(unit)
     ]
+
+
+def check(units: Units, settings: ReminderSettings) -> None:
+    """Every channel's check of the units against the settings, at start."""
+    for channel in CHANNELS.values():
+        channel.check(units, settings)
+
+
+def reached(units: Units, channel: str, target: str) -> str | None:
+    """The code of the unit whose contacts hold ``target`` on ``channel`` now, or None."""
+    holders = (u.code for u in units.by_code.values() if target in CHANNELS[channel].targets(u))
+    return next(holders, None)

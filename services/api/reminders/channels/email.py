@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+import ssl
 from email.message import EmailMessage
 
 from services.api.reminders.channels import DeliveryError, Outgoing
 from services.api.reminders.notice import render_html, render_pdf
 from services.api.reminders.settings import ReminderSettings
-from services.common.units import Unit
+from services.common.units import Unit, Units
 
 TIMEOUT_S = 20
 
@@ -20,6 +21,9 @@ class Email:
 
     def targets(self, unit: Unit) -> list[str]:
         return list(unit.emails)
+
+    def check(self, units: Units, settings: ReminderSettings) -> None:
+        pass  # without a relay each e-mail fails as "no SMTP server", visible in the register
 
     async def send(self, outgoing: Outgoing, settings: ReminderSettings) -> None:
         if settings.smtp_host is None:
@@ -67,7 +71,10 @@ def _submit(message: EmailMessage, settings: ReminderSettings) -> None:
     assert settings.smtp_host is not None
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT_S) as smtp:
         if settings.smtp_starttls:
-            smtp.starttls()
+            # Without a context Python does not check the relay's certificate, and login()
+            # would hand the password to whoever sits in between.
+            cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+            smtp.starttls(context=ssl.create_default_context(cafile=cafile))
         if settings.smtp_username and settings.smtp_password:
             smtp.login(settings.smtp_username, settings.smtp_password)
         smtp.send_message(message)

@@ -1,24 +1,30 @@
 """A signed webhook: the reminder as JSON, POSTed to the unit's URL with ``X-IOC-Delivery``
 (the same id on every retry: the receiver drops duplicates by it) and ``X-IOC-Signature``
-(``sha256=`` and the HMAC-SHA256 of the body under the shared secret). Any 2xx is delivered."""
+(``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` under the unit's own secret, as
+Stripe signs: the receiver recomputes it and refuses a ``t`` more than 5 minutes from its own
+clock, so a captured delivery cannot be replayed later). Any 2xx is delivered."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import datetime
 
 import httpx
 import orjson
 
 from services.api.reminders.channels import DeliveryError, Outgoing
 from services.api.reminders.settings import ReminderSettings
-from services.common.units import Unit
+from services.common.settings import SettingsError
+from services.common.units import Unit, Units
 
 TIMEOUT_S = 10
 
 
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def signature(secret: str, body: bytes, at: datetime) -> str:
+    t = int(at.timestamp())
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
 
 
 class Webhook:
@@ -27,11 +33,24 @@ class Webhook:
     def targets(self, unit: Unit) -> list[str]:
         return [unit.webhook] if unit.webhook else []
 
+    def check(self, units: Units, settings: ReminderSettings) -> None:
+        holders: dict[str, str] = {}
+        for unit in units.by_code.values():
+            if unit.webhook is None:
+                continue
+            if unit.code not in settings.webhook_secrets:
+                raise SettingsError(
+                    f"unit {unit.code} has a webhook but no secret to sign it: put one in the "
+                    f"file {unit.code} of IOC_WEBHOOK_SECRETS_DIR"
+                )
+            # One URL, one unit: a delivery is signed with the secret of the unit it reaches.
+            other = holders.setdefault(unit.webhook, unit.code)
+            if other != unit.code:
+                raise SettingsError(f"units {other} and {unit.code} have the same webhook URL")
+
     async def send(self, outgoing: Outgoing, settings: ReminderSettings) -> None:
-        if settings.webhook_secret is None:
-            raise DeliveryError(
-                "no webhook secret: set IOC_WEBHOOK_SECRET or IOC_WEBHOOK_SECRET_FILE"
-            )
+        if outgoing.unit is None:
+            raise DeliveryError("no unit file names this webhook any more: not signed")
         body = orjson.dumps(
             {
                 "delivery": str(outgoing.id),
@@ -39,10 +58,11 @@ class Webhook:
                 "reminder": outgoing.reminder,
             }
         )
+        secret = settings.webhook_secrets[outgoing.unit]  # every webhook's unit has one (check)
         headers = {
             "Content-Type": "application/json",
             "X-IOC-Delivery": str(outgoing.id),
-            "X-IOC-Signature": signature(settings.webhook_secret, body),
+            "X-IOC-Signature": signature(secret, body, outgoing.at),
         }
         try:
             async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:

@@ -51,6 +51,10 @@ def _copy(tmp_path: Path) -> Path:
         ("syt.yaml", ("code: syt", "code: syte"), "must match its file name"),
         ("syt.yaml", ("kind: department", "kind: ministry"), "kind must be"),
         ("syt.yaml", ("vanphong.syt@camau.gov.vn", "vanphong.syt"), "without @"),
+        ("syt.yaml", ("contacts:\n", "contacts:\n  webhook: ftp://h.example/\n"), "syt's webhook"),
+        # In the clear across a network: the reminder and its signature readable on the way.
+        ("syt.yaml", ("contacts:\n", "contacts:\n  webhook: http://h.example/\n"), "https://"),
+        ("syt.yaml", ("contacts:\n", "contacts:\n  webhook: http://10.0.0.7/\n"), "https://"),
     ],
 )
 def test_a_unit_set_that_cannot_work_is_refused(
@@ -61,6 +65,19 @@ def test_a_unit_set_that_cannot_work_is_refused(
     path.write_text(path.read_text(encoding="utf-8").replace(*change), encoding="utf-8")
     with pytest.raises(UnitDefinitionError, match=refusal):
         load_units(schemas, load_feeds(schemas))
+
+
+@pytest.mark.parametrize(
+    "url", ["https://hooks.syt.example/ioc", "http://127.0.0.1:8080/ioc", "http://localhost/ioc"]
+)
+def test_a_webhook_is_https_or_on_this_machine(tmp_path: Path, url: str) -> None:
+    schemas = _copy(tmp_path)
+    path = schemas / "units" / "syt.yaml"
+    with_hook = path.read_text(encoding="utf-8").replace(
+        "contacts:\n", f"contacts:\n  webhook: {url}\n"
+    )
+    path.write_text(with_hook, encoding="utf-8")
+    assert load_units(schemas, load_feeds(schemas)).by_code["syt"].webhook == url
 
 
 def test_a_feed_whose_agency_is_no_unit_is_refused(tmp_path: Path) -> None:
