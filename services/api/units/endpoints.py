@@ -51,7 +51,7 @@ async def list_units(caller: Caller, connection: Connection, state: State) -> Un
     )
 
 
-@router.get("/v1/units/ranking", response_model=Ranking)
+@router.get("/v1/units/ranking", response_model=Ranking, responses=error_responses(422))
 async def unit_ranking(
     caller: Caller, connection: Connection, state: State, kind: UnitKind | None = None
 ) -> Ranking:

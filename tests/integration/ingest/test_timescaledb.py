@@ -167,7 +167,7 @@ async def test_a_fresh_store_inherits_no_job_history(timescale: Any) -> None:
     assert [(j.name, j.failures, j.last_error) for j in jobs if j.failures] == []
 
 
-@pytest.mark.real_clock  # under libfaketime TimescaleDB's scheduler never starts the new job
+@pytest.mark.real_clock  # under libfaketime, TimescaleDB's scheduler never runs the new job
 @pytest.mark.asyncio(loop_scope="session")
 async def test_a_failing_job_is_listed_by_ioc_info_and_published_as_a_metric(
     database_url: str, timescale: Any
@@ -179,6 +179,9 @@ async def test_a_failing_job_is_listed_by_ioc_info_and_published_as_a_metric(
     job = await timescale.fetchval(
         "SELECT add_job('ioc_test_failing', INTERVAL '1 hour', initial_start => now())"
     )
+    # A database cloned from the template has no scheduler until TimescaleDB's launcher next
+    # looks for databases (every 60 s): asked now, it starts this one's at once.
+    await timescale.execute("SELECT _timescaledb_functions.start_background_workers()")
 
     async def failed() -> bool:
         async with db_connection(timescale) as connection:
