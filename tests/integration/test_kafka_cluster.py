@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -64,14 +65,29 @@ def cluster_stack(*args: str) -> None:
     subprocess.run([str(REPO_ROOT / "deploy" / "stack.sh"), *args], env=env, check=True)
 
 
+def _running(pid: int) -> bool:
+    """Not yet dead: neither gone nor a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
 @dataclass
 class Cluster:
     kafka: KafkaConnection
 
     def kill(self, node: int) -> None:
-        """SIGKILL: no controlled shutdown, no flush, as a power cut."""
+        """SIGKILL: no controlled shutdown, no flush, as a power cut. Returns once the node is
+        dead: a JVM takes a moment to die, and meanwhile stack.sh takes it for running and
+        would not start it again (seen in a fresh-clone CI run: the node stayed down)."""
         pid = int((CLUSTER_DIR / "run" / f"kafka-{node}.pid").read_text())
         os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while _running(pid):
+            assert time.monotonic() < deadline, f"kafka-{node} outlived SIGKILL by 30 s"
+            time.sleep(0.05)
 
     def start_missing(self) -> None:
         cluster_stack("up", "kafka")
