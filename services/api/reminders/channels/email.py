@@ -23,7 +23,8 @@ class Email:
         return list(unit.emails)
 
     def check(self, units: Units, settings: ReminderSettings) -> None:
-        pass  # without a relay each e-mail fails as "no SMTP server", visible in the register
+        """Nothing to refuse at start: without a relay each e-mail fails as "no SMTP server",
+        visible in the register, and an address needs no secret."""
 
     async def send(self, outgoing: Outgoing, settings: ReminderSettings) -> None:
         if settings.smtp_host is None:
