@@ -1,8 +1,13 @@
 """Delivering reminders: every due delivery sent through its channel; a failure is retried
 after a delay that doubles each time (``retry_base_s``) until ``max_attempts``, then given up
 loudly (an error log, the register, ``ioc_reminder_deliveries{status="failed"}`` and its
-alert). A delivery is locked while it is sent (``FOR UPDATE SKIP LOCKED``): another process
-sending at the same moment takes the others, so none goes twice."""
+alert).
+
+A delivery is claimed for a lease (``repository.claim_due``) and sent outside any transaction,
+so a slow relay holds no lock the evaluation needs; another process sending at the same moment
+takes the others, so none goes twice, and one that dies mid-send leaves its claims due again
+when the lease ends. Each outcome is recorded on its own: one delivery that fails in any way is
+a failed attempt of that delivery, never the end of the others."""
 
 from __future__ import annotations
 
@@ -18,10 +23,13 @@ from services.api.reminders.channels import CHANNELS, DeliveryError, Outgoing, r
 from services.api.reminders.evaluator import Reminding
 from services.api.reminders.notice import Notice
 from services.api.reminders.schemas import ReminderOut
-from services.common.db import DATABASE_ERRORS
+from services.common.db import DATABASE_UNAVAILABLE
 from services.common.logs import redact
 
 log = logging.getLogger("ioc.reminders")
+
+SEND_TIMEOUT_S = 60.0  # one attempt at most; a hang is a failed attempt, not a stuck loop
+LEASE = timedelta(seconds=5 * SEND_TIMEOUT_S)  # longer than any attempt: claimed, sent once
 
 
 def retry_at(attempts: int, now: datetime, base_s: float, max_attempts: int) -> datetime | None:
@@ -33,58 +41,96 @@ def retry_at(attempts: int, now: datetime, base_s: float, max_attempts: int) -> 
 
 async def deliver_due(pool: Any, reminding: Reminding, now: datetime) -> int:
     """Sends what is due now; returns how many were delivered."""
-    settings = reminding.settings
+    async with pool.acquire() as connection:
+        claimed = await repository.claim_due(connection, now, LEASE)
     sent = 0
-    async with pool.acquire() as connection, connection.transaction():
-        for due in await repository.due_deliveries(connection, now):
-            row = await repository.reminder(connection, due.reminder_id)
-            assert row is not None  # a delivery's reminder is never deleted (foreign key)
-            # The receiver is shown its own delivery's target and error, no other's (an
-            # escalated reminder goes to two units; access.delivery_targets_shown).
-            shown = {(due.channel, due.target)}
-            outgoing = Outgoing(
-                id=due.id,
-                reminder=ReminderOut.of(row, shown).model_dump(mode="json"),
-                occasion=due.occasion,
-                target=due.target,
-                unit=reached(reminding.units, due.channel, due.target),
-                at=now,
-                notice=Notice.of(row, reminding.units, settings.issuing_body),
-            )
-            try:
-                await CHANNELS[due.channel].send(outgoing, settings)
-            except DeliveryError as error:
-                attempts = due.attempts + 1
-                again = retry_at(attempts, now, settings.retry_base_s, settings.max_attempts)
-                # Kept in the register and logged: a URL's password or query (a webhook's
-                # token) in neither.
-                reason, target = redact(str(error)), redact(due.target)
-                await repository.failed_attempt(connection, due, reason, again, now)
-                if again is None:
-                    log.error(
-                        "reminder %s: %s delivery to %s given up after %d attempts: %s",
-                        due.reminder_id,
-                        due.channel,
-                        target,
-                        attempts,
-                        reason,
-                    )
-                else:
-                    log.warning(
-                        "reminder %s: %s delivery to %s failed (attempt %d, again at %s): %s",
-                        due.reminder_id,
-                        due.channel,
-                        target,
-                        attempts,
-                        again.isoformat(),
-                        reason,
-                    )
-            else:
+    for due in claimed:
+        error = await _attempt(pool, reminding, due, now)
+        async with pool.acquire() as connection, connection.transaction():
+            if error is None:
                 await repository.delivered(connection, due, now)
                 sent += 1
+            else:
+                await _failed(connection, reminding, due, error, now)
+    async with pool.acquire() as connection:
         counts = await repository.delivery_counts(connection)
     _publish(counts)
     return sent
+
+
+async def _attempt(
+    pool: Any, reminding: Reminding, due: repository.DueDelivery, now: datetime
+) -> str | None:
+    """Sends one delivery; None when it went, else why not."""
+    async with pool.acquire() as connection:
+        row = await repository.reminder(connection, due.reminder_id)
+    assert row is not None  # a delivery's reminder is never deleted (foreign key)
+    channel = CHANNELS.get(due.channel)
+    if channel is None:
+        return f"no channel {due.channel!r} any more"
+    # The receiver is shown its own delivery's target and error, no other's (an escalated
+    # reminder goes to two units; access.delivery_targets_shown).
+    outgoing = Outgoing(
+        id=due.id,
+        reminder=ReminderOut.of(row, {(due.channel, due.target)}).model_dump(mode="json"),
+        occasion=due.occasion,
+        target=due.target,
+        unit=reached(reminding.units, due.channel, due.target),
+        at=now,
+        notice=Notice.of(row, reminding.units, reminding.settings.issuing_body),
+    )
+    try:
+        async with asyncio.timeout(SEND_TIMEOUT_S):
+            await channel.send(outgoing, reminding.settings)
+    except DeliveryError as error:
+        return str(error)
+    except TimeoutError:
+        return f"no answer within {SEND_TIMEOUT_S:.0f} s"
+    except Exception as error:  # noqa: BLE001 - a channel's bug fails its delivery, loudly
+        # (a malformed target, a library's unexpected error): recorded as this delivery's
+        # failed attempt, with its traceback in the log, and the other deliveries still go.
+        log.error(
+            "reminder %s: %s channel failed unexpectedly",
+            due.reminder_id,
+            due.channel,
+            exc_info=error,
+        )
+        return f"{error.__class__.__name__}: {error}"
+    return None
+
+
+async def _failed(
+    connection: Any,
+    reminding: Reminding,
+    due: repository.DueDelivery,
+    error: str,
+    now: datetime,
+) -> None:
+    settings = reminding.settings
+    attempts = due.attempts + 1
+    again = retry_at(attempts, now, settings.retry_base_s, settings.max_attempts)
+    # Kept in the register and logged: a URL's password or query (a webhook's token) in neither.
+    reason, target = redact(error), redact(due.target)
+    await repository.failed_attempt(connection, due, reason, again, now)
+    if again is None:
+        log.error(
+            "reminder %s: %s delivery to %s given up after %d attempts: %s",
+            due.reminder_id,
+            due.channel,
+            target,
+            attempts,
+            reason,
+        )
+    else:
+        log.warning(
+            "reminder %s: %s delivery to %s failed (attempt %d, again at %s): %s",
+            due.reminder_id,
+            due.channel,
+            target,
+            attempts,
+            again.isoformat(),
+            reason,
+        )
 
 
 def _publish(counts: list[tuple[str, str, int, int]]) -> None:
@@ -104,6 +150,6 @@ async def keep_delivering(pool: Any, reminding: Reminding, clock: Callable[[], d
     while True:
         try:
             await deliver_due(pool, reminding, clock())
-        except DATABASE_ERRORS as error:
+        except DATABASE_UNAVAILABLE as error:
             log.warning("reminders not delivered: database unavailable (%r)", error)
         await asyncio.sleep(reminding.settings.deliver_every_s)

@@ -26,7 +26,7 @@ from services.api.reminders.rules import Rule, load_rules
 from services.api.reminders.scorecards import DayScores, day_scores
 from services.api.reminders.settings import ReminderSettings
 from services.api.reminders.situation import Situation
-from services.common.db import DATABASE_ERRORS
+from services.common.db import DATABASE_UNAVAILABLE
 from services.common.feeds import FeedDefinition
 from services.common.province import ZONE
 from services.common.units import Units, load_units
@@ -177,7 +177,7 @@ async def keep_evaluating(pool: Any, reminding: Reminding, clock: Callable[[], d
     while True:
         try:
             await evaluate(pool, reminding, clock())
-        except DATABASE_ERRORS as error:
+        except DATABASE_UNAVAILABLE as error:
             log.warning("reminders not evaluated: database unavailable (%r)", error)
         wait = (next_evaluation(reminding, clock()) - clock()).total_seconds()
         await asyncio.sleep(max(wait, 0.0))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.api.reminders.scorecards import DayScores
@@ -254,14 +254,20 @@ class DueDelivery:
     attempts: int
 
 
-async def due_deliveries(connection: Any, now: datetime, limit: int = 20) -> list[DueDelivery]:
-    """Deliveries due now, locked for this process (another skips them)."""
+async def claim_due(
+    connection: Any, now: datetime, lease: timedelta, limit: int = 20
+) -> list[DueDelivery]:
+    """Deliveries due now, claimed for ``lease``: their next attempt moves past it in the same
+    statement, so another process skips them while this one sends, no lock is held meanwhile,
+    and a process that dies mid-send leaves them due again when the lease ends."""
     rows = await connection.fetch(
-        "SELECT id, reminder_id, occasion, channel, target, attempts FROM reminder_deliveries"
-        " WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at"
-        " LIMIT $2 FOR UPDATE SKIP LOCKED",
+        "UPDATE reminder_deliveries SET next_attempt_at = $3 WHERE id IN ("
+        " SELECT id FROM reminder_deliveries WHERE status = 'pending' AND next_attempt_at <= $1"
+        " ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, reminder_id, occasion, channel, target, attempts",
         now,
         limit,
+        now + lease,
     )
     return [DueDelivery(**dict(row)) for row in rows]
 

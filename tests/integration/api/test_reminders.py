@@ -94,12 +94,18 @@ def task(code: str, lead: str, due: str, status: str) -> bytes:
 
 
 class Mailbox:
-    """An aiosmtpd handler keeping every message it is given."""
+    """An aiosmtpd handler keeping every message it is given; with a ``gate``, each message
+    waits until the gate opens (a slow relay), counted in ``waiting`` meanwhile."""
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.gate: threading.Event | None = None
+        self.waiting = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.gate is not None:
+            self.waiting += 1
+            await asyncio.to_thread(self.gate.wait, 60)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
@@ -644,3 +650,104 @@ async def test_a_nul_in_a_reminders_filter_matches_nothing(
         )
         assert response.status_code == 200, response.text
         assert response.json()["reminders"] == []
+
+
+def issue_by_hand(settings: CommonSettings, schemas: Path, webhook_secrets: Path) -> int:
+    """A reminder to the Department of Construction (one e-mail address), issued with the
+    command line; its id."""
+    env = service_env(
+        replace(settings, schemas_dir=schemas), IOC_WEBHOOK_SECRETS_DIR=str(webhook_secrets)
+    )
+    done = run_ioc(
+        env,
+        "reminders",
+        "issue",
+        "--unit",
+        "sxd",
+        "--cause",
+        "Camera ngừng gửi hình",
+        "--asked",
+        "Đề nghị kiểm tra camera.",
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[2])
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_delivery_that_fails_in_any_way_does_not_stop_the_others(
+    settings: CommonSettings,
+    schemas: Path,
+    webhook_secrets: Path,
+    served: Served,
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    reminder = issue_by_hand(settings, schemas, webhook_secrets)
+    issued_at = datetime.now(UTC)  # `ioc reminders issue` is on the real clock
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        # A channel this version no longer has (its deliveries outlive it), due first: the
+        # delivery loop raised KeyError on it and rolled back the e-mail it had sent.
+        await connection.execute(
+            "INSERT INTO reminder_deliveries (id, reminder_id, occasion, channel, target,"
+            " status, next_attempt_at) VALUES ($1, $2, 'issued', 'sms', '+84900000000',"
+            " 'pending', $3)",
+            uuid.uuid4(),
+            reminder,
+            issued_at - timedelta(hours=1),
+        )
+        assert await served.deliver(issued_at + timedelta(seconds=1)) == 1
+        rows = await connection.fetch(
+            "SELECT channel, status, attempts, last_error FROM reminder_deliveries"
+            " WHERE reminder_id = $1 ORDER BY channel",
+            reminder,
+        )
+    finally:
+        await connection.close()
+    assert [tuple(row) for row in rows] == [
+        ("email", "delivered", 1, None),
+        ("sms", "pending", 1, "no channel 'sms' any more"),
+    ]
+    assert len(mailbox[0].to("vanphong.sxd@camau.gov.vn")) == 1
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_slow_relay_holds_no_transaction_and_its_delivery_goes_once(
+    settings: CommonSettings,
+    schemas: Path,
+    webhook_secrets: Path,
+    served: Served,
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    box = mailbox[0]
+    box.gate = threading.Event()
+    reminder = issue_by_hand(settings, schemas, webhook_secrets)
+    issued_at = datetime.now(UTC)
+    sending = asyncio.create_task(served.deliver(issued_at + timedelta(seconds=1)))
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+
+        async def at_the_relay() -> bool:
+            return box.waiting == 1
+
+        await eventually(at_the_relay)
+        # While the relay takes its time, no transaction is held open (the evaluation needs
+        # the locks), and another round of deliveries leaves the claimed one alone.
+        idle_in_transaction = await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND state LIKE 'idle in transaction%'"
+        )
+        assert idle_in_transaction == 0
+        assert (
+            await deliver_due(served.pool, served.reminding, issued_at + timedelta(seconds=2)) == 0
+        )
+        box.gate.set()
+        assert await sending == 1
+        status = await connection.fetchval(
+            "SELECT status FROM reminder_deliveries WHERE reminder_id = $1", reminder
+        )
+    finally:
+        box.gate.set()
+        await connection.close()
+    assert status == "delivered"
+    assert box.waiting == 1
+    assert len(box.to("vanphong.sxd@camau.gov.vn")) == 1

@@ -29,9 +29,10 @@ class Email:
     async def send(self, outgoing: Outgoing, settings: ReminderSettings) -> None:
         if settings.smtp_host is None:
             raise DeliveryError("no SMTP server: set IOC_SMTP_HOST")
-        message = _message(outgoing, settings)
         try:
-            await asyncio.to_thread(_submit, message, settings)
+            # The PDF is rendered in the thread too: tens of milliseconds the event loop (the
+            # wall's polls) does not wait for.
+            await asyncio.to_thread(_submit, outgoing, settings)
         except (smtplib.SMTPException, OSError) as error:
             raise DeliveryError(
                 f"SMTP {settings.smtp_host}:{settings.smtp_port}: {error}"
@@ -68,8 +69,9 @@ def _message(outgoing: Outgoing, settings: ReminderSettings) -> EmailMessage:
     return message
 
 
-def _submit(message: EmailMessage, settings: ReminderSettings) -> None:
+def _submit(outgoing: Outgoing, settings: ReminderSettings) -> None:
     assert settings.smtp_host is not None
+    message = _message(outgoing, settings)
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT_S) as smtp:
         if settings.smtp_starttls:
             # Without a context Python does not check the relay's certificate, and login()

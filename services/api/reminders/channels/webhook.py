@@ -27,6 +27,17 @@ def signature(secret: str, body: bytes, at: datetime) -> str:
     return f"t={t},v1={mac}"
 
 
+def _sendable(url: str) -> bool:
+    """What httpx takes for a URL but fails on only when sending (an empty label in the host,
+    ``https://a..b/``, is a UnicodeError there; a port out of range a connection error)."""
+    try:
+        parsed = httpx.URL(url)
+        parsed.host.encode("idna")
+    except (httpx.InvalidURL, UnicodeError):
+        return False
+    return parsed.port is None or 0 < parsed.port < 65536
+
+
 class Webhook:
     name = "webhook"
 
@@ -42,6 +53,12 @@ class Webhook:
                 raise SettingsError(
                     f"unit {unit.code} has a webhook but no secret to sign it: put one in the "
                     f"file {unit.code} of IOC_WEBHOOK_SECRETS_DIR"
+                )
+            if not _sendable(unit.webhook):
+                # The URL itself is not said: it may hold the receiver's token.
+                raise SettingsError(
+                    f"unit {unit.code}'s webhook is not a URL a request can be sent to "
+                    "(its host name or port)"
                 )
             # One URL, one unit: a delivery is signed with the secret of the unit it reaches.
             other = holders.setdefault(unit.webhook, unit.code)

@@ -94,3 +94,15 @@ def test_two_units_with_one_webhook_url_are_refused(tmp_path: Path) -> None:
     settings = ReminderSettings.from_env(_secrets(tmp_path, syt="s-syt", sxd="s-sxd"))
     with pytest.raises(SettingsError, match="units sxd and syt have the same webhook URL"):
         Reminding.load(schemas, load_feeds(schemas), settings)
+
+
+@pytest.mark.parametrize("url", ["https://hooks..example/ioc", "https://hooks.example:99999/"])
+def test_a_webhook_no_request_could_be_sent_to_is_refused_at_start(
+    tmp_path: Path, url: str
+) -> None:
+    # Refused when loaded, not found out by the delivery loop (https://a..b/ raised a UnicodeError
+    # there, outside the channel's own errors).
+    schemas = _with_hook(tmp_path, "syt", url)
+    settings = ReminderSettings.from_env(_secrets(tmp_path, syt="s-syt"))
+    with pytest.raises(SettingsError, match="unit syt's webhook is not a URL a request can be"):
+        Reminding.load(schemas, load_feeds(schemas), settings)
