@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from services.api import openapi
+from services.api import docs_page, openapi
 from services.api.dependencies import AppState
 from services.api.errors import (
     ApiError,
@@ -140,6 +140,8 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
         version="0.1.0",
         description="Department feeds in, up-to-date indicators out, for the IOC wall.",
         lifespan=lifespan,
+        docs_url=None,  # docs_page: served from here, not a CDN
+        redoc_url=None,
     )
     app.add_middleware(KeptAnswers)  # inner: the wall's polls, timed by the metrics around it
     app.add_middleware(RequestMetrics)
@@ -160,6 +162,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(units_router)
     app.include_router(reminders_router)
     openapi.install(app, load_feeds(settings.common.schemas_dir))
+    docs_page.install(app)
     return app
 
 
