@@ -35,7 +35,7 @@ up: venv
 	@$(BIN)/ioc migrate
 	@$(BIN)/ioc topics ensure
 	@$(STACK) up worker api
-	@if [ "$(IOC_SIMULATE)" != 0 ]; then $(STACK) up simulator; fi
+	@if [ "$(IOC_SIMULATE)" != 0 ]; then $(STACK) up simulator; else $(STACK) leave-out simulator; fi
 	@deploy/wall-key.sh
 	@echo
 	@echo "  API        http://127.0.0.1:$(API_PORT)    (docs: /docs, readiness: /readyz)"

@@ -5,6 +5,7 @@
 #
 #   deploy/stack.sh up [SERVICE...]     start (default: postgres kafka)
 #   deploy/stack.sh down [SERVICE...]   stop (default: everything that runs)
+#   deploy/stack.sh leave-out simulator stop it, and say in status it was left out on purpose
 #   deploy/stack.sh status              one line per service
 #   deploy/stack.sh reset               stop everything and wipe the stack's data
 #   deploy/stack.sh tools               install what the tests use beside the stack
@@ -292,7 +293,9 @@ api_ready() {
 }
 
 up_worker() { start_process worker worker; }
-up_simulator() { start_process simulator simulate; }
+up_simulator() { rm -f "$RUN/simulator.left-out"; start_process simulator simulate; }
+# `make up` with IOC_SIMULATE=0: stopped if running, and `status` says it was left out on purpose.
+leave_out_simulator() { down_simulator; touch "$RUN/simulator.left-out"; }
 up_api() {
   if ! pid_alive api; then check_port_free "$API_PORT" api IOC_API_PORT api; fi
   # The reminders' PDF notices need a font with Vietnamese letters (IOC_PDF_FONT).
@@ -330,6 +333,8 @@ status() {
   for n in $(seq 1 "$KAFKA_NODES"); do nodes+=("$(node_name "$n")"); done
   for name in "${nodes[@]}" worker api simulator; do
     if pid_alive "$name"; then say "$(printf '%-9s' "$name") running  pid $(cat "$RUN/$name.pid")"
+    elif [ -f "$RUN/$name.left-out" ]; then
+      say "$(printf '%-9s' "$name") left out (IOC_SIMULATE=0 at make up; make up to start it)"
     else say "$(printf '%-9s' "$name") stopped"; fi
   done
 }
@@ -363,13 +368,15 @@ main() {
       local services=("$@"); [ ${#services[@]} -gt 0 ] || services=(simulator api worker kafka postgres)
       for s in "${services[@]}"; do "down_$s"; done ;;
     status) status ;;
+    leave-out)
+      for s in "$@"; do "leave_out_$s"; done ;;
     tools) tools ;;
     reset)
       main down
       say "wiping $STACK_DIR"
       if [ -L "$PG_LINK" ]; then rm -rf "$PG_DIR"; fi
       rm -rf "$STACK_DIR" ;;
-    *) die "unknown command '$command' (up, down, status, reset, tools, bootstrap)" ;;
+    *) die "unknown command '$command' (up, down, leave-out, status, reset, tools, bootstrap)" ;;
   esac
 }
 
