@@ -103,6 +103,20 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id", type=int)
     revoke.set_defaults(run=_keys_revoke)
 
+    grafana = commands.add_parser(
+        "grafana-role",
+        help="create or update the role Grafana reads the store as (SELECT on what the"
+        " dashboards read, nothing else)",
+    )
+    grafana.add_argument("role", nargs="?", default="ioc_grafana")
+    grafana.add_argument(
+        "--password-env",
+        default="IOC_GRAFANA_DB_PASSWORD",
+        help="the environment variable holding its password (default: %(default)s; unset:"
+        " the password is left as it is)",
+    )
+    grafana.set_defaults(run=_grafana_role)
+
     expected = commands.add_parser(
         "feed-expected", help="print a feed's examples normalised (a draft of expected.ndjson)"
     )
@@ -253,6 +267,31 @@ def _with_connection(settings: CommonSettings, use: Callable[[Any], Awaitable[T]
 
     with using_store(settings.database_url):
         return asyncio.run(run())
+
+
+def _grafana_role(args: argparse.Namespace) -> None:
+    import asyncpg
+
+    from services.common.grafana_role import DASHBOARD_RELATIONS, grant
+
+    password = os.environ.get(args.password_env) or None
+
+    async def run(connection: Any) -> bool:
+        try:
+            return await grant(connection, args.role, password)
+        except asyncpg.InsufficientPrivilegeError as error:
+            raise CommandError(
+                f"{error}: run it as a role that may create roles and grant on the store's tables"
+            ) from None
+        except asyncpg.UndefinedTableError as error:
+            raise CommandError(f"{error}: run `ioc migrate` first") from None
+
+    created = _with_connection(CommonSettings.from_env(), run)
+    print(
+        f"role {args.role} {'created' if created else 'updated'}: SELECT on "
+        f"{', '.join(DASHBOARD_RELATIONS)}"
+        + ("" if password else f" (no password set: ${args.password_env} is empty)")
+    )
 
 
 def _keys_list(args: argparse.Namespace) -> None:

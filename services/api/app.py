@@ -46,6 +46,7 @@ from services.api.settings import ApiSettings
 from services.api.sta.endpoints import router as sta_router
 from services.api.sta.entities import catalogue
 from services.api.stream.endpoints import router as stream_router
+from services.api.units import repository as units_register
 from services.api.units.endpoints import router as units_router
 from services.api.wall.endpoints import router as wall_router
 from services.common.db import create_pool
@@ -79,6 +80,8 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
         gateway = KafkaGateway(settings.common.kafka, timeout_s=settings.broker_timeout_s)
         indicators = load_indicators(settings.common.schemas_dir, feeds)
         reminding = Reminding.load(settings.common.schemas_dir, feeds, settings.reminders)
+        async with pool.acquire() as connection:
+            await units_register.record(connection, reminding.units)
         board = IndicatorBoard(pool, feeds, indicators, clock)
         app.state.ioc = AppState(
             settings=settings,

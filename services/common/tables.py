@@ -202,6 +202,17 @@ feed_count_marks = Table(
     PrimaryKeyConstraint("topic", "partition"),
 )
 
+# The units of schemas/units/ as the API last loaded them (migration 0009): names and kinds for
+# Grafana, which reads the store and not the unit files.
+units = Table(
+    "units",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("name_en", Text, nullable=False),
+)
+
 # Per unit (schemas/units/) and local day, its scorecard as last evaluated that day (migration
 # 0008): the history behind /v1/units and the 7- and 30-day scores.
 unit_scores = Table(

@@ -46,11 +46,6 @@ def store_variables(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
     return [v for v in dashboard["templating"]["list"] if v["datasource"]["uid"] == STORE_UID]
 
 
-def _seconds(interval: str) -> int:
-    amount, unit = int(interval[:-1]), interval[-1]
-    return amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-
-
 def expand_sql(
     sql: str,
     *,
@@ -66,12 +61,6 @@ def expand_sql(
         quoted = ",".join("'" + value.replace("'", "''") + "'" for value in values)
         sql = re.sub(rf"\$\{{{name}\}}|\${name}\b", quoted, sql)
 
-    def group(match: re.Match[str]) -> str:
-        column, step = match["column"].strip(), _seconds(match["step"].strip().strip("'"))
-        grouped = f"floor(extract(epoch from {column})/{step})*{step}"
-        return f'{grouped} AS "time"' if match["alias"] else grouped
-
-    sql = re.sub(r"\$__timeGroup(?P<alias>Alias)?\((?P<column>[^,]+),(?P<step>[^)]+)\)", group, sql)
     sql = re.sub(r"\$__timeFilter\(([^)]+)\)", rf"\1 BETWEEN {start} AND {end}", sql)
     sql = sql.replace("$__timeFrom()", start).replace("$__timeTo()", end)
     assert "$" not in sql, f"a macro or variable left unexpanded: {sql}"
@@ -86,9 +75,15 @@ def expand_promql(expr: str, *, rate_interval: str, variables: dict[str, str]) -
     return expr
 
 
-def datasource_uids() -> set[str]:
+def datasources() -> list[dict[str, Any]]:
     import yaml
 
     path: Path = GRAFANA_DIR / "provisioning" / "datasources" / "ioc.yaml"
-    provisioned = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {source["uid"] for source in provisioned["datasources"]}
+    provisioned: list[dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))[
+        "datasources"
+    ]
+    return provisioned
+
+
+def datasource_uids() -> set[str]:
+    return {source["uid"] for source in datasources()}

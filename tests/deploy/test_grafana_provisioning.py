@@ -7,6 +7,7 @@ from tests.deploy.grafana import (
     PROMETHEUS_UID,
     STORE_UID,
     datasource_uids,
+    datasources,
     load_dashboards,
     targets,
 )
@@ -46,3 +47,13 @@ def test_no_store_query_bounds_its_rows_by_the_real_clock() -> None:
     for target in targets(STORE_UID):
         where = target.query["rawSql"].partition("WHERE")[2]
         assert "now()" not in where, target.name
+
+
+def test_the_store_datasource_works_on_both_stores() -> None:
+    # The datasource says TimescaleDB (the default store); the one macro that flag changes,
+    # $__timeGroup (time_bucket() with it, absent from plain PostgreSQL), no panel uses:
+    # buckets are date_bin(), in both.
+    [store] = [d for d in datasources() if d["uid"] == STORE_UID]
+    assert store["jsonData"]["timescaledb"] is True
+    for target in targets(STORE_UID):
+        assert "$__timeGroup" not in target.query["rawSql"], target.name
