@@ -10,5 +10,5 @@ if [ ! -s "$KEY_FILE" ]; then
   "$ROOT/.venv/bin/ioc" keys issue --reader wall | tail -n 1 >"$KEY_FILE"
 fi
 echo "  wall       http://127.0.0.1:${IOC_API_PORT:-8000}/wall#key=$(cat "$KEY_FILE")"
-echo "  reader key for the wall and Grafana (Authorization: Bearer ...):"
+echo "  reader key for the wall and the API (Authorization: Bearer ...):"
 echo "  $(cat "$KEY_FILE")"
