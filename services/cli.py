@@ -408,6 +408,12 @@ def _backup(args: argparse.Namespace) -> None:
     from services.backup.pgbackrest import BackupError, BackupSettings, backup, create_stanza
 
     settings = BackupSettings.from_env()
+    if not settings.config.is_file():
+        raise CommandError(
+            f"no pgBackRest configuration at {settings.config} (IOC_PGBACKREST_CONFIG): set up"
+            " archiving as docs/deploy.md says; the make up stack does not archive"
+            " (docs/how-to.md, 'Back up the make up stack')"
+        )
     try:
         if args.init:
             create_stanza(settings)

@@ -42,6 +42,7 @@ STORE_COMMANDS = {
     "ioc reminders resolve": ["reminders", "resolve", "1", "--how", "by hand"],
     "ioc reminders evaluate": ["reminders", "evaluate"],
     "ioc migrate": ["migrate"],
+    "ioc grafana-role": ["grafana-role"],
     "ioc export": ["export", "--feed", "salinity", "--from", "2026-11-20", "--to", "2026-11-21"],
     "ioc rejections": ["rejections", "replay", "--feed", "salinity"],
     "ioc worker": ["worker"],
@@ -83,6 +84,16 @@ def test_a_file_that_is_not_there_is_one_line_naming_it(tmp_path: Path) -> None:
     done = run_ioc(_env(), "produce", "--feed", "salinity", str(missing))
     assert done.returncode == 1
     assert done.stderr == f"ioc produce: {missing}: No such file or directory\n"
+
+
+def test_a_backup_without_pgbackrest_configured_is_one_line_saying_what_to_do(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "pgbackrest.conf"
+    done = run_ioc(_env(IOC_PGBACKREST_CONFIG=str(missing)), "backup", "--type", "full")
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"ioc backup: no pgBackRest configuration at {missing} ")
+    assert len(done.stderr.splitlines()) == 1
 
 
 def test_a_schemas_dir_without_feeds_is_one_line(tmp_path: Path) -> None:
