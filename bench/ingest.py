@@ -301,8 +301,8 @@ async def writes_alone(
             )
             began = time.perf_counter()
             if whole:
-                today = datetime.now(UTC).date()
-                await write_batch(connection, batch, rollups=mode == "postgres", received_on=today)
+                now = datetime.now(UTC)
+                await write_batch(connection, batch, rollups=mode == "postgres", received_at=now)
             else:
                 rows = list(batch.rows.values())
                 async with connection.transaction():

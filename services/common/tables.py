@@ -179,19 +179,20 @@ idempotency_keys = Table(
 )
 Index("idempotency_keys_created_at", idempotency_keys.c.created_at)
 
-# Per feed and day (UTC), what the worker received: the quality scores (đúng, sạch) read it.
-feed_daily_counts = Table(
-    "feed_daily_counts",
+# Per feed and hour (migration 0010), what the worker received: the quality scores (đúng, sạch)
+# read the last 24 hours of it, a province day is 24 of them.
+feed_hourly_counts = Table(
+    "feed_hourly_counts",
     metadata,
     Column("feed", Text, nullable=False),
-    Column("day", Date, nullable=False),
+    Column("hour", DateTime(timezone=True), nullable=False),
     Column("records", BigInteger, nullable=False, server_default="0"),
     Column("quarantined", BigInteger, nullable=False, server_default="0"),
     Column("repeated", BigInteger, nullable=False, server_default="0"),
-    PrimaryKeyConstraint("feed", "day"),
+    PrimaryKeyConstraint("feed", "hour"),
 )
 
-# Per source partition, the offset up to which its records are in feed_daily_counts: a batch
+# Per source partition, the offset up to which its records are in feed_hourly_counts: a batch
 # written again counts only what lies past it.
 feed_count_marks = Table(
     "feed_count_marks",

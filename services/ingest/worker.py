@@ -215,7 +215,7 @@ class _Worker:
                             connection,
                             batch,
                             rollups=self.store.keeps_rollups,
-                            received_on=self.now().astimezone(UTC).date(),
+                            received_at=self.now(),
                         )
             except DATABASE_UNAVAILABLE as error:
                 # Away, or slow: a statement stuck behind a lock times out into this path too.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from services.common.canonical import Observation
@@ -69,7 +69,7 @@ WHERE entities.ts <= EXCLUDED.ts
 # are new (most) and which may be changes (replays, which change nothing, and corrections):
 # PostgreSQL cannot say "inserted or updated" of a partitioned table's upsert. In plain mode
 # the same statement adds the new numbers to the rollups. It answers, per feed, how many
-# records and rows were new: the daily counts need the first, the writer the second.
+# records and rows were new: the hourly counts need the first, the writer the second.
 INSERT_NEW = """
 WITH added_numbers AS (
     INSERT INTO observations (feed, entity, metric, ts, value, src_partition, src_offset)
@@ -91,7 +91,7 @@ INSERT_NEW_PLAIN = INSERT_NEW.format(rollups="".join(f",{cte}" for cte in adding
 INSERT_NEW_TIMESCALE = INSERT_NEW.format(rollups="")
 RETURNING_CHANGES = " RETURNING feed, entity, metric, ts"
 
-# How far each partition's records are counted in the daily counts: a batch written again (a
+# How far each partition's records are counted in the hourly counts: a batch written again (a
 # kill between the two commits, a batch dropped at a rebalance) counts only what lies past it.
 COUNTED_UNTIL = """
 SELECT topic, partition, counted_until FROM feed_count_marks
@@ -106,16 +106,16 @@ ON CONFLICT (topic, partition) DO UPDATE
 SET counted_until = greatest(feed_count_marks.counted_until, EXCLUDED.counted_until)
 """
 
-# What the feed sent today: the quality scores (correct, clean) read these sums.
-ADD_DAILY_COUNTS = """
-INSERT INTO feed_daily_counts (feed, day, records, quarantined, repeated)
-SELECT feed, $5::date, records, quarantined, repeated
+# What the feed sent this hour: the quality scores (correct, clean) read these sums.
+ADD_HOURLY_COUNTS = """
+INSERT INTO feed_hourly_counts (feed, hour, records, quarantined, repeated)
+SELECT feed, date_trunc('hour', $5::timestamptz), records, quarantined, repeated
 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
     AS batch (feed, records, quarantined, repeated)
-ON CONFLICT (feed, day) DO UPDATE
-SET records = feed_daily_counts.records + EXCLUDED.records,
-    quarantined = feed_daily_counts.quarantined + EXCLUDED.quarantined,
-    repeated = feed_daily_counts.repeated + EXCLUDED.repeated
+ON CONFLICT (feed, hour) DO UPDATE
+SET records = feed_hourly_counts.records + EXCLUDED.records,
+    quarantined = feed_hourly_counts.quarantined + EXCLUDED.quarantined,
+    repeated = feed_hourly_counts.repeated + EXCLUDED.repeated
 """
 
 INSERT_REJECTIONS = """
@@ -130,10 +130,12 @@ async def prepare_connection(connection: Any) -> None:
     await connection.execute(STAGING)
 
 
-async def write_batch(connection: Any, batch: Batch, *, rollups: bool, received_on: date) -> None:
+async def write_batch(
+    connection: Any, batch: Batch, *, rollups: bool, received_at: datetime
+) -> None:
     """Writes the batch in one transaction; nothing of it is visible unless all of it is.
-    ``rollups``: keep the rollup tables exact too (plain mode). ``received_on``: the (UTC) day
-    the feeds' daily counts are added to."""
+    ``rollups``: keep the rollup tables exact too (plain mode). ``received_at``: the moment whose
+    hour the feeds' counts are added to."""
     rows = list(batch.rows.values())
     numeric = [row for row in rows if row.observation.value is not None]
     text = [row for row in rows if row.observation.text is not None]
@@ -169,7 +171,7 @@ async def write_batch(connection: Any, batch: Batch, *, rollups: bool, received_
                 ),
             )
         new_records = {feed["feed"]: feed["records"] for feed in added}
-        await _add_daily_counts(connection, batch, new_records, received_on)
+        await _add_hourly_counts(connection, batch, new_records, received_at)
 
 
 async def stage(connection: Any, numeric: list[Row], text: list[Row]) -> None:
@@ -204,10 +206,10 @@ def _text(row: Row) -> object:
     return row.observation.text
 
 
-async def _add_daily_counts(
-    connection: Any, batch: Batch, new: dict[str, int], received_on: date
+async def _add_hourly_counts(
+    connection: Any, batch: Batch, new: dict[str, int], received_at: datetime
 ) -> None:
-    """Adds the batch's records to the feeds' daily counts, each record once: those a write of
+    """Adds the batch's records to the feeds' hourly counts, each record once: those a write of
     an earlier batch already counted (a replay) are left out."""
     partitions = sorted(batch.offsets)
     topics, numbers = [t for t, _ in partitions], [p for _, p in partitions]
@@ -217,12 +219,12 @@ async def _add_daily_counts(
     }
     uncounted = [r for r in batch.received if r.offset >= marks.get((r.topic, r.partition), 0)]
     if uncounted:
-        await connection.execute(ADD_DAILY_COUNTS, *daily_counts(uncounted, new), received_on)
+        await connection.execute(ADD_HOURLY_COUNTS, *counts(uncounted, new), received_at)
     ends = [batch.offsets[tp] for tp in partitions]
     await connection.execute(ADVANCE_COUNTED_UNTIL, topics, numbers, ends)
 
 
-def daily_counts(uncounted: Sequence[Received], new: dict[str, int]) -> list[list[Any]]:
+def counts(uncounted: Sequence[Received], new: dict[str, int]) -> list[list[Any]]:
     """Per feed: records received, quarantined, and repeated (valid, but for an event time
     already held or already in this batch: duplicates and corrections). ``new``: per feed, the
     records whose rows were new (only records not counted before can have new rows)."""

@@ -10,8 +10,8 @@ from services.api.quality.scores import Received
 RECEIVED = """
 SELECT feed, sum(records)::bigint AS records, sum(quarantined)::bigint AS quarantined,
        sum(repeated)::bigint AS repeated
-FROM feed_daily_counts
-WHERE day >= ($1::timestamptz AT TIME ZONE 'UTC')::date
+FROM feed_hourly_counts
+WHERE hour >= date_trunc('hour', $1::timestamptz)
 GROUP BY feed
 """
 

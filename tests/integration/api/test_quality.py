@@ -12,10 +12,12 @@ import httpx
 import pytest
 
 from services.api.app import create_app
+from services.api.quality.repository import received_since
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
 from services.common.settings import CommonSettings
 from tests.integration.api.conftest import api_settings
+from tests.integration.conftest import db_connection
 from tests.integration.pipeline import ingest_every_example
 
 pytestmark = pytest.mark.integration
@@ -88,3 +90,22 @@ async def test_quality_scores_each_agency_from_what_its_feeds_sent(
 
 def _ts(canonical: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(canonical["ts"])
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_last_24_hours_are_24_hours_whatever_the_hour(db: Any) -> None:
+    # 03:00 in UTC (10:00 in the province): a count kept by the UTC day read everything since
+    # UTC midnight, and everything of the day before once the window crossed it (24 to 48 h).
+    now = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    async with db_connection(db) as connection:
+        await connection.executemany(
+            "INSERT INTO feed_hourly_counts (feed, hour, records, quarantined, repeated)"
+            " VALUES ('salinity', $1, $2, 0, 0)",
+            [
+                (now - timedelta(hours=30), 1000),  # yesterday, beyond the window
+                (now - timedelta(hours=23), 20),  # within it, yesterday by the calendar
+                (now - timedelta(minutes=30), 3),
+            ],
+        )
+        received = await received_since(connection, now - timedelta(hours=24))
+    assert received["salinity"].records == 23

@@ -33,13 +33,13 @@ from tests.integration.processes import free_port
 
 pytestmark = pytest.mark.integration
 STANZA = "ioc"
-# Every row of the event tables and the daily counts, in key order, hashed: the same content
+# Every row of the event tables and the hourly counts, in key order, hashed: the same content
 # gives the same checksum.
 CHECKSUM = """
 SELECT (SELECT count(*) FROM observations) + (SELECT count(*) FROM states) AS rows,
        md5(coalesce((SELECT string_agg(concat_ws('|', feed, entity, metric, ts, value), ',' ORDER BY
            feed, entity, metric, ts) FROM observations), '')) AS checksum,
-       (SELECT coalesce(sum(records), 0) FROM feed_daily_counts) AS counted
+       (SELECT coalesce(sum(records), 0) FROM feed_hourly_counts) AS counted
 """
 
 

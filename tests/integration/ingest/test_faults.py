@@ -137,7 +137,7 @@ async def test_a_worker_killed_between_its_database_and_offset_commits_replays_h
     # as repeated (they once were: đúng and sạch fell for nothing).
     counts = await db.fetchrow(
         "SELECT sum(records) AS records, sum(quarantined) AS quarantined,"
-        " sum(repeated) AS repeated FROM feed_daily_counts WHERE feed = 'salinity'"
+        " sum(repeated) AS repeated FROM feed_hourly_counts WHERE feed = 'salinity'"
     )
     assert tuple(counts) == (len(messages), 0, 0)
 

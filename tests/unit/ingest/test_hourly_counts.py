@@ -1,10 +1,10 @@
-"""The feeds' daily counts of a batch's records not counted before: received, quarantined, and
+"""The feeds' hourly counts of a batch's records not counted before: received, quarantined, and
 repeated (valid records that brought no new row)."""
 
 from __future__ import annotations
 
 from services.ingest.batch import Received
-from services.ingest.writer import daily_counts
+from services.ingest.writer import counts
 
 
 def _received(feed: str, offset: int, *, invalid: bool = False) -> Received:
@@ -20,7 +20,7 @@ def test_records_are_received_quarantined_or_repeated_per_feed() -> None:
         _received("traffic", 0),
     ]
     # Two of salinity's three valid records brought new rows; traffic's one did.
-    assert daily_counts(batch, {"salinity": 2, "traffic": 1}) == [
+    assert counts(batch, {"salinity": 2, "traffic": 1}) == [
         ["salinity", "traffic"],
         [4, 1],
         [1, 0],
@@ -29,7 +29,7 @@ def test_records_are_received_quarantined_or_repeated_per_feed() -> None:
 
 
 def test_a_feed_with_no_new_row_counts_every_valid_record_as_repeated() -> None:
-    assert daily_counts([_received("air-quality", 5), _received("air-quality", 6)], {}) == [
+    assert counts([_received("air-quality", 5), _received("air-quality", 6)], {}) == [
         ["air-quality"],
         [2],
         [0],
@@ -38,4 +38,4 @@ def test_a_feed_with_no_new_row_counts_every_valid_record_as_repeated() -> None:
 
 
 def test_nothing_uncounted_counts_nothing() -> None:
-    assert daily_counts([], {"salinity": 0}) == [[], [], [], []]
+    assert counts([], {"salinity": 0}) == [[], [], [], []]
