@@ -214,7 +214,7 @@ units = Table(
     Column("name_en", Text, nullable=False),
 )
 
-# Per unit (schemas/units/) and local day, its scorecard as last evaluated that day (migration
+# Per unit (schemas/units/) and local day, its scorecard over the day so far (migration
 # 0008): the history behind /v1/units and the 7- and 30-day scores.
 unit_scores = Table(
     "unit_scores",
@@ -235,6 +235,9 @@ unit_scores = Table(
     Column("score", Float),
     Column("lagging", JSONB, nullable=False, server_default="[]"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The day's scores are means over the time they cover (migration 0011).
+    Column("evaluated_at", DateTime(timezone=True)),
+    Column("covered_s", Float, nullable=False, server_default="0"),
     PrimaryKeyConstraint("unit", "day"),
 )
 

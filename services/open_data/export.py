@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from services.common.feeds import FeedDefinition
-from services.common.province import ZONE
+from services.common.province import ZONE, day_start
 
 CATALOGUE = "catalogue.json"
 CHUNK = 10_000  # rows read and written at a time: memory stays flat whatever the day holds
@@ -60,7 +60,7 @@ class DayExport:
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(), ZONE)
+    start = day_start(day)
     return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
 
 

@@ -28,7 +28,7 @@ from services.api.reminders.settings import ReminderSettings
 from services.api.reminders.situation import Situation
 from services.common.db import DATABASE_UNAVAILABLE
 from services.common.feeds import FeedDefinition
-from services.common.province import ZONE
+from services.common.province import ZONE, day_start
 from services.common.units import Units, load_units
 
 log = logging.getLogger("ioc.reminders")
@@ -84,7 +84,8 @@ async def evaluate(pool: Any, reminding: Reminding, now: datetime) -> Outcome:
         await connection.execute("SELECT pg_advisory_xact_lock($1)", repository.EVALUATION_LOCK)
         situation = await read_situation(connection, reminding, now)
         today = scorecards_now(situation)
-        await repository.store_scores(connection, situation.today, today)
+        starts = day_start(situation.today)
+        await repository.store_scores(connection, situation.today, starts, now, today)
         since = situation.today - timedelta(days=HISTORY_DAYS)
         situation = replace(situation, history=await repository.score_history(connection, since))
         found = {

@@ -33,14 +33,62 @@ async def newest_by_entity(
     return newest
 
 
-async def store_scores(connection: Any, day: date, scores: Mapping[str, DayScores]) -> None:
+# The scores that are means over the day's time; the task counts and what lags are as of the
+# last evaluation.
+TIME_WEIGHTED = (
+    "correct",
+    "sufficient",
+    "clean",
+    "live",
+    "timeliness",
+    "quarantine_ratio",
+    "completion_rate",
+    "score",
+)
+
+
+# This evaluation's interval, in seconds: since the one before (none before the migration:
+# nothing to weigh the old row by, so the new one replaces it).
+_SINCE_LAST = (
+    "greatest(extract(epoch FROM EXCLUDED.evaluated_at"
+    " - coalesce(unit_scores.evaluated_at, EXCLUDED.evaluated_at)), 0)"
+)
+
+
+def _weighted(column: str) -> str:
+    """``column``'s mean over the time covered so far and this evaluation's interval; a score
+    missing now (no data to judge) leaves the mean as it was."""
+    old, new, w = f"unit_scores.{column}", f"EXCLUDED.{column}", _SINCE_LAST
+    return (
+        f"{column} = CASE WHEN {new} IS NULL THEN {old}"
+        f" WHEN {old} IS NULL OR unit_scores.covered_s + {w} = 0 THEN {new}"
+        f" ELSE ({old} * unit_scores.covered_s + {new} * {w}) / (unit_scores.covered_s + {w}) END"
+    )
+
+
+async def store_scores(
+    connection: Any, day: date, starts: datetime, now: datetime, scores: Mapping[str, DayScores]
+) -> None:
+    """Adds this evaluation's scores to the day's (which ``starts``, in the province): each
+    weighs the time since the evaluation before (since the day started, for the first)."""
     columns = ", ".join(SCORE_COLUMNS)
     values = ", ".join(f"${n}" for n in range(3, len(SCORE_COLUMNS) + 3))
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in SCORE_COLUMNS)
+    at, first = len(SCORE_COLUMNS) + 3, len(SCORE_COLUMNS) + 4
+    updates = ", ".join(
+        _weighted(c) if c in TIME_WEIGHTED else f"{c} = EXCLUDED.{c}" for c in SCORE_COLUMNS
+    )
+    covered = max((now - starts).total_seconds(), 0.0)
     await connection.executemany(
-        f"INSERT INTO unit_scores (unit, day, {columns}) VALUES ($1, $2, {values})"  # noqa: S608 - names are the dataclass's own
-        f" ON CONFLICT (unit, day) DO UPDATE SET {updates}, updated_at = now()",
-        [(unit, day, *(getattr(s, c) for c in SCORE_COLUMNS)) for unit, s in scores.items()],
+        f"INSERT INTO unit_scores AS unit_scores (unit, day, {columns}, evaluated_at, covered_s)"  # noqa: S608 - names are the dataclass's own
+        f" VALUES ($1, $2, {values}, ${at}, ${first})"
+        f" ON CONFLICT (unit, day) DO UPDATE SET {updates},"
+        f" covered_s = unit_scores.covered_s + {_SINCE_LAST},"
+        " evaluated_at = greatest(unit_scores.evaluated_at, EXCLUDED.evaluated_at),"
+        " updated_at = now()",
+        [
+            (unit, day, *(getattr(s, c) for c in SCORE_COLUMNS), now, covered)
+            for unit, s in scores.items()
+        ],
     )
 
 

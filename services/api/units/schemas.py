@@ -43,7 +43,10 @@ class UnitOut(BaseModel):
     kind: str
     name: str
     name_en: str
-    today: DayScorecard | None = Field(description="As last evaluated today (local day)")
+    today: DayScorecard | None = Field(
+        description="Today (the province's day) so far: each score is its mean over the day's "
+        "time up to the last evaluation; task counts as of that evaluation"
+    )
     over_7_days: WindowScores
     over_30_days: WindowScores
     open_reminders: int

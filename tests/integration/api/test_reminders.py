@@ -423,9 +423,13 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
     sxd = (await client.get("/v1/units/sxd", headers=reader)).json()
     assert sxd["today"]["completion_rate"] == 1.0  # "Sở XD" is the department's alias
     tthcc = (await client.get("/v1/units/tthcc", headers=reader)).json()
-    assert tthcc["today"]["timeliness"] == 1.0
+    # The day so far (the 29th in Cà Mau): behind from its midnight to t1 (19:00), on time for
+    # the 10 minutes to t2. A day's score is over the time it covers, not its last snapshot.
+    assert tthcc["today"]["timeliness"] == pytest.approx(600 / (19 * 3600 + 600))
     week = tthcc["over_7_days"]
-    assert (week["days_scored"], week["days_on_time"]) == (2, 1)  # the 27th late, the 29th not
+    # Neither day on time: the 27th behind, the 29th behind until 19:10, past its 17:00 deadline
+    # (by its last snapshot alone, the 29th had counted as on time).
+    assert (week["days_scored"], week["days_on_time"]) == (2, 0)
     ranking = (await client.get("/v1/units/ranking", headers=reader)).json()
     connection = await asyncpg.connect(database_url)
     try:
