@@ -34,6 +34,14 @@ def require_indicators(caller: Principal) -> None:
         raise Forbidden("this key may not read the indicators")
 
 
+def require_definition(caller: Principal, feed: FeedDefinition) -> None:
+    """A feed's definition (its fields, examples and spreadsheet template) is read by every key:
+    ``/v1/feeds`` names every feed to any key, and the OpenAPI document shows each one's format
+    and examples."""
+    if caller.kind not in ("reader", "agency"):
+        raise Forbidden(f"this key may not read feed {feed.feed!r}'s definition")
+
+
 def require_read(caller: Principal, feed: FeedDefinition) -> None:
     if caller.kind == "reader":
         return

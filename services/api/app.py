@@ -21,6 +21,7 @@ from services.api.errors import (
     render_routing_error,
     render_validation_error,
 )
+from services.api.feed_templates.endpoints import router as feed_templates_router
 from services.api.feeds.endpoints import router as feeds_router
 from services.api.feeds.freshness import keep_freshness_published
 from services.api.health.endpoints import router as health_router
@@ -47,6 +48,7 @@ from services.api.sta.endpoints import router as sta_router
 from services.api.sta.entities import catalogue
 from services.api.stream.endpoints import router as stream_router
 from services.api.units.endpoints import router as units_router
+from services.api.upload_page.endpoints import router as upload_page_router
 from services.api.wall.endpoints import router as wall_router
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
@@ -155,6 +157,8 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(quality_router)
     app.include_router(stream_router)
     app.include_router(wall_router)
+    app.include_router(upload_page_router)
+    app.include_router(feed_templates_router)
     app.include_router(sta_router)
     app.include_router(open_data_router)
     app.include_router(units_router)
