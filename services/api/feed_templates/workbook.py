@@ -4,7 +4,8 @@ template with no code.
 The first sheet (``Số liệu``) is what a clerk fills: one header row, each column titled by its
 field's Vietnamese title (a header the upload reader knows, ``services/common/feed_fields.py``),
 its dotted path, type, unit and bounds in the header cell's comment; the first data row is row 2,
-as the upload's receipt numbers rows, and holds the feed's first example to be overwritten.
+as the upload's receipt numbers rows, and holds the feed's first example to be overwritten (a
+row is one message, as the upload reads it).
 Columns are formatted as the upload reads them: the feed's time as a date cell (``dd/mm/yyyy``),
 counts as whole numbers, decimals as numbers, codes as text (``32150`` stays ``"32150"``); an
 enumeration is a drop-down list, bounds a warning. The second sheet (``Hướng dẫn``) says what to
@@ -183,12 +184,11 @@ def template(definition: FeedDefinition, example: Mapping[str, Any], lang: Langu
     assert sheet is not None  # a new workbook has its one sheet
     sheet.title = DATA_SHEET
     _header(sheet, fields)
-    for offset, row in enumerate(example_rows(fields, example)):
-        for column, field in enumerate(fields, start=1):
-            if field.path in row:
-                value = _cell_value(definition, field, row[field.path])
-                cell = sheet.cell(FIRST_ROW + offset, column, value)
-                cell.number_format = _number_format(field)
+    row = example_row(fields, example)
+    for column, field in enumerate(fields, start=1):
+        if field.path in row:
+            cell = sheet.cell(FIRST_ROW, column, _cell_value(definition, field, row[field.path]))
+            cell.number_format = _number_format(field)
     sheet.cell(FIRST_ROW, 1).comment = Comment(words.example_note, "IOC")
     _validate(book, sheet, fields)
     _guide(book.create_sheet(GUIDE_SHEET), definition, fields, words)
@@ -198,20 +198,16 @@ def template(definition: FeedDefinition, example: Mapping[str, Any], lang: Langu
     return out.getvalue()
 
 
-def example_rows(fields: Sequence[FeedField], message: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A message as spreadsheet rows, by dotted path: one row, or one a list element where the
-    message holds a list (``lanes[].vehicles``), the fields outside it repeated on each."""
-    lists = {f.path.partition("[]")[0] for f in fields if "[]" in f.path}
-    count = max((len(_at(message, name) or []) for name in lists), default=1) or 1
-    rows: list[dict[str, Any]] = []
-    for index in range(count):
-        row: dict[str, Any] = {}
-        for field in fields:
-            value = _leaf(message, field.path, index)
-            if value is not None:
-                row[field.path] = value
-        rows.append(row)
-    return rows
+def example_row(fields: Sequence[FeedField], message: Mapping[str, Any]) -> dict[str, Any]:
+    """A message as the spreadsheet row the upload reads back into it, by dotted path. A row is
+    one message, and a list in it one element (``lanes[].vehicles``), as the upload reads it:
+    the first element of the example's list."""
+    row: dict[str, Any] = {}
+    for field in fields:
+        value = _leaf(message, field.path)
+        if value is not None:
+            row[field.path] = value
+    return row
 
 
 def _at(message: Mapping[str, Any], dotted: str) -> Any:
@@ -223,14 +219,14 @@ def _at(message: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
-def _leaf(message: Mapping[str, Any], path: str, index: int) -> Any:
+def _leaf(message: Mapping[str, Any], path: str) -> Any:
     outer, marker, inner = path.partition("[].")
     if not marker:
         return _at(message, path)
     items = _at(message, outer)
-    if not isinstance(items, list) or index >= len(items) or not isinstance(items[index], Mapping):
+    if not isinstance(items, list) or not items or not isinstance(items[0], Mapping):
         return None
-    return _at(items[index], inner)
+    return _at(items[0], inner)
 
 
 def _kind(field: FeedField) -> str:

@@ -21,7 +21,7 @@ from services.api.feed_templates.workbook import (
     GUIDE_SHEET,
     LISTS_SHEET,
     Language,
-    example_rows,
+    example_row,
     template,
 )
 from services.common.feed_fields import FeedField, fields_of
@@ -99,32 +99,31 @@ def test_the_example_row_holds_the_first_example_as_a_clerk_types_it(
     feed = feeds[name]
     fields = fields_of(feed)
     sheet = _data(_open(feed))
-    rows = example_rows(fields, first_example(feed))
-    assert sheet.max_row == 1 + len(rows)
-    for number, row in enumerate(rows, start=2):
-        for column, field in enumerate(fields, start=1):
-            cell = sheet.cell(number, column)
-            if field.path not in row:
-                assert cell.value is None
-            elif field.time_format is not None:
-                assert cell.is_date
-                assert cell.number_format.startswith("dd/mm/yyyy")
-            elif field.type == "integer":
-                assert (cell.value, cell.number_format) == (row[field.path], "0")
-            elif field.type == "number" or field.decimal_comma:
-                assert isinstance(cell.value, int | float)
-                assert float(cell.value) == _number(row[field.path])
-            elif field.type == "string":
-                # Text, formatted as text: a code typed as a number stays the code.
-                assert (cell.value, cell.number_format) == (str(row[field.path]), "@")
-        assert _column_format(sheet, fields, number)
+    row = example_row(fields, first_example(feed))
+    assert sheet.max_row == 2
+    for column, field in enumerate(fields, start=1):
+        cell = sheet.cell(2, column)
+        if field.path not in row:
+            assert cell.value is None
+        elif field.time_format is not None:
+            assert cell.is_date
+            assert cell.number_format.startswith("dd/mm/yyyy")
+        elif field.type == "integer":
+            assert (cell.value, cell.number_format) == (row[field.path], "0")
+        elif field.type == "number" or field.decimal_comma:
+            assert isinstance(cell.value, int | float)
+            assert float(cell.value) == _number(row[field.path])
+        elif field.type == "string":
+            # Text, formatted as text: a code typed as a number stays the code.
+            assert (cell.value, cell.number_format) == (str(row[field.path]), "@")
+    assert _column_format(sheet, fields)
 
 
 def _number(value: Any) -> float:
     return float(str(value).replace(",", "."))
 
 
-def _column_format(sheet: Worksheet, fields: tuple[FeedField, ...], row: int) -> bool:
+def _column_format(sheet: Worksheet, fields: tuple[FeedField, ...]) -> bool:
     """The empty rows below take each column's format: text for codes."""
     for column, field in enumerate(fields, start=1):
         letter = chr(ord("A") + column - 1)
@@ -159,10 +158,14 @@ def test_a_local_time_and_a_decimal_comma_become_a_date_cell_and_a_number(
     assert air["B2"].value == datetime(2026, 11, 25, 6, 0)  # 06:00+07:00, in the province's time
 
 
-def test_a_message_with_a_list_gives_a_row_per_element(feeds: dict[str, FeedDefinition]) -> None:
+def test_a_message_with_a_list_gives_a_row_of_its_first_element(
+    feeds: dict[str, FeedDefinition],
+) -> None:
+    # A row is one message, a list in it one element, as the upload reads it.
     sheet = _data(_open(feeds["traffic"]))
-    lanes = [(row[4], row[5]) for row in sheet.iter_rows(min_row=2, values_only=True)]
-    assert lanes == [(1, 81), (2, 94), (3, 117)]
+    assert list(sheet.iter_rows(min_row=2, values_only=True)) == [
+        ("CAM-NTT-012", "Nguyễn Tất Thành", datetime(2026, 11, 25, 6, 0), 300, 1, 81, 20.6)
+    ]
 
 
 @pytest.mark.parametrize("name", FEEDS)
