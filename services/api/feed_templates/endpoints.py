@@ -10,8 +10,9 @@ from fastapi import APIRouter, Header, Response
 
 from services.api.access import require_definition
 from services.api.dependencies import Caller, Feed
-from services.api.feed_templates.workbook import MEDIA_TYPE, Language, template
+from services.api.feed_templates.workbook import MEDIA_TYPE, template
 from services.api.schemas import error_responses
+from services.api.uploads.wording import language_of
 from services.common.feeds import FeedDefinition
 
 router = APIRouter(tags=["uploads"], responses=error_responses(401, 403, 404))
@@ -25,14 +26,16 @@ router = APIRouter(tags=["uploads"], responses=error_responses(401, 403, 404))
 async def feed_template(
     feed: Feed,
     caller: Caller,
-    accept_language: Annotated[str, Header()] = "vi",
+    accept_language: Annotated[
+        str | None, Header(description="`en` for English instructions; Vietnamese otherwise")
+    ] = None,
 ) -> Response:
     """The feed's spreadsheet template: one header row of Vietnamese titles (each field's
     dotted path in its comment), a drop-down list where the field is an enumeration, number
     formats as the upload reads them, the feed's first example as row 2, and a sheet of
     instructions (units, bounds, cadence, deadline; in English with ``Accept-Language: en``)."""
     require_definition(caller, feed)
-    body = template(feed, first_example(feed), language(accept_language))
+    body = template(feed, first_example(feed), language_of(accept_language))
     return Response(
         body,
         media_type=MEDIA_TYPE,
@@ -47,23 +50,3 @@ def first_example(feed: FeedDefinition) -> dict[str, Any]:
     with feed.examples_path.open(encoding="utf-8") as examples:
         example: dict[str, Any] = json.loads(examples.readline())
     return example
-
-
-def language(accept_language: str) -> Language:
-    """English where the caller prefers it to Vietnamese (``Accept-Language: en``), else
-    Vietnamese."""
-    best: tuple[float, Language] = (0.0, "vi")
-    for part in accept_language.split(","):
-        tag, _, params = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        if primary not in ("vi", "en"):
-            continue
-        weight = 1.0
-        if params.strip().startswith("q="):
-            try:
-                weight = float(params.strip()[2:])
-            except ValueError:
-                continue
-        if weight > best[0]:
-            best = (weight, "en" if primary == "en" else "vi")
-    return best[1]

@@ -19,7 +19,7 @@ import datetime
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.comments import Comment
@@ -28,11 +28,11 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from services.api.uploads.wording import Language
 from services.common.feed_fields import FeedField, fields_of
 from services.common.feeds import FeedDefinition
 from services.common.province import ZONE
 
-Language = Literal["vi", "en"]
 MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DATA_SHEET = "Số liệu"
 GUIDE_SHEET = "Hướng dẫn"

@@ -15,15 +15,15 @@ from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from services.api.feed_templates.endpoints import first_example, language
+from services.api.feed_templates.endpoints import first_example
 from services.api.feed_templates.workbook import (
     DATA_SHEET,
     GUIDE_SHEET,
     LISTS_SHEET,
-    Language,
     example_row,
     template,
 )
+from services.api.uploads.wording import Language
 from services.common.feed_fields import FeedField, fields_of
 from services.common.feeds import FeedDefinition, load_feed
 from tests.conftest import SCHEMAS_DIR
@@ -220,19 +220,3 @@ def test_an_enumeration_too_long_for_an_inline_list_is_listed_on_a_hidden_sheet(
     lists = book[LISTS_SHEET]
     assert lists.sheet_state == "hidden"
     assert [row[0] for row in lists.iter_rows(values_only=True)] == ["da_tiep_nhan", *many]
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        ("", "vi"),
-        ("en", "en"),
-        ("en-GB,en;q=0.9", "en"),
-        ("vi,en;q=0.8", "vi"),
-        ("vi;q=0.5,en;q=0.9", "en"),
-        ("fr", "vi"),
-        ("en;q=bad", "vi"),
-    ],
-)
-def test_the_instructions_language_follows_accept_language(header: str, expected: str) -> None:
-    assert language(header) == expected
