@@ -4,19 +4,42 @@ offers them."""
 from __future__ import annotations
 
 import io
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from openpyxl import load_workbook
 
+from services.api.app import create_app
+from services.api.feed_templates.workbook import GUIDE_SHEET
 from services.common.feed_fields import fields_of
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
+from services.common.settings import CommonSettings
+from tests.conftest import SCHEMAS_DIR, read_examples
+from tests.integration.api.conftest import api_settings
+from tests.integration.pipeline import read_topic
 
 pytestmark = pytest.mark.integration
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FEEDS = sorted(path.parent.name for path in (SCHEMAS_DIR / "feeds").glob("*/feed.yaml"))
+# The API's clock, pinned after every feed's first example (the latest: 25 November 2026), so
+# the event-time bounds never depend on the day the suite runs.
+NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pinned(settings: CommonSettings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(api_settings(settings), clock=lambda: NOW)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
+            yield client
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -75,3 +98,40 @@ async def test_the_upload_page_is_served_whole_with_nothing_from_elsewhere(
     for marker in ('src="http', "src='http", 'href="http', "@import", "url(http"):
         assert marker not in page.text
     assert "/v1/feeds/${encodeURIComponent(feed)}/uploads" in page.text
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.parametrize("name", FEEDS)
+async def test_a_template_uploaded_as_downloaded_sends_its_example_with_no_rejection(
+    pinned: httpx.AsyncClient,
+    db: Any,
+    settings: CommonSettings,
+    feeds: dict[str, FeedDefinition],
+    name: str,
+) -> None:
+    feed = feeds[name]
+    _, key = await issue_key(db, "agency", feed.agency)
+    headers = {"Authorization": f"Bearer {key}"}
+    template = await pinned.get(f"/v1/feeds/{name}/template.xlsx", headers=headers)
+    assert template.status_code == 200
+    answer = await pinned.post(
+        f"/v1/feeds/{name}/uploads",
+        headers=headers,
+        files={"file": (f"bieu-mau-{name}.xlsx", template.content, XLSX)},
+    )
+    assert answer.status_code == 202, answer.text
+    receipt = answer.json()
+    assert receipt["rejected"] == []
+    assert (receipt["rows"], receipt["accepted"], receipt["produced"]) == (1, 1, 1)
+    # Only the instructions sheet is set aside, as a sheet without a header row.
+    assert [(part["sheet"], part["row"], part["column"]) for part in receipt["ignored"]] == [
+        (GUIDE_SHEET, None, None)
+    ]
+    # The row sent is the feed's first example (a list's first element: a row is one message).
+    (record,) = await read_topic(settings.kafka, settings.topics.raw(name), 1)
+    example = read_examples(feed.examples_path)[0]
+    for field in fields_of(feed):
+        if "[]" in field.path:
+            outer = field.path.partition("[]")[0]
+            example[outer] = example[outer][:1]
+    assert json.loads(record.value) == example
