@@ -177,14 +177,24 @@ async def test_a_workbook_with_a_bad_row_is_answered_with_that_row_named_in_both
         upload = await page.get_attribute("#receipt", "data-upload")
         await page.screenshot(path=ARTIFACTS / "upload-receipt.png", full_page=True)
 
-        # In English, the same file dropped on the page: the first upload's receipt, in English.
+        # The unit's uploads are listed; in English, the receipt shown is the one kept, in English.
+        await page.wait_for_selector("#uploads tbody tr")
+        received, *listed = await page.locator("#uploads tbody tr td").all_inner_texts()
+        assert listed == ["bao-cao-01-12.xlsx", "3", "2", "1"]
+        assert "10:00" in received  # 03:00 UTC, in Vietnam time
+        assert "02/12/2026" in received
         await page.click("#lang")
+        await page.wait_for_function(
+            "document.querySelector('#rejected tbody td:last-child')?.textContent"
+            " === \"'nhiều' is not a number\""
+        )
         assert await page.locator("#rejected th").all_inner_texts() == [
             "Sheet",
             "Row",
             "Column",
             "Error",
         ]
+        # The same file again, dropped on the page: the first upload's receipt, nothing new.
         dropped = await page.evaluate_handle(
             """([name, data]) => {
                 const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
@@ -195,13 +205,18 @@ async def test_a_workbook_with_a_bad_row_is_answered_with_that_row_named_in_both
             [report.name, base64.b64encode(report.read_bytes()).decode()],
         )
         await page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})
-        await page.click("#send")
-        await page.wait_for_function(
-            "document.querySelector('#rejected tbody td:last-child')?.textContent"
-            " === \"'nhiều' is not a number\""
-        )
+        async with page.expect_response(
+            lambda r: r.url.endswith("/uploads") and r.request.method == "POST"
+        ) as answered:
+            await page.click("#send")
+        again = await answered.value
+        assert again.status == 202
+        assert str((await again.json())["upload"]) == upload
+        assert (await again.request.all_headers())["accept-language"] == "en"
+        await page.wait_for_function("!document.querySelector('#send').disabled")
         assert await page.get_attribute("#receipt", "data-upload") == upload
         assert await _receipt_rows(page) == [["Báo cáo", "3", "D", "'nhiều' is not a number"]]
+        assert await page.locator("#uploads tbody tr").count() == 1
         await page.screenshot(path=ARTIFACTS / "upload-receipt-en.png", full_page=True)
 
 
