@@ -62,10 +62,16 @@ def record_of(message: object, outcome: Normalised) -> tuple[bytes, bytes]:
     return outcome.entity.encode(), json.dumps(message, ensure_ascii=False).encode()
 
 
-async def produce(gateway: KafkaGateway, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+async def produce(
+    gateway: KafkaGateway,
+    topic: str,
+    records: list[tuple[bytes, bytes]],
+    *,
+    timeout_s: float | None = None,
+) -> None:
     """Returns once the broker acknowledged every record; else a 503 and nothing accepted."""
     try:
-        await gateway.send_all(topic, records)
+        await gateway.send_all(topic, records, timeout_s=timeout_s)
     except BrokerUnavailable as error:
         raise Unavailable(
             f"the broker is unavailable ({error}); nothing was accepted, retry later"

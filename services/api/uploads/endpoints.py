@@ -105,6 +105,7 @@ async def upload_spreadsheet(
         now=state.clock(),
         future_bound=settings.common.future_bound,
         max_rows=settings.upload_max_rows,
+        broker_timeout_s=settings.broker_timeout_s,
     )
     return await upload(
         state.pool,
@@ -123,6 +124,7 @@ async def upload_spreadsheet(
         401: {"model": ErrorBody, "description": "No key, or an unknown or revoked one"},
         403: {"model": ErrorBody, "description": "The key is not this feed's agency's"},
         404: {"model": ErrorBody, "description": "Unknown feed"},
+        422: {"model": ErrorBody, "description": "A limit outside 1-100"},
     },
 )
 async def list_uploads(
