@@ -1,9 +1,10 @@
 """Who may do what, decided here for both request paths (the endpoints and the kept answers
 of ``indicators/kept_answers.py``): a key is presented as ``Authorization: Bearer <key>``; every
 key reads the wall's indicators; reader keys read every feed; an agency's key only its own, and
-only an agency's key pushes, to its own feeds. A feed marked public (open data) is read by
-anyone, with or without a key, where an endpoint serves open data (the SensorThings API). Where a
-reminder went and why it failed is its unit's alone."""
+only an agency's key pushes, to its own feeds; every key reads every feed's definition (its
+spreadsheet template). A feed marked public (open data) is read by anyone, with or without a
+key, where an endpoint serves open data (the SensorThings API). Where a reminder went and why
+it failed is its unit's alone."""
 
 from __future__ import annotations
 

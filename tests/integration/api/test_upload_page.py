@@ -174,6 +174,11 @@ async def test_a_workbook_with_a_bad_row_is_answered_with_that_row_named_in_both
         assert await _receipt_rows(page) == [["Báo cáo", "3", "D", "'nhiều' không phải là số"]]
         assert await page.locator('#rejected tr[data-row="3"]').count() == 1
         assert await page.inner_text("#error") == ""
+        # The file went with its progress shown: the bar reached the whole file, then hid.
+        assert await page.eval_on_selector("#progress", "bar => [bar.value, bar.hidden]") == [
+            100,
+            True,
+        ]
         upload = await page.get_attribute("#receipt", "data-upload")
         await page.screenshot(path=ARTIFACTS / "upload-receipt.png", full_page=True)
 
