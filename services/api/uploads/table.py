@@ -2,9 +2,11 @@
 
 The header row is the first row (of the first ``HEADER_SEARCH_ROWS``) whose cells name at least
 ``MIN_HEADER_FIELDS`` fields of the feed, by dotted path, title or alias
-(``services/common/feed_fields.py``); rows above it are titles and mottos. Each column under a
+(``services/common/feed_fields.py``); rows above it are titles and mottos; a header on two rows
+(a merged group title over the columns it groups) is read as one. Each column under a
 header naming a field is read into that field; a row number column (``STT``) and columns the feed
-does not know (notes) are set aside, and so are empty rows, a total row (``Tổng cộng``) and
+does not know (notes) are set aside, and so are empty rows, a row numbering the columns
+(``(1) (2) (3)``) under the header, a total row (``Tổng cộng``) and
 everything below it (signatures), and rows with too few fields filled to be figures. Whatever is
 set aside is said in the receipt, with its reason; rows are numbered as the spreadsheet shows
 them (the first row is 1).
@@ -12,7 +14,9 @@ them (the first row is 1).
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +28,7 @@ from services.common.feed_fields import FeedField, header_key, named
 HEADER_SEARCH_ROWS = 50
 MIN_HEADER_FIELDS = 2
 ROW_NUMBER_HEADERS = frozenset({"stt", "tt", "số tt", "số thứ tự", "no.", "no"})
+_COLUMN_LABEL = re.compile(r"^\(?\s*(\d{1,2}|[A-Za-z])\s*\)?$")
 TOTAL_WORDS = frozenset({"tổng cộng", "tổng", "cộng", "tổng số", "total", "grand total"})
 
 
@@ -94,12 +99,42 @@ def read_sheet(sheet: SheetRows, fields: tuple[FeedField, ...], feed: str) -> It
         header = _header(cells, sheet.first_column, by_name)
         if len({field.path for field in header.values()}) >= least:
             yield from (Ignored(sheet.name, row, None, Problem("above_header")) for row in above)
+            following = next(rows, None)
+            if following is not None:
+                cells, header, merged = _second_header_row(cells, header, following, sheet, by_name)
+                if not merged:
+                    rows = itertools.chain([following], rows)
             yield from _table(sheet, number, cells, header, rows, fields, feed)
             return
         if any(not is_empty(cell) for cell in cells):
             above.append(number)
     figures = {"rows": HEADER_SEARCH_ROWS, "least": least}
     yield Ignored(sheet.name, None, None, Problem("no_header", figures))
+
+
+def _second_header_row(
+    cells: Sequence[Any],
+    header: dict[int, FeedField],
+    following: tuple[int, Sequence[Any]],
+    sheet: SheetRows,
+    by_name: Mapping[str, FeedField],
+) -> tuple[Sequence[Any], dict[int, FeedField], bool]:
+    """A header on two rows (a merged group title, ``Số hồ sơ``, over ``Tiếp nhận``, ``Đã giải
+    quyết``…): the row below names more fields, in columns the first row leaves unnamed. Returns
+    the header's cells and fields, and whether the row below was part of it."""
+    below = _header(following[1], sheet.first_column, by_name)
+    paths = {field.path for field in header.values()}
+    more = {i: f for i, f in below.items() if i not in header and f.path not in paths}
+    if not more:
+        return cells, header, False
+    width = max(len(cells), len(following[1]))
+    merged = []
+    for offset in range(width):
+        above = cells[offset] if offset < len(cells) else None
+        under = following[1][offset] if offset < len(following[1]) else None
+        named_below = sheet.first_column + offset in more
+        merged.append(under if named_below or is_empty(above) else above)
+    return merged, {**header, **more}, True
 
 
 def _header(
@@ -151,9 +186,15 @@ def _table(
     required = sum(1 for field in columns.values() if field.required)
     least_filled = max(math.ceil(required / 2), 1)
     ended = False  # past a total row: signatures and notes
+    under_header = True
     for number, cells in rows:
         if all(is_empty(cell) for cell in cells):
             continue
+        if under_header and _numbers_columns(cells):
+            under_header = False
+            yield Ignored(sheet.name, number, None, Problem("column_numbers"))
+            continue
+        under_header = False
         if ended:
             yield Ignored(sheet.name, number, None, Problem("below_table"))
             continue
@@ -176,6 +217,25 @@ def _table(
             yield Ignored(sheet.name, number, None, Problem("not_a_data_row", figures))
             continue
         yield _row(sheet.name, number, columns, values, letters_of)
+
+
+def _numbers_columns(cells: Sequence[Any]) -> bool:
+    """A row under the header numbering the columns, as forms do: ``(1) (2) (3)``, ``A B 1 2
+    3``: at least three consecutive numbers, and nothing else but single letters."""
+    numbers = []
+    for cell in cells:
+        if is_empty(cell):
+            continue
+        if isinstance(cell, float | int) and not isinstance(cell, bool):
+            if not float(cell).is_integer():
+                return False
+            numbers.append(int(cell))
+            continue
+        if not isinstance(cell, str) or (label := _COLUMN_LABEL.match(cell.strip())) is None:
+            return False
+        if label.group(1).isdigit():
+            numbers.append(int(label.group(1)))
+    return len(numbers) >= 3 and all(b == a + 1 for a, b in itertools.pairwise(numbers))
 
 
 def _is_total(cell: Any) -> bool:

@@ -45,6 +45,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "cột {header!r} lặp lại trường {path} (đã đọc ở cột {first})",
         "column {header!r} repeats field {path} (read from column {first})",
     ),
+    "column_numbers": ("dòng đánh số cột", "row numbering the columns"),
     "total_row": ("dòng tổng cộng", "total row"),
     "below_table": ("phía dưới bảng (chữ ký, ghi chú)", "below the table (signatures, notes)"),
     "not_a_data_row": (

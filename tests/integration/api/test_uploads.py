@@ -5,10 +5,11 @@ corrected file; the refusals."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,10 +17,13 @@ import pytest
 import pytest_asyncio
 
 from services.api.app import create_app
+from services.api.uploads import repository
+from services.api.uploads.service import STALE_CLAIM
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
 from services.common.settings import REPO_ROOT, CommonSettings
 from tests.integration.api.conftest import api_settings
+from tests.integration.conftest import db_connection
 from tests.integration.pipeline import all_committed, eventually, read_topic, running_worker
 from tests.unit.api.uploads.workbooks import dossier_row, ward_report
 
@@ -234,5 +238,50 @@ async def test_refusals(client: httpx.AsyncClient, db: Any) -> None:
     assert no_table.status_code == 422
     no_file = await client.post(URL, headers=headers, files={"tep": ("x.csv", b"a", "text/csv")})
     assert no_file.status_code == 422
+    other_method = await client.delete(URL, headers=headers)
+    assert other_method.status_code == 405
+    assert other_method.headers["allow"] == "GET, POST"
     # nothing refused was kept: the same file may be sent again once fixed
     assert await db.fetchval("SELECT count(*) FROM uploads") == 0
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_file_in_flight_is_409_until_its_claim_is_stale(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    content = ward_report([dossier_row(1, 1, 32002)])
+    async with db_connection(db) as connection:
+        seen = repository.FileSeen(
+            "admin-dossiers", "tthcc", hashlib.sha256(content).hexdigest(), 1, "x.xlsx", 1
+        )
+        claimed = await repository.claim(connection, seen, now=NOW, stale=STALE_CLAIM)
+    assert isinstance(claimed, repository.Claimed)
+    headers = await _key(db)
+    assert (await client.post(URL, headers=headers, **_form(content))).status_code == 409
+    # a claim older than STALE_CLAIM died with its process: taken over
+    await db.execute("UPDATE uploads SET received_at = $1", NOW - STALE_CLAIM - timedelta(1))
+    response = await client.post(URL, headers=headers, **_form(content))
+    assert response.status_code == 202
+    assert response.json()["upload"] != claimed.upload
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_files_are_deleted_after_their_time_and_their_receipts_stay(
+    client: httpx.AsyncClient, db: Any
+) -> None:
+    headers = await _key(db)
+    content = ward_report([dossier_row(1, 1, 32002)])
+    first = (await client.post(URL, headers=headers, **_form(content))).json()
+    assert await db.fetchval("SELECT count(*) FROM upload_rows") == 1
+    async with db_connection(db) as connection:
+        purged = await repository.purge(
+            connection,
+            files_before=NOW + timedelta(seconds=1),
+            rows_before={"admin-dossiers": datetime(2026, 12, 1, tzinfo=UTC)},
+        )
+    assert purged == (1, 1)
+    [entry] = (await client.get(URL, headers=headers)).json()["uploads"]
+    assert entry["file_kept"] is False
+    assert entry["receipt"] == first
+    again = await client.post(URL, headers=headers, **_form(content))
+    assert again.json() == first

@@ -162,3 +162,39 @@ def test_column_letters() -> None:
         "ZZ",
         "AAA",
     ]
+
+
+def test_a_header_on_two_rows_and_a_row_numbering_the_columns(
+    feeds: dict[str, FeedDefinition],
+) -> None:
+    rows = [
+        ["STT", "Ngày", "Mã đơn vị", "Số hồ sơ", None, None, None, None],
+        [None, None, None, "Tiếp nhận", "Đã giải quyết", "Đúng hạn", "Trễ hạn", "Đang xử lý"],
+        ["(1)", "(2)", "(3)", "(4)", "(5)", "(6)", "(7)", "(8)"],
+        [1, "01/12/2026", 32002, 1, 1, 1, 0, 0],
+    ]
+    reads = list(read_sheet(_sheet(rows), _fields(feeds), "admin-dossiers"))
+    assert [(type(r).__name__, r.row, getattr(r, "column", None)) for r in reads] == [
+        ("Ignored", None, "A"),
+        ("Ignored", 3, None),
+        ("DataRow", 4, None),
+    ]
+    assert isinstance(reads[1], Ignored)
+    assert reads[1].problem.code == "column_numbers"
+    assert isinstance(reads[2], DataRow)
+    assert reads[2].message["ho_so"] == {
+        "tiep_nhan": 1,
+        "da_giai_quyet": 1,
+        "dung_han": 1,
+        "tre_han": 0,
+        "dang_xu_ly": 0,
+    }
+
+
+def test_a_first_data_row_is_not_taken_for_a_second_header_row_nor_for_column_numbers(
+    feeds: dict[str, FeedDefinition],
+) -> None:
+    rows = [HEADER, ["2026-12-01", "32002", 1, 2, 3, 4, 5]]  # consecutive, but with a date
+    [read] = read_sheet(_sheet(rows), _fields(feeds), "admin-dossiers")
+    assert isinstance(read, DataRow)
+    assert read.row == 2
