@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response
 
 from services.api.access import require_definition
-from services.api.dependencies import Caller, Feed
+from services.api.dependencies import Caller, Feed, State
 from services.api.feed_templates.workbook import MEDIA_TYPE, template
 from services.api.schemas import error_responses
 from services.api.uploads.wording import language_of
@@ -26,6 +26,7 @@ router = APIRouter(tags=["uploads"], responses=error_responses(401, 403, 404))
 async def feed_template(
     feed: Feed,
     caller: Caller,
+    state: State,
     accept_language: Annotated[
         str | None, Header(description="`en` for English instructions; Vietnamese otherwise")
     ] = None,
@@ -35,7 +36,10 @@ async def feed_template(
     formats as the upload reads them, the feed's first example as row 2, and a sheet of
     instructions (units, bounds, cadence, deadline; in English with ``Accept-Language: en``)."""
     require_definition(caller, feed)
-    body = template(feed, first_example(feed), language_of(accept_language))
+    lang = language_of(accept_language)
+    unit = state.reminding.units.by_code.get(feed.agency)
+    name = None if unit is None else unit.name if lang == "vi" else unit.name_en
+    body = template(feed, first_example(feed), lang, name)
     return Response(
         body,
         media_type=MEDIA_TYPE,

@@ -175,8 +175,14 @@ WORDS: dict[Language, Words] = {
 }
 
 
-def template(definition: FeedDefinition, example: Mapping[str, Any], lang: Language) -> bytes:
-    """The feed's template as an .xlsx file, ``example`` (one of its messages) as row 2."""
+def template(
+    definition: FeedDefinition,
+    example: Mapping[str, Any],
+    lang: Language,
+    agency_name: str | None = None,
+) -> bytes:
+    """The feed's template as an .xlsx file, ``example`` (one of its messages) as row 2, the
+    instructions naming the owning agency by ``agency_name`` where its unit file gives one."""
     fields = fields_of(definition)
     words = WORDS[lang]
     book = Workbook()
@@ -191,7 +197,7 @@ def template(definition: FeedDefinition, example: Mapping[str, Any], lang: Langu
             cell.number_format = _number_format(field)
     sheet.cell(FIRST_ROW, 1).comment = Comment(words.example_note, "IOC")
     _validate(book, sheet, fields)
-    _guide(book.create_sheet(GUIDE_SHEET), definition, fields, words)
+    _guide(book.create_sheet(GUIDE_SHEET), definition, fields, words, agency_name)
     book.active = 0
     out = io.BytesIO()
     book.save(out)
@@ -407,12 +413,19 @@ def _cadence(seconds: int, words: Words) -> str:
 
 
 def _guide(
-    sheet: Worksheet, definition: FeedDefinition, fields: Sequence[FeedField], words: Words
+    sheet: Worksheet,
+    definition: FeedDefinition,
+    fields: Sequence[FeedField],
+    words: Words,
+    agency_name: str | None,
 ) -> None:
     sheet.cell(1, 1, words.title).font = _TITLE
     facts = [
         (words.report, f"{definition.title} ({definition.feed})"),
-        (words.agency, definition.agency),
+        (
+            words.agency,
+            f"{agency_name} ({definition.agency})" if agency_name else definition.agency,
+        ),
         (words.cadence, _cadence(definition.cadence_seconds, words)),
         (
             "",

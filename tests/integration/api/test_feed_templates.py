@@ -20,6 +20,7 @@ from services.common.feed_fields import fields_of
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
 from services.common.settings import CommonSettings
+from services.common.units import load_units
 from tests.conftest import SCHEMAS_DIR, read_examples
 from tests.integration.api.conftest import api_settings
 from tests.integration.pipeline import read_topic
@@ -75,8 +76,9 @@ async def test_a_template_needs_a_key_and_a_known_feed(client: httpx.AsyncClient
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_the_instructions_come_in_english_when_asked(
-    client: httpx.AsyncClient, db: Any
+    client: httpx.AsyncClient, db: Any, feeds: dict[str, FeedDefinition]
 ) -> None:
+    units = load_units(SCHEMAS_DIR, feeds)
     _, key = await issue_key(db, "agency", "tthcc")
     answer = await client.get(
         "/v1/feeds/admin-dossiers/template.xlsx",
@@ -84,6 +86,11 @@ async def test_the_instructions_come_in_english_when_asked(
     )
     guide = load_workbook(io.BytesIO(answer.content)).worksheets[1]
     assert guide["A1"].value == "How to fill in the template"
+    # The owning agency by its unit file's name (schemas/units/tthcc.yaml), in English.
+    assert (guide["A4"].value, guide["B4"].value) == (
+        "Owning agency",
+        f"{units.by_code['tthcc'].name_en} (tthcc)",
+    )
 
 
 @pytest.mark.asyncio(loop_scope="session")

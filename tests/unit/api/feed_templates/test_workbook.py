@@ -194,6 +194,8 @@ def test_the_deadline_and_cadence_read_as_words(feeds: dict[str, FeedDefinition]
     assert "15 phút một lần" in flat
     assert "Không có giờ hạn cố định" in flat
     assert "‰ | từ 0 đến 60" in flat  # salinity's unit and bounds, from feed.yaml
+    named = template(feeds["salinity"], first_example(feeds["salinity"]), "vi", "Sở NN và MT")
+    assert "Đơn vị quản lý | Sở NN và MT (snnmt)" in _guide_text(load_workbook(io.BytesIO(named)))
     english = _guide_text(_open(feeds["admin-dossiers"], "en"))
     assert "How to fill in the template" in english
     assert "Due before 17:00 each day (Vietnam time)" in english
