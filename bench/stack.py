@@ -163,7 +163,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(args: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
+def running(
+    args: list[str], env: dict[str, str], ready_url: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """``python <args>`` running until the block ends, once ``ready_url`` answers."""
     process = subprocess.Popen(
         [sys.executable, *args],
@@ -182,7 +184,7 @@ def running(args: list[str], env: dict[str, str], ready_url: str) -> Iterator[No
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise
                 time.sleep(0.2)
-        yield
+        yield process
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -1,9 +1,10 @@
 """Who may do what, decided here for both request paths (the endpoints and the kept answers
 of ``indicators/kept_answers.py``): a key is presented as ``Authorization: Bearer <key>``; every
 key reads the wall's indicators; reader keys read every feed; an agency's key only its own, and
-only an agency's key pushes, to its own feeds. A feed marked public (open data) is read by
-anyone, with or without a key, where an endpoint serves open data (the SensorThings API). Where a
-reminder went and why it failed is its unit's alone."""
+only an agency's key pushes, to its own feeds; every key reads every feed's definition (its
+spreadsheet template). A feed marked public (open data) is read by anyone, with or without a
+key, where an endpoint serves open data (the SensorThings API). Where a reminder went and why
+it failed is its unit's alone."""
 
 from __future__ import annotations
 
@@ -32,6 +33,14 @@ def may_read_indicators(caller: Principal) -> bool:
 def require_indicators(caller: Principal) -> None:
     if not may_read_indicators(caller):
         raise Forbidden("this key may not read the indicators")
+
+
+def require_definition(caller: Principal, feed: FeedDefinition) -> None:
+    """A feed's definition (its fields, examples and spreadsheet template) is read by every key:
+    ``/v1/feeds`` names every feed to any key, and the OpenAPI document shows each one's format
+    and examples."""
+    if caller.kind not in ("reader", "agency"):
+        raise Forbidden(f"this key may not read feed {feed.feed!r}'s definition")
 
 
 def require_read(caller: Principal, feed: FeedDefinition) -> None:

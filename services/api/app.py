@@ -21,6 +21,7 @@ from services.api.errors import (
     render_routing_error,
     render_validation_error,
 )
+from services.api.feed_templates.endpoints import router as feed_templates_router
 from services.api.feeds.endpoints import router as feeds_router
 from services.api.feeds.freshness import keep_freshness_published
 from services.api.health.endpoints import router as health_router
@@ -48,6 +49,9 @@ from services.api.sta.entities import catalogue
 from services.api.stream.endpoints import router as stream_router
 from services.api.units import repository as units_register
 from services.api.units.endpoints import router as units_router
+from services.api.upload_page.endpoints import router as upload_page_router
+from services.api.uploads import service as uploads
+from services.api.uploads.endpoints import router as uploads_router
 from services.api.wall.endpoints import router as wall_router
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
@@ -119,6 +123,12 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
                 ),
                 name="idempotency keys",
             ),
+            asyncio.create_task(
+                uploads.keep_purging(
+                    pool, feeds, clock, settings.upload_kept, settings.upload_purge_every_s
+                ),
+                name="uploads kept",
+            ),
         ]
         if settings.reminders.enabled:
             background += [
@@ -155,11 +165,14 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(observations_router)
     app.include_router(rejections_router)
     app.include_router(push_router)
+    app.include_router(uploads_router)
     app.include_router(indicators_router)
     app.include_router(feeds_router)
     app.include_router(quality_router)
     app.include_router(stream_router)
     app.include_router(wall_router)
+    app.include_router(upload_page_router)
+    app.include_router(feed_templates_router)
     app.include_router(sta_router)
     app.include_router(open_data_router)
     app.include_router(units_router)

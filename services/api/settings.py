@@ -32,6 +32,11 @@ class ApiSettings:
     indicator_refresh_s: float  # how often the wall's indicators are re-evaluated at the latest
     key_cache_s: float  # how long a found key is remembered: a revocation's delay at most
     storage_jobs_refresh_s: float  # how often TimescaleDB's job statuses are read for /metrics
+    upload_max_bytes: int  # the largest spreadsheet accepted (IOC_UPLOAD_MAX_BYTES)
+    upload_max_rows: int  # the most data rows one upload holds
+    upload_read_timeout_s: float  # how long an upload's file may take to arrive
+    upload_kept: timedelta  # how long an uploaded file is kept (its receipt stays)
+    upload_purge_every_s: float  # how often files kept that long are deleted
     reminders: ReminderSettings
 
     @classmethod
@@ -55,5 +60,10 @@ class ApiSettings:
             indicator_refresh_s=env_float(env, "IOC_INDICATOR_REFRESH_S", 5.0),
             key_cache_s=env_float(env, "IOC_KEY_CACHE_S", 5.0),
             storage_jobs_refresh_s=env_float(env, "IOC_STORAGE_JOBS_REFRESH_S", 30.0),
+            upload_max_bytes=env_int(env, "IOC_UPLOAD_MAX_BYTES", 20 * 1024 * 1024),
+            upload_max_rows=env_int(env, "IOC_UPLOAD_MAX_ROWS", 100_000),
+            upload_read_timeout_s=env_float(env, "IOC_UPLOAD_READ_TIMEOUT_S", 120.0),
+            upload_kept=timedelta(days=env_float(env, "IOC_UPLOAD_KEPT_DAYS", 90.0)),
+            upload_purge_every_s=env_float(env, "IOC_UPLOAD_PURGE_EVERY_S", 3_600.0),
             reminders=ReminderSettings.from_env(env),
         )

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+
+from services.common.feed_fields import fields_of
 
 TimeFormat = str  # "iso8601", "epoch_ms", "date" or a strptime pattern
 ParseKind = Literal["number", "decimal_comma", "text"]
@@ -74,6 +76,8 @@ class FeedDefinition:
     # Who answers for the records: the feed's agency, or each entity itself (a commune/ward
     # sending its own figures), a unit of schemas/units/ by its code.
     reported_by: Literal["agency", "entity"] = "agency"
+    # Other headers a spreadsheet column may give a field, by its dotted path (feed_fields.py).
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def examples_path(self) -> Path:
@@ -120,7 +124,9 @@ def load_feed(directory: Path) -> FeedDefinition:
             else None,
             public=_flag(raw, "public"),
             reported_by=_reported_by(raw),
+            aliases=_aliases(raw),
         )
+        fields_of(definition)  # the catalogue: aliases of known fields, no header ambiguous
     except (KeyError, TypeError, ValueError, InvalidOperation, OSError) as error:
         raise FeedDefinitionError(f"{where}: {error!r}") from error
     if definition.feed != directory.name:
@@ -135,6 +141,18 @@ def _reported_by(raw: dict[str, Any]) -> Literal["agency", "entity"]:
     if value == "entity":
         return "entity"
     raise ValueError(f"reported_by must be agency or entity, got {value!r}")
+
+
+def _aliases(raw: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    value = raw.get("aliases") or {}
+    if not isinstance(value, dict):
+        raise ValueError("aliases must map dotted paths to lists of headers")
+    aliases = {}
+    for path, names in value.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+            raise ValueError(f"aliases of {path!r} must be a list of non-empty strings")
+        aliases[str(path)] = tuple(names)
+    return aliases
 
 
 def _text(raw: dict[str, Any], key: str) -> str:

@@ -311,3 +311,47 @@ Index(
     reminder_deliveries.c.next_attempt_at,
     postgresql_where=reminder_deliveries.c.status == "pending",
 )
+
+# Spreadsheet uploads (migration 0012): one per feed, unit and file (its SHA-256); the receipt is
+# NULL while the upload is in flight. The bytes are kept apart, deleted after their retention.
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("feed", Text, nullable=False),
+    Column("unit", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("key_id", BigInteger, nullable=False),
+    Column("file_name", Text),
+    Column("size", Integer, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("receipt", JSONB),
+    UniqueConstraint("feed", "unit", "sha256"),
+)
+Index("uploads_unit_newest", uploads.c.feed, uploads.c.unit, uploads.c.id.desc())
+Index("uploads_received_at", uploads.c.received_at)
+upload_files = Table(
+    "upload_files",
+    metadata,
+    Column(
+        "upload_id",
+        BigInteger,
+        ForeignKey("uploads.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("content", LargeBinary, nullable=False),
+)
+# Per unit and feed, the content hash of the row an upload last produced for each entity and
+# event time: a row identical to it is not produced again.
+upload_rows = Table(
+    "upload_rows",
+    metadata,
+    Column("feed", Text, nullable=False),
+    Column("unit", Text, nullable=False),
+    Column("entity", Text, nullable=False),
+    Column("event_time", DateTime(timezone=True), nullable=False),
+    Column("content_hash", LargeBinary, nullable=False),
+    Column("upload_id", BigInteger, ForeignKey("uploads.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("feed", "unit", "entity", "event_time"),
+)
+Index("upload_rows_upload", upload_rows.c.upload_id)

@@ -23,15 +23,22 @@ class KafkaGateway:
         self._producer: AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
 
-    async def send_all(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
-        """Sends (key, value) pairs; returns only once the broker acknowledged all of them.
+    async def send_all(
+        self,
+        topic: str,
+        messages: Sequence[tuple[bytes, bytes]],
+        *,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Sends (key, value) pairs; returns only once the broker acknowledged all of them,
+        within ``timeout_s`` (the gateway's own timeout unless given: a large upload's due).
 
         On failure, whatever the producer still holds is dropped before the caller hears
         "not accepted", so no message of a refused request reaches the broker later.
         """
         producer = await self._started()
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout(timeout_s or self.timeout_s):
                 deliveries = [await producer.send(topic, value, key=key) for key, value in messages]
                 await asyncio.gather(*deliveries)
         except (KafkaError, TimeoutError) as error:

@@ -1,6 +1,7 @@
 """A push, once its body is read: every message checked as strictly as the worker would, the
 valid ones produced keyed by entity and answered only once Kafka holds them; with an
-Idempotency-Key, the first answer is kept and given again to every retry."""
+Idempotency-Key, the first answer is kept and given again to every retry. A spreadsheet upload
+produces its rows through the same ``record_of`` and ``produce``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from services.api.push import idempotency
 from services.api.push.body import Unprocessable, split
 from services.api.push.gateway import BrokerUnavailable, KafkaGateway
 from services.api.push.schemas import LISTED_REJECTIONS, MessageError, PushResult
-from services.common.canonical import Rejection
+from services.common.canonical import Normalised, Rejection
 from services.common.intake.feed_intake import FeedIntake
 
 
@@ -40,8 +41,7 @@ async def accept(
         if isinstance(outcome, Rejection):
             rejected.append(MessageError(index=piece.index, error=outcome.reason))
             continue
-        value = json.dumps(piece.message, ensure_ascii=False).encode()
-        accepted.append((outcome.entity.encode(), value))
+        accepted.append(record_of(piece.message, outcome))
     # The answer, and the copy kept with an Idempotency-Key, list a few, not every one.
     result = PushResult(
         accepted=len(accepted),
@@ -52,13 +52,30 @@ async def accept(
         raise Unprocessable(
             "no valid message in the body", extra=result.model_dump(exclude={"accepted"})
         )
+    await produce(gateway, topic, accepted)
+    return result
+
+
+def record_of(message: object, outcome: Normalised) -> tuple[bytes, bytes]:
+    """A checked message as the (key, value) record the worker reads: keyed by its entity, so
+    every record of an entity is on one partition, in order, whoever sent it."""
+    return outcome.entity.encode(), json.dumps(message, ensure_ascii=False).encode()
+
+
+async def produce(
+    gateway: KafkaGateway,
+    topic: str,
+    records: list[tuple[bytes, bytes]],
+    *,
+    timeout_s: float | None = None,
+) -> None:
+    """Returns once the broker acknowledged every record; else a 503 and nothing accepted."""
     try:
-        await gateway.send_all(topic, accepted)
+        await gateway.send_all(topic, records, timeout_s=timeout_s)
     except BrokerUnavailable as error:
         raise Unavailable(
             f"the broker is unavailable ({error}); nothing was accepted, retry later"
         ) from None
-    return result
 
 
 async def answer_once(

@@ -8,6 +8,7 @@ from services.api.access import (
     delivery_targets_shown,
     key_hash_of,
     may_read_indicators,
+    require_definition,
     require_push,
     require_read,
 )
@@ -70,3 +71,12 @@ def test_only_a_units_own_key_sees_where_its_reminders_went(
     # The office its reminders escalate to sees its own contacts, not the centre's.
     office = Principal(4, "agency", "vpubnd")
     assert delivery_targets_shown(office, units) == {("email", "chidao.so@camau.gov.vn")}
+
+
+def test_every_key_reads_every_feeds_definition(feeds: dict[str, FeedDefinition]) -> None:
+    # What /v1/feeds and the OpenAPI document already show any key: the template too.
+    for feed in feeds.values():
+        require_definition(READER, feed)
+        require_definition(_agency(feeds["salinity"]), feed)
+    with pytest.raises(Forbidden):
+        require_definition(Principal(3, "robot", "x"), feeds["salinity"])  # type: ignore[arg-type]
