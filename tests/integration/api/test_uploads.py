@@ -178,7 +178,7 @@ async def test_a_bad_row_named_the_same_file_twice_and_a_correction_of_one_row(
     ]
     # "sạch" counts the correction as a repeat; the unchanged row, never sent again, is not one
     counts = await db.fetchrow(
-        "SELECT sum(records) AS records, sum(repeated) AS repeated FROM feed_daily_counts"
+        "SELECT sum(records) AS records, sum(repeated) AS repeated FROM feed_hourly_counts"
         " WHERE feed = 'admin-dossiers'"
     )
     assert (counts["records"], counts["repeated"]) == (4, 1)
