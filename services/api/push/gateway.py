@@ -23,8 +23,15 @@ class KafkaGateway:
         self._producer: AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
 
-    async def send_all(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
-        """Sends (key, value) pairs; returns only once the broker acknowledged all of them.
+    async def send_all(
+        self,
+        topic: str,
+        messages: Sequence[tuple[bytes | None, bytes]],
+        *,
+        headers: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        """Sends (key, value) pairs, each with ``headers``; returns only once the broker
+        acknowledged all of them.
 
         On failure, whatever the producer still holds is dropped before the caller hears
         "not accepted", so no message of a refused request reaches the broker later.
@@ -32,7 +39,10 @@ class KafkaGateway:
         producer = await self._started()
         try:
             async with asyncio.timeout(self.timeout_s):
-                deliveries = [await producer.send(topic, value, key=key) for key, value in messages]
+                deliveries = [
+                    await producer.send(topic, value, key=key, headers=list(headers) or None)
+                    for key, value in messages
+                ]
                 await asyncio.gather(*deliveries)
         except (KafkaError, TimeoutError) as error:
             await self._abandon(producer)

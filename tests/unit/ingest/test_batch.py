@@ -19,6 +19,7 @@ class Record:
     partition: int
     offset: int
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def _salinity(value: str, minute: str = "00") -> bytes:

@@ -1,0 +1,116 @@
+"""One page from a department's API: a timeout on every request, transient failures (a timeout,
+a dropped connection, 429, 5xx) retried with exponential backoff and full jitter, a
+``Retry-After`` honoured, and 401/403 said to be the credentials, never retried."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from services.connectors.failures import CredentialsRefused, PullFailed
+
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 5  # the first try included
+    base_s: float = 1.0
+    cap_s: float = 60.0  # the longest backoff between two attempts
+    retry_after_cap_s: float = 300.0  # a Retry-After asking longer fails the pull instead
+
+    def backoff(self, retry: int, draw: Callable[[], float]) -> float:
+        """Full jitter (AWS's "Exponential Backoff And Jitter"): anywhere up to the doubling
+        bound, so connectors failing together do not retry together."""
+        bound: float = min(self.cap_s, self.base_s * 2.0**retry)
+        return draw() * bound
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    url: str  # as answered, the query included
+    body: bytes
+
+
+class PageFetcher:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        policy: RetryPolicy,
+        *,
+        now: Callable[[], datetime],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        draw: Callable[[], float] = random.random,
+    ) -> None:
+        self.client = client
+        self.policy = policy
+        self.now = now
+        self.sleep = sleep
+        self.draw = draw
+
+    async def get(
+        self,
+        url: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        *,
+        timeout_s: float,
+    ) -> Page:
+        """The page, or PullFailed once the attempts are spent (CredentialsRefused at once)."""
+        for retry in range(self.policy.attempts):
+            last = retry == self.policy.attempts - 1
+            try:
+                response = await self.client.get(
+                    url, params=dict(params), headers=dict(headers), timeout=timeout_s
+                )
+            except httpx.TimeoutException:
+                problem, wait = f"no answer within {timeout_s:g} s", None
+            except httpx.TransportError as error:
+                problem, wait = f"cannot connect ({_said(error)})", None
+            else:
+                shown = str(response.url)
+                if response.status_code in (401, 403):
+                    raise CredentialsRefused(
+                        f"GET {shown}: {response.status_code} {response.reason_phrase}: the API"
+                        " refused the credentials (check the key its headers name)"
+                    )
+                if response.status_code not in TRANSIENT_STATUSES:
+                    if response.is_success:
+                        return Page(shown, response.content)
+                    raise PullFailed(
+                        f"GET {shown}: {response.status_code} {response.reason_phrase}"
+                    )
+                problem = f"{response.status_code} {response.reason_phrase}"
+                wait = self._retry_after(response.headers.get("retry-after"))
+                if wait is not None and wait > self.policy.retry_after_cap_s:
+                    raise PullFailed(
+                        f"GET {shown}: {problem}, Retry-After {wait:.0f} s is past the"
+                        f" {self.policy.retry_after_cap_s:.0f} s a pull waits"
+                    )
+            if last:
+                break
+            await self.sleep(wait if wait is not None else self.policy.backoff(retry, self.draw))
+        raise PullFailed(f"GET {url}: {problem} (after {self.policy.attempts} attempts)")
+
+    def _retry_after(self, value: str | None) -> float | None:
+        """Seconds to wait as the answer asks: a number of seconds or an HTTP date."""
+        if value is None:
+            return None
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None  # unreadable: the backoff decides
+        return max((when - self.now()).total_seconds(), 0.0)
+
+
+def _said(error: Exception) -> str:
+    return str(error) or type(error).__name__
