@@ -66,8 +66,10 @@ class PageFetcher:
         for retry in range(self.policy.attempts):
             last = retry == self.policy.attempts - 1
             try:
+                # No params at all, not empty ones: httpx would drop the URL's own query (a next
+                # link's cursor) for them.
                 response = await self.client.get(
-                    url, params=dict(params), headers=dict(headers), timeout=timeout_s
+                    url, params=dict(params) or None, headers=dict(headers), timeout=timeout_s
                 )
             except httpx.TimeoutException:
                 problem, wait = f"no answer within {timeout_s:g} s", None

@@ -61,15 +61,13 @@ async def opened_puller(
 
 
 async def attempt(puller: Puller, connector: Connector) -> PullReport | PullFailed:
-    """One pull, counted: its report, or its failure (logged, never raised)."""
+    """One pull, counted: its report, or its failure (returned, never raised)."""
     try:
         report = await puller.pull(connector)
     except PullFailed as failure:
         metrics.FAILURES.labels(connector=connector.name, kind=failure.kind).inc()
-        log.warning("connector %s failed: %s", connector.name, failure)
         return failure
     metrics.LAST_SUCCESS.labels(connector=connector.name).set(puller.now().timestamp())
-    log.info("pulled %s", report.said)
     return report
 
 
@@ -119,7 +117,11 @@ async def _every(puller: Puller, connector: Connector, stop: asyncio.Event) -> N
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         started = loop.time()
-        await attempt(puller, connector)
+        outcome = await attempt(puller, connector)
+        if isinstance(outcome, PullFailed):
+            log.warning("connector %s failed: %s", connector.name, outcome)
+        else:
+            log.info("pulled %s", outcome.said)
         rest = connector.every_s - (loop.time() - started)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=max(rest, 0))
