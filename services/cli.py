@@ -23,7 +23,7 @@ from services.common.feeds import FeedDefinitionError, load_feeds
 from services.common.kafka import why_refused
 from services.common.keys import KeyKind, issue_key, list_keys, revoke_key
 from services.common.logs import configure_logging, redact
-from services.common.settings import CommonSettings, SettingsError
+from services.common.settings import CommonSettings, SettingsError, env_int, env_secret
 from services.common.storage_jobs import StorageJob, storage_jobs, timescaledb_version
 from services.common.units import load_units
 from services.connectors.definitions import ConnectorDefinitionError
@@ -526,14 +526,25 @@ def _simulate(args: argparse.Namespace) -> None:
     import os
 
     from services.simulator.faults import FaultRates
-    from services.simulator.simulate import run_simulator
+    from services.simulator.simulate import DepartmentApi, run_simulator
 
     settings = CommonSettings.from_env()
     feeds = list(load_feeds(settings.schemas_dir).values())
     # IOC_SIMULATOR_FAULTS=0: the examples only, without late feeds, "N/A" or corrections.
     rates = FaultRates.none() if os.environ.get("IOC_SIMULATOR_FAULTS") == "0" else FaultRates()
+    # IOC_SIMULATOR_API_PORT: the pulled departments' APIs served there, behind IOC_LGSP_KEY,
+    # for the example connectors (schemas/connectors/), instead of published.
+    api = None
+    if os.environ.get("IOC_SIMULATOR_API_PORT"):
+        key = env_secret(os.environ, "IOC_LGSP_KEY")
+        if not key:
+            raise CommandError(
+                "IOC_SIMULATOR_API_PORT needs the key its APIs want: IOC_LGSP_KEY (or _FILE)"
+            )
+        port = env_int(os.environ, "IOC_SIMULATOR_API_PORT", 0)
+        api = DepartmentApi("127.0.0.1", port, key)
     _run_until_signalled(
-        lambda stop: run_simulator(settings.kafka, settings.topics, feeds, stop, rates)
+        lambda stop: run_simulator(settings.kafka, settings.topics, feeds, stop, rates, api)
     )
 
 

@@ -118,7 +118,7 @@ def _connector(
         name=name,
         path=path,
         feed=feed,
-        url=_url(raw),
+        url=_url(raw, env),
         records=_path(raw, "records", empty=True),
         paging=_paging(raw),
         params=_params(raw.get("params")),
@@ -168,12 +168,23 @@ def _path(
     return value
 
 
-def _url(raw: Mapping[str, Any]) -> str:
-    url = _text(raw, "url")
+def _url(raw: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    """The URL, each ``${NAME}`` replaced by the environment's NAME: where a platform is (its
+    address differs between a test bench and the province's), never a secret, as URLs are
+    logged."""
+    written = _text(raw, "url")
+
+    def resolve(match: re.Match[str]) -> str:
+        found = env.get(match[1])
+        if not found:
+            raise _KeyError("url", f"names ${{{match[1]}}}, which is not set in the environment")
+        return found
+
+    url = _REFERENCE.sub(resolve, written)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _KeyError("url", f"{url!r} is not an http:// or https:// URL")
-    if parts.username or parts.password or _REFERENCE.search(url):
+    if parts.username or parts.password:
         raise _KeyError("url", "must hold no credentials: a key goes in headers, as ${NAME}")
     return url
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from services.common.intake.normalise import Normaliser
-from services.common.paths import value_at
+from services.common.paths import holding, value_at
 
 
 def order_for(field: str, normaliser: Normaliser) -> Callable[[Any], tuple[int, Any] | None]:
@@ -51,7 +51,7 @@ class HighWater:
         self.field = field
         self.order = order
         self.mark = mark
-        self._key = None if mark is None else order(_holding(field, mark))
+        self._key = None if mark is None else order(holding(field, mark))
 
     def see(self, record: Any) -> None:
         key = self.order(record)
@@ -60,17 +60,6 @@ class HighWater:
         if self._key is not None and (key[0] != self._key[0] or key <= self._key):
             return
         self._key, self.mark = key, value_at(record, self.field)
-
-
-def _holding(field: str, value: Any) -> dict[str, Any]:
-    """A record holding ``value`` at ``field``: the stored mark ordered as its record was."""
-    record: dict[str, Any] = {}
-    target = record
-    *parents, leaf = field.split(".")
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[leaf] = value
-    return record
 
 
 def as_param(mark: Any) -> str:
