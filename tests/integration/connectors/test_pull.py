@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import REGISTRY
 
 from services.common.feeds import FeedDefinition
-from services.common.kafka import KafkaConnection
 from services.common.settings import CommonSettings
 from services.connectors.definitions import load_connectors
 from services.connectors.failures import PageNotJson, PullFailed
@@ -30,7 +28,13 @@ from tests.integration.connectors.department_api import (
     programme_tasks,
     serving,
 )
-from tests.integration.pipeline import TEST_NOW, all_committed, eventually, running_worker
+from tests.integration.pipeline import (
+    TEST_NOW,
+    all_committed,
+    eventually,
+    running_worker,
+    topic_size,
+)
 from tests.integration.processes import run_ioc, service_env
 
 pytestmark = pytest.mark.integration
@@ -61,22 +65,6 @@ async def _pull(
 ) -> list[PullReport | PullFailed]:
     connectors = load_connectors(files, feeds, {"IOC_TEST_DEPT_KEY": KEY})
     return await pull_once(_connectors_settings(settings), connectors, feeds, now=lambda: TEST_NOW)
-
-
-async def _topic_size(kafka: KafkaConnection, topic: str) -> int:
-    """Every record the topic holds, all partitions summed."""
-    consumer = AIOKafkaConsumer(**kafka.client_options())
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            await consumer._client.force_metadata_update()  # a consumer learns topics lazily
-            found = consumer.partitions_for_topic(topic) or ()
-            partitions = [TopicPartition(topic, p) for p in found]
-        ends = await consumer.end_offsets(partitions)
-        return sum(ends.values())
-    finally:
-        await consumer.stop()
 
 
 async def _stored(db: Any) -> dict[tuple[str, str], str]:
@@ -119,7 +107,7 @@ async def test_once_pulls_every_page_behind_a_key_and_stores_every_record_exactl
         assert "1 pages, 0 records" in again.stdout
         assert api.asked[-1][1] == {"cap_nhat_tu": records[-1]["cap_nhat_luc"]}
 
-    assert await _topic_size(settings.kafka, settings.topics.raw(FEED)) == len(records)
+    assert await topic_size(settings.kafka, settings.topics.raw(FEED)) == len(records)
     await _ingest(settings, feeds, len(records))
     assert await _stored(db) == statuses
     assert await db.fetchval("SELECT count(*) FROM rejections") == 0
@@ -180,7 +168,7 @@ async def test_since_asks_only_for_what_came_after_the_kept_mark(
     assert second.records == 23
     assert second.mark == records[-1]["cap_nhat_luc"]
     assert api.asked[-2][1] == {"cap_nhat_tu": records[99]["cap_nhat_luc"]}
-    assert await _topic_size(settings.kafka, settings.topics.raw(FEED)) == len(records)
+    assert await topic_size(settings.kafka, settings.topics.raw(FEED)) == len(records)
     await _ingest(settings, feeds, len(records))
     assert await _stored(db) == statuses
 

@@ -53,6 +53,26 @@ def test_the_latest_record_in_log_order_wins_within_a_batch(
     assert batch.offsets == {(TOPIC, 0): 3}
 
 
+def test_a_pulled_records_rejection_names_the_page_it_came_from(
+    feeds: dict[str, FeedDefinition],
+) -> None:
+    page = "https://lgsp.example.vn/syt?trang=3"
+    records = [
+        Record(TOPIC, 0, 0, b"<html>", (("pulled_from", page.encode()),)),
+        Record(TOPIC, 0, 1, b"{", (("other", b"x"),)),
+    ]
+    batch = assemble(
+        records,
+        feed_intakes(feeds.values(), Topics()),
+        now=lambda: NOW,
+        future_bound=timedelta(minutes=5),
+    )
+    [pulled, pushed] = [r.reason for r in batch.quarantined]
+    assert pulled.startswith("decode: not JSON")
+    assert pulled.endswith(f" (pulled from {page})")
+    assert "pulled from" not in pushed
+
+
 def test_rejections_keep_their_bytes_and_do_not_stop_the_batch(
     feeds: dict[str, FeedDefinition],
 ) -> None:
