@@ -57,11 +57,16 @@ class PullReport:
 
     @property
     def said(self) -> str:
+        """One line for the operator: what came, what the worker will quarantine and why."""
         line = (
-            f"{self.connector}: {self.pages} pages, {self.records} records to {self.topic}"
-            f" ({self.invalid} invalid, quarantined by the worker"
+            f"{self.connector}: {_counted(self.pages, 'page')}, "
+            f"{_counted(self.records, 'record')} to {self.topic}"
         )
-        line += f": {'; '.join(self.reasons)})" if self.reasons else ")"
+        if self.invalid:
+            line += (
+                f" ({self.invalid} invalid, which the worker quarantines: "
+                f"{'; '.join(self.reasons)}{'; ...' if self.invalid > len(self.reasons) else ''})"
+            )
         if self.mark is not None:
             line += f"; since {self.mark}"
         return line
@@ -191,6 +196,10 @@ class Puller:
                 f"every record is in Kafka, but the since mark could not be saved ({error});"
                 " the next pull asks again from the previous one"
             ) from None
+
+
+def _counted(count: int, thing: str) -> str:
+    return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
 
 
 def _records(

@@ -104,7 +104,7 @@ async def test_once_pulls_every_page_behind_a_key_and_stores_every_record_exactl
             run_ioc, env, "connectors", "run", "--once", str(definition)
         )
         assert again.returncode == 0, again.stderr
-        assert "1 pages, 0 records" in again.stdout
+        assert "1 page, 0 records" in again.stdout
         assert api.asked[-1][1] == {"cap_nhat_tu": records[-1]["cap_nhat_luc"]}
 
     assert await topic_size(settings.kafka, settings.topics.raw(FEED)) == len(records)
