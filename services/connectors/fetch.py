@@ -82,6 +82,13 @@ class PageFetcher:
                         f"GET {shown}: {response.status_code} {response.reason_phrase}: the API"
                         " refused the credentials (check the key its headers name)"
                     )
+                if response.is_redirect:
+                    # Not followed: the key would go to wherever it points (httpx keeps custom
+                    # headers across hosts).
+                    raise PullFailed(
+                        f"GET {shown}: {response.status_code} {response.reason_phrase} to"
+                        f" {response.headers.get('location')}: put that URL in the definition"
+                    )
                 if response.status_code not in TRANSIENT_STATUSES:
                     if response.is_success:
                         return Page(shown, response.content)

@@ -45,7 +45,7 @@ async def opened_puller(
     pool = await create_pool(common.database_url, min_size=1, max_size=2)
     gateway = KafkaGateway(common.kafka, timeout_s=settings.kafka_timeout_s)
     try:
-        async with httpx.AsyncClient(follow_redirects=True) as client:
+        async with httpx.AsyncClient(follow_redirects=False) as client:
             yield Puller(
                 fetcher=PageFetcher(client, settings.retry, now=now),
                 gateway=gateway,

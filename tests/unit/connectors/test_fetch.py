@@ -112,3 +112,13 @@ def test_params_are_added_and_a_link_keeps_its_own_query() -> None:
     asyncio.run(fetcher.get(URL + "?vi_tri=50", {}, {}, timeout_s=5))
     asyncio.run(fetcher.get(URL, {"trang": "2"}, {}, timeout_s=5))
     assert [str(r.url) for r in asked] == [URL + "?vi_tri=50", URL + "?trang=2"]
+
+
+def test_a_redirect_is_not_followed_with_the_key() -> None:
+    moved = httpx.Response(301, headers={"Location": "https://elsewhere.example.com/syt"})
+    fetcher, _, asked = _fetcher([moved])
+    with pytest.raises(
+        PullFailed, match=r"301 Moved Permanently to https://elsewhere\.example\.com"
+    ):
+        _get(fetcher)
+    assert len(asked) == 1
