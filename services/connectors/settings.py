@@ -32,6 +32,7 @@ class ConnectorsSettings:
                 attempts=env_int(env, "IOC_CONNECTOR_ATTEMPTS", 5),
                 base_s=env_float(env, "IOC_CONNECTOR_BACKOFF_S", 1.0),
                 cap_s=env_float(env, "IOC_CONNECTOR_BACKOFF_MAX_S", 60.0),
+                max_page_bytes=env_int(env, "IOC_CONNECTOR_MAX_PAGE_BYTES", 64 * 1024 * 1024),
             ),
             kafka_timeout_s=env_float(env, "IOC_CONNECTOR_KAFKA_TIMEOUT_S", 30.0),
         )

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from services.connectors.failures import CredentialsRefused, PullFailed
+from services.connectors.failures import CredentialsRefused, PageUnreadable, PullFailed
 from services.connectors.fetch import PageFetcher, RetryPolicy
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -122,3 +122,10 @@ def test_a_redirect_is_not_followed_with_the_key() -> None:
     ):
         _get(fetcher)
     assert len(asked) == 1
+
+
+def test_a_page_past_the_size_cap_fails_the_pull_unread() -> None:
+    fetcher, _, _ = _fetcher([httpx.Response(200, content=b"[" + b"1," * 600 + b"1]")])
+    fetcher.policy = RetryPolicy(max_page_bytes=1000)
+    with pytest.raises(PageUnreadable, match="larger than 1,000 bytes"):
+        _get(fetcher)
