@@ -202,6 +202,16 @@ feed_count_marks = Table(
     PrimaryKeyConstraint("topic", "partition"),
 )
 
+# Per pull connector (schemas/connectors/), the newest value of the record field its `since`
+# follows, as the department's API gave it (migration 0009): moved only once Kafka holds the pull.
+connector_marks = Table(
+    "connector_marks",
+    metadata,
+    Column("connector", Text, primary_key=True),
+    Column("mark", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 # Per unit (schemas/units/) and local day, its scorecard as last evaluated that day (migration
 # 0008): the history behind /v1/units and the 7- and 30-day scores.
 unit_scores = Table(
