@@ -30,6 +30,7 @@ from services.connectors import metrics
 from services.connectors.definitions import Connector
 from services.connectors.failures import (
     BrokerRefused,
+    CredentialsRefused,
     PageNotJson,
     PageUnreadable,
     StoreUnavailable,
@@ -107,9 +108,12 @@ class Puller:
         while request is not None:
             if request.number > self.max_pages:
                 raise PageUnreadable(f"more than {self.max_pages} pages: does the paging end?")
-            page = await self.fetcher.get(
-                request.url, request.params, connector.headers, timeout_s=connector.timeout_s
-            )
+            try:
+                page = await self.fetcher.get(
+                    request.url, request.params, connector.headers, timeout_s=connector.timeout_s
+                )
+            except CredentialsRefused as refused:
+                raise CredentialsRefused(f"{refused}{_named_keys(connector)}") from None
             pages += 1
             metrics.PAGES.labels(connector=connector.name).inc()
             if page.url in pulled or page.body == previous:
@@ -196,6 +200,16 @@ class Puller:
                 f"every record is in Kafka, but the since mark could not be saved ({error});"
                 " the next pull asks again from the previous one"
             ) from None
+
+
+def _named_keys(connector: Connector) -> str:
+    """Where the refused key comes from, by name (never its value)."""
+    named = [
+        f"{header} from {written}"
+        for header, written in connector.header_sources.items()
+        if "${" in written
+    ]
+    return f": {', '.join(named)}" if named else ""
 
 
 def _counted(count: int, thing: str) -> str:

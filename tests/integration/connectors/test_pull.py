@@ -219,6 +219,7 @@ async def test_a_refused_key_is_said_to_be_the_credentials_and_never_shown(
     line = _failure(done.stderr)
     assert "401 Unauthorized" in line
     assert "refused the credentials" in line
+    assert line.endswith(": X-LGSP-Key from ${IOC_TEST_DEPT_KEY}")  # by name, never the value
     assert wrong not in done.stdout + done.stderr
     assert len(api.asked) == 1  # a refused key is not retried
 
