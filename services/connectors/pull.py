@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,7 @@ from services.common.canonical import Rejection
 from services.common.db import DATABASE_UNAVAILABLE
 from services.common.intake.decode import decode
 from services.common.intake.feed_intake import FeedIntake
-from services.common.paths import PathMissing, path_reader
+from services.common.paths import value_at
 from services.common.topics import PULLED_FROM, Topics
 from services.connectors import metrics
 from services.connectors.definitions import Connector
@@ -74,6 +74,32 @@ class PullReport:
 
 
 @dataclass(frozen=True, slots=True)
+class _Outgoing:
+    key: bytes | None  # the entity, where one can be read
+    value: bytes
+    invalid: bool  # by the intake's verdict here
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What a pull has done so far, for its report and the metrics."""
+
+    pages: int = 0
+    records: int = 0
+    invalid: int = 0
+    reasons: list[str] = field(default_factory=list)  # the first invalid records' reasons
+    urls: set[str] = field(default_factory=set)  # the pages fetched, to see a loop
+    previous: bytes | None = None  # the last page's body, to see a paging that is ignored
+
+    def count(self, connector: str, sent: Sequence[_Outgoing]) -> None:
+        invalid = sum(1 for message in sent if message.invalid)
+        self.records += len(sent)
+        self.invalid += invalid
+        metrics.RECORDS.labels(connector=connector, outcome="valid").inc(len(sent) - invalid)
+        metrics.RECORDS.labels(connector=connector, outcome="invalid").inc(invalid)
+
+
+@dataclass(frozen=True, slots=True)
 class Puller:
     """What every pull shares: the API client, the producer, the store, the intakes."""
 
@@ -99,30 +125,10 @@ class Puller:
             high = HighWater(connector.since.field, order, before)
             if before is not None:
                 params[connector.since.param] = as_param(before)
-        read_records = path_reader(connector.records) if connector.records else None
+        tally = _Tally()
         request: Request | None = connector.paging.first(connector.url, params)
-        pulled: set[str] = set()
-        previous: bytes | None = None
-        pages = records = invalid = 0
-        reasons: list[str] = []
         while request is not None:
-            if request.number > self.max_pages:
-                raise PageUnreadable(f"more than {self.max_pages} pages: does the paging end?")
-            try:
-                page = await self.fetcher.get(
-                    request.url, request.params, connector.headers, timeout_s=connector.timeout_s
-                )
-            except CredentialsRefused as refused:
-                raise CredentialsRefused(f"{refused}{_named_keys(connector)}") from None
-            pages += 1
-            metrics.PAGES.labels(connector=connector.name).inc()
-            if page.url in pulled or page.body == previous:
-                raise PageUnreadable(
-                    f"page {request.number} at {page.url} repeats an earlier page: the API"
-                    " ignores the paging the definition gives"
-                )
-            pulled.add(page.url)
-            previous = page.body
+            page = await self._fetch(connector, request, tally)
             document = decode(page.body)
             if isinstance(document, Rejection):
                 await self._quarantine_page(topic, page)
@@ -130,27 +136,10 @@ class Puller:
                     f"page {request.number} at {page.url} is not JSON ({document.reason}):"
                     " quarantined"
                 )
-            found = _records(document, read_records, connector, page)
-            messages: list[tuple[bytes | None, bytes]] = []
-            page_invalid = 0
-            for record in found:
-                outcome = intake.check(record, now=at, future_bound=self.future_bound)
-                if isinstance(outcome, Rejection):
-                    page_invalid += 1
-                    if len(reasons) < LISTED_REASONS:
-                        reasons.append(outcome.reason)
-                entity = intake.normalise.entity_of(record)
-                value = json.dumps(record, ensure_ascii=False).encode()
-                messages.append((None if entity is None else entity.encode(), value))
-                if high is not None:
-                    high.see(record)
+            found = _records(document, connector, page)
+            messages = [self._outgoing(record, intake, at, high, tally) for record in found]
             await self._send(topic, messages, page, request.number)
-            records += len(found)
-            invalid += page_invalid
-            metrics.RECORDS.labels(connector=connector.name, outcome="valid").inc(
-                len(found) - page_invalid
-            )
-            metrics.RECORDS.labels(connector=connector.name, outcome="invalid").inc(page_invalid)
+            tally.count(connector.name, messages)
             try:
                 request = connector.paging.following(request, document, len(found))
             except PagingError as error:
@@ -160,20 +149,65 @@ class Puller:
         return PullReport(
             connector.name,
             topic,
-            pages,
-            records,
-            invalid,
-            tuple(reasons),
+            tally.pages,
+            tally.records,
+            tally.invalid,
+            tuple(tally.reasons),
             None if high is None else high.mark,
         )
 
+    async def _fetch(self, connector: Connector, request: Request, tally: _Tally) -> Page:
+        """The request's page; refused where the paging runs away or goes round."""
+        if request.number > self.max_pages:
+            raise PageUnreadable(f"more than {self.max_pages} pages: does the paging end?")
+        try:
+            page = await self.fetcher.get(
+                request.url, request.params, connector.headers, timeout_s=connector.timeout_s
+            )
+        except CredentialsRefused as refused:
+            raise CredentialsRefused(f"{refused}{_named_keys(connector)}") from None
+        tally.pages += 1
+        metrics.PAGES.labels(connector=connector.name).inc()
+        if page.url in tally.urls or page.body == tally.previous:
+            raise PageUnreadable(
+                f"page {request.number} at {page.url} repeats an earlier page: the API"
+                " ignores the paging the definition gives"
+            )
+        tally.urls.add(page.url)
+        tally.previous = page.body
+        return page
+
+    def _outgoing(
+        self,
+        record: Any,
+        intake: FeedIntake,
+        at: datetime,
+        high: HighWater | None,
+        tally: _Tally,
+    ) -> _Outgoing:
+        """A record as it goes to the raw topic: keyed by its entity, with the intake's verdict
+        (counted and quoted here; the worker quarantines by its own)."""
+        outcome = intake.check(record, now=at, future_bound=self.future_bound)
+        reason = outcome.reason if isinstance(outcome, Rejection) else None
+        if reason is not None and len(tally.reasons) < LISTED_REASONS:
+            tally.reasons.append(reason)
+        if high is not None:
+            high.see(record)
+        entity = intake.normalise.entity_of(record)
+        value = json.dumps(record, ensure_ascii=False).encode()
+        return _Outgoing(None if entity is None else entity.encode(), value, reason is not None)
+
     async def _send(
-        self, topic: str, messages: list[tuple[bytes | None, bytes]], page: Page, number: int
+        self, topic: str, messages: Sequence[_Outgoing], page: Page, number: int
     ) -> None:
         if not messages:
             return
         try:
-            await self.gateway.send_all(topic, messages, headers=[(PULLED_FROM, page.url.encode())])
+            await self.gateway.send_all(
+                topic,
+                [(message.key, message.value) for message in messages],
+                headers=[(PULLED_FROM, page.url.encode())],
+            )
         except BrokerUnavailable as error:
             raise BrokerRefused(
                 f"Kafka did not acknowledge the records of page {number} at {page.url} ({error})"
@@ -182,7 +216,7 @@ class Puller:
     async def _quarantine_page(self, topic: str, page: Page) -> None:
         """The page, as it came (up to a size), to the raw topic: the worker quarantines it,
         its URL in the reason."""
-        await self._send(topic, [(None, page.body[:MAX_QUARANTINED_PAGE])], page, 0)
+        await self._send(topic, [_Outgoing(None, page.body[:MAX_QUARANTINED_PAGE], True)], page, 0)
 
     async def _mark(self, connector: str) -> Any:
         try:
@@ -216,13 +250,8 @@ def _counted(count: int, thing: str) -> str:
     return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
 
 
-def _records(
-    document: Any, read: Callable[[Any], Any] | None, connector: Connector, page: Page
-) -> list[Any]:
-    try:
-        found = document if read is None else read(document)
-    except PathMissing:
-        found = None
+def _records(document: Any, connector: Connector, page: Page) -> list[Any]:
+    found = value_at(document, connector.records) if connector.records else document
     if not isinstance(found, list):
         where = f"at {connector.records!r}" if connector.records else "(the page itself)"
         raise PageUnreadable(
