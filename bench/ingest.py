@@ -260,6 +260,7 @@ class _Polled:
     partition: int
     offset: int
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 # Without Kafka, on the same tables: an idempotent insert of the event rows (the least any

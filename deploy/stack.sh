@@ -11,7 +11,8 @@
 #   deploy/stack.sh tools               install what the tests use beside the stack
 #   deploy/stack.sh bootstrap           print Kafka's bootstrap addresses
 #
-# Services: postgres, kafka (`up kafka` also restarts a node that died), worker, api, simulator. Data and logs live in $IOC_STACK_DIR
+# Services: postgres, kafka (`up kafka` also restarts a node that died), worker, api, simulator,
+# connectors (where IOC_CONNECTORS_DIR holds definitions). Data and logs live in $IOC_STACK_DIR
 # (default: .stack/ at the repository root, git-ignored).
 set -euo pipefail
 
@@ -22,6 +23,11 @@ KAFKA_PORT=${IOC_KAFKA_PORT:-19092}
 CONTROLLER_PORT=${IOC_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
 KAFKA_NODES=${IOC_KAFKA_NODES:-1}
 API_PORT=${IOC_API_PORT:-8000}
+# The simulator's department APIs (the LGSP's, on a real platform), which the example connectors
+# of schemas/connectors/ pull, and the connectors service's metrics.
+SIMULATOR_API_PORT=${IOC_SIMULATOR_API_PORT:-8091}
+CONNECTORS_DIR=${IOC_CONNECTORS_DIR:-$ROOT/schemas/connectors}
+CONNECTORS_METRICS_PORT=${IOC_CONNECTORS_METRICS_PORT:-9120}
 KAFKA_HEAP=${IOC_KAFKA_HEAP:--Xms256m -Xmx1g}
 # Broker settings over server.properties.in, space-separated key=value (make test's pass with
 # the clock a year ahead takes records stamped ahead of the broker's own clock).
@@ -293,9 +299,53 @@ api_ready() {
 }
 
 up_worker() { start_process worker worker; }
-up_simulator() { rm -f "$RUN/simulator.left-out"; start_process simulator simulate; }
+
+# The simulated platform's address and key, which the simulator's APIs and the connectors share:
+# the key made once per stack, kept in a file only its owner reads.
+lgsp_env() {
+  export IOC_LGSP_URL=${IOC_LGSP_URL:-http://127.0.0.1:$SIMULATOR_API_PORT}
+  if [ -z "${IOC_LGSP_KEY:-}" ] && [ -z "${IOC_LGSP_KEY_FILE:-}" ]; then
+    local key_file=$STACK_DIR/lgsp.key
+    [ -s "$key_file" ] || (umask 077; od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$key_file")
+    export IOC_LGSP_KEY_FILE=$key_file
+  fi
+}
+
+up_simulator() {
+  rm -f "$RUN/simulator.left-out"
+  if ! pid_alive simulator; then
+    check_port_free "$SIMULATOR_API_PORT" simulator IOC_SIMULATOR_API_PORT simulator
+  fi
+  lgsp_env
+  export IOC_SIMULATOR_API_PORT=$SIMULATOR_API_PORT
+  start_process simulator simulate
+  wait_until simulator "$LOGS/simulator.log" simulator_ready
+}
 # `make up` with IOC_SIMULATE=0: stopped if running, and `status` says it was left out on purpose.
 leave_out_simulator() { down_simulator; touch "$RUN/simulator.left-out"; }
+simulator_ready() {
+  pid_alive simulator || die "simulator exited (log: $LOGS/simulator.log)"
+  port_open "$SIMULATOR_API_PORT"
+}
+
+# Started where connectors are defined: the examples pull the simulator's department APIs.
+up_connectors() {
+  if ! compgen -G "$CONNECTORS_DIR/*.yaml" >/dev/null; then
+    say "no connector definitions in $CONNECTORS_DIR: the connectors are not started"
+    return
+  fi
+  if ! pid_alive connectors; then
+    check_port_free "$CONNECTORS_METRICS_PORT" connectors IOC_CONNECTORS_METRICS_PORT connectors
+  fi
+  lgsp_env
+  export IOC_CONNECTORS_DIR=$CONNECTORS_DIR IOC_CONNECTORS_METRICS_PORT=$CONNECTORS_METRICS_PORT
+  start_process connectors connectors run
+  wait_until connectors "$LOGS/connectors.log" connectors_ready
+}
+connectors_ready() {
+  pid_alive connectors || die "connectors exited (log: $LOGS/connectors.log)"
+  port_open "$CONNECTORS_METRICS_PORT"
+}
 up_api() {
   if ! pid_alive api; then check_port_free "$API_PORT" api IOC_API_PORT api; fi
   # The reminders' PDF notices need a font with Vietnamese letters (IOC_PDF_FONT).
@@ -325,13 +375,14 @@ down_kafka() {
 down_worker() { stop_process worker; }
 down_api() { stop_process api; }
 down_simulator() { stop_process simulator; }
+down_connectors() { stop_process connectors; }
 
 status() {
   local name
   if pg_running; then say "postgres  running  127.0.0.1:$PG_PORT"; else say "postgres  stopped"; fi
   local n nodes=()
   for n in $(seq 1 "$KAFKA_NODES"); do nodes+=("$(node_name "$n")"); done
-  for name in "${nodes[@]}" worker api simulator; do
+  for name in "${nodes[@]}" worker api simulator connectors; do
     if pid_alive "$name"; then say "$(printf '%-9s' "$name") running  pid $(cat "$RUN/$name.pid")"
     elif [ -f "$RUN/$name.left-out" ]; then
       say "$(printf '%-9s' "$name") left out (IOC_SIMULATE=0 at make up; make up to start it)"
@@ -365,7 +416,7 @@ main() {
       local services=("$@"); [ ${#services[@]} -gt 0 ] || services=(postgres kafka)
       for s in "${services[@]}"; do "up_$s"; done ;;
     down)
-      local services=("$@"); [ ${#services[@]} -gt 0 ] || services=(simulator api worker kafka postgres)
+      local services=("$@"); [ ${#services[@]} -gt 0 ] || services=(connectors simulator api worker kafka postgres)
       for s in "${services[@]}"; do "down_$s"; done ;;
     status) status ;;
     leave-out)

@@ -23,9 +23,10 @@ from services.common.feeds import FeedDefinitionError, load_feeds
 from services.common.kafka import why_refused
 from services.common.keys import KeyKind, issue_key, list_keys, revoke_key
 from services.common.logs import configure_logging, redact
-from services.common.settings import CommonSettings, SettingsError
+from services.common.settings import CommonSettings, SettingsError, env_int, env_secret
 from services.common.storage_jobs import StorageJob, storage_jobs, timescaledb_version
 from services.common.units import load_units
+from services.connectors.definitions import ConnectorDefinitionError
 
 T = TypeVar("T")
 
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(1)
     except CommandError as error:
         _fail(args, str(error), error.code)
-    except (SettingsError, FeedDefinitionError) as error:
+    except (SettingsError, FeedDefinitionError, ConnectorDefinitionError) as error:
         _fail(args, str(error))
     except OSError as error:
         if error.filename is None:
@@ -173,6 +174,23 @@ def _parser() -> argparse.ArgumentParser:
         "--processes", type=int, default=1, help="API processes sharing the port (default 1)"
     )
     api.set_defaults(run=_api)
+
+    connectors = commands.add_parser(
+        "connectors", help="pull departments' APIs (schemas/connectors)"
+    )
+    connector_actions = connectors.add_subparsers(required=True, metavar="ACTION")
+    pulling = connector_actions.add_parser(
+        "run", help="pull every connector on its schedule, or the given ones once (--once)"
+    )
+    pulling.add_argument(
+        "--once",
+        action="store_true",
+        help="pull each once and exit, non-zero with the reason if a pull failed",
+    )
+    pulling.add_argument(
+        "files", nargs="*", type=Path, metavar="FILE", help="default: IOC_CONNECTORS_DIR's"
+    )
+    pulling.set_defaults(run=_connectors_run)
 
     simulate = commands.add_parser("simulate", help="play the department feeds live")
     simulate.set_defaults(run=_simulate)
@@ -515,18 +533,63 @@ def _api(args: argparse.Namespace) -> None:
         )
 
 
+def _connectors_run(args: argparse.Namespace) -> None:
+    from prometheus_client import start_http_server
+
+    from services.connectors.definitions import connector_files, load_connectors
+    from services.connectors.failures import PullFailed
+    from services.connectors.service import pull_once, run_connectors
+    from services.connectors.settings import ConnectorsSettings
+
+    settings = ConnectorsSettings.from_env()
+    feeds = load_feeds(settings.common.schemas_dir)
+    files = args.files or connector_files(settings.directory)
+    if not files:
+        raise CommandError(f"no connector definitions (*.yaml) in {settings.directory}")
+    connectors = load_connectors(files, feeds, os.environ)
+    if args.once:
+        with using_store(settings.common.database_url):
+            outcomes = asyncio.run(pull_once(settings, connectors, feeds))
+        for outcome in outcomes:
+            if not isinstance(outcome, PullFailed):
+                print(outcome.said)
+        failed = [
+            f"{connector.name}: {outcome}"
+            for connector, outcome in zip(connectors, outcomes, strict=True)
+            if isinstance(outcome, PullFailed)
+        ]
+        if failed:
+            raise CommandError("; ".join(failed))
+        return
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    with using_store(settings.common.database_url):
+        _run_until_signalled(lambda stop: run_connectors(settings, connectors, feeds, stop))
+
+
 def _simulate(args: argparse.Namespace) -> None:
     import os
 
     from services.simulator.faults import FaultRates
-    from services.simulator.simulate import run_simulator
+    from services.simulator.simulate import DepartmentApi, run_simulator
 
     settings = CommonSettings.from_env()
     feeds = list(load_feeds(settings.schemas_dir).values())
     # IOC_SIMULATOR_FAULTS=0: the examples only, without late feeds, "N/A" or corrections.
     rates = FaultRates.none() if os.environ.get("IOC_SIMULATOR_FAULTS") == "0" else FaultRates()
+    # IOC_SIMULATOR_API_PORT: the pulled departments' APIs served there, behind IOC_LGSP_KEY,
+    # for the example connectors (schemas/connectors/), instead of published.
+    api = None
+    if os.environ.get("IOC_SIMULATOR_API_PORT"):
+        key = env_secret(os.environ, "IOC_LGSP_KEY")
+        if not key:
+            raise CommandError(
+                "IOC_SIMULATOR_API_PORT needs the key its APIs want: IOC_LGSP_KEY (or _FILE)"
+            )
+        port = env_int(os.environ, "IOC_SIMULATOR_API_PORT", 0)
+        api = DepartmentApi("127.0.0.1", port, key)
     _run_until_signalled(
-        lambda stop: run_simulator(settings.kafka, settings.topics, feeds, stop, rates)
+        lambda stop: run_simulator(settings.kafka, settings.topics, feeds, stop, rates, api)
     )
 
 

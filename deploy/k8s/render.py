@@ -53,7 +53,12 @@ def schemas_configmap() -> dict[str, Any]:
 
 
 # The workloads that read the schemas (base/*.yaml): each mounts the ConfigMap as a folder.
-READERS = (("Deployment", "ioc-api"), ("Deployment", "ioc-worker"), ("Job", "ioc-migrate"))
+READERS = (
+    ("Deployment", "ioc-api"),
+    ("Deployment", "ioc-worker"),
+    ("Deployment", "ioc-connectors"),
+    ("Job", "ioc-migrate"),
+)
 
 
 def schemas_volume(kind: str, name: str) -> dict[str, Any]:

@@ -44,17 +44,24 @@ if [ ! -e "$CONFIG/ioc-stream.env" ]; then
 fi
 
 cores=$(nproc)
+# The connectors service runs where the province has defined connectors (IOC_CONNECTORS_DIR).
+connectors() { compgen -G "$CONFIG/connectors/*.yaml" >/dev/null; }
 if live; then
   chown root:ioc "$CONFIG/ioc-stream.env"
   systemctl daemon-reload
   systemctl enable ioc-stream.target ioc-api.service
   for n in $(seq 1 "$cores"); do systemctl enable "ioc-worker@$n.service"; done
-  say "enabled the API and $cores workers; start them: systemctl start ioc-stream.target"
+  if connectors; then systemctl enable ioc-connectors.service; fi
+  say "enabled the API, $cores workers$(connectors && echo ' and the connectors');" \
+    "start them: systemctl start ioc-stream.target"
 else
   mkdir -p "$UNITS/ioc-stream.target.wants"
   for n in $(seq 1 "$cores"); do
     ln -sf ../ioc-worker@.service "$UNITS/ioc-stream.target.wants/ioc-worker@$n.service"
   done
   ln -sf ../ioc-api.service "$UNITS/ioc-stream.target.wants/ioc-api.service"
+  if connectors; then
+    ln -sf ../ioc-connectors.service "$UNITS/ioc-stream.target.wants/ioc-connectors.service"
+  fi
   say "laid out under $ROOT ($cores workers)"
 fi

@@ -60,3 +60,14 @@ def with_value_at(message: dict[str, Any], path: str, value: Any) -> dict[str, A
         target = target[part]
     target[leaf] = value
     return changed
+
+
+def holding(path: str, value: Any) -> dict[str, Any]:
+    """A message holding ``value`` at the dotted ``path`` (no lists) and nothing else."""
+    message: dict[str, Any] = {}
+    target = message
+    *parents, leaf = path.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[leaf] = value
+    return message

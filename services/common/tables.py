@@ -214,6 +214,16 @@ units = Table(
     Column("name_en", Text, nullable=False),
 )
 
+# Per pull connector (schemas/connectors/), the newest value of the record field its `since`
+# follows, as the department's API gave it (migration 0013): moved only once Kafka holds the pull.
+connector_marks = Table(
+    "connector_marks",
+    metadata,
+    Column("connector", Text, primary_key=True),
+    Column("mark", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 # Per unit (schemas/units/) and local day, its scorecard over the day so far (migration
 # 0008): the history behind /v1/units and the 7- and 30-day scores.
 unit_scores = Table(

@@ -22,6 +22,9 @@ from services.common.kafka import KafkaConnection, admin_client
 # push load the busier one ran at its limit: its batches swelled and the wall's p99 with them.
 RAW_PARTITIONS = 6
 DLQ_PARTITIONS = 1
+# A raw record's header naming the page a pull connector took it from; the worker adds it to a
+# quarantined record's reason.
+PULLED_FROM = "pulled_from"
 
 
 @dataclass(frozen=True, slots=True)

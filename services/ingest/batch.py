@@ -7,7 +7,7 @@ so duplicates never reach one INSERT twice.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
@@ -15,6 +15,7 @@ from typing import Any, NamedTuple, Protocol
 from services.common.canonical import Normalised, Observation, Rejection
 from services.common.intake.decode import decode
 from services.common.intake.feed_intake import FeedIntake
+from services.common.topics import PULLED_FROM
 
 
 class KafkaRecord(Protocol):
@@ -22,6 +23,9 @@ class KafkaRecord(Protocol):
     partition: int
     offset: int
     value: bytes | None
+
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,7 @@ class Batch:
                     record.partition,
                     record.offset,
                     # The reason may quote the record, and a NUL cannot be stored as text.
-                    outcome.reason.replace("\x00", "\\x00"),
+                    _with_origin(outcome.reason, record.headers).replace("\x00", "\\x00"),
                     record.value or b"",
                 )
             )
@@ -94,6 +98,14 @@ class Batch:
         known = self.entities.get(entity_key)
         if known is None or outcome.ts >= known.ts:
             self.entities[entity_key] = outcome
+
+
+def _with_origin(reason: str, headers: Sequence[tuple[str, bytes]]) -> str:
+    """A pulled record's reason names the page it came from (a page that was not JSON, say)."""
+    for name, value in headers:
+        if name == PULLED_FROM:
+            return f"{reason} (pulled from {value.decode(errors='replace')})"
+    return reason
 
 
 def assemble(

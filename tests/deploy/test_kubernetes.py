@@ -21,6 +21,7 @@ from services.common.settings import REPO_ROOT
 from services.common.topics import RAW_PARTITIONS
 
 K8S = REPO_ROOT / "deploy" / "k8s"
+CONNECTORS = sorted((REPO_ROOT / "schemas" / "connectors").glob("*.yaml"))
 OVERLAY = K8S / "overlays" / "province"
 KUBERNETES_VERSION = "1.32.0"  # what the rented clusters run; the schemas come with the package
 BUILTIN_GROUPS = ("v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v2")
@@ -117,6 +118,7 @@ def test_what_production_needs_of_every_workload(resources: list[dict[str, Any]]
     assert {_name(w) for w in workloads} == {
         "Deployment/ioc-api",
         "Deployment/ioc-worker",
+        "Deployment/ioc-connectors",
         "Job/ioc-migrate",
     }
     for workload in workloads:
@@ -164,6 +166,32 @@ def test_the_workers_fit_the_partitions_and_have_time_to_drain(
     assert container["livenessProbe"]["httpGet"]["port"] == "metrics"
 
 
+def test_the_connectors_run_once_with_their_definitions_and_the_platforms_key(
+    resources: list[dict[str, Any]],
+) -> None:
+    by_name = {_name(r): r for r in resources}
+    connectors = by_name["Deployment/ioc-connectors"]["spec"]
+    assert connectors["replicas"] == 1  # two would pull everything twice
+    assert connectors["strategy"]["type"] == "Recreate"  # not two during a rollout either
+    pod = connectors["template"]["spec"]
+    [container] = _containers(by_name["Deployment/ioc-connectors"])
+    assert container["args"] == ["connectors", "run"]
+    assert container["livenessProbe"]["httpGet"]["port"] == "metrics"
+    [schemas] = [v for v in pod["volumes"] if v["name"] == "schemas"]
+    paths = {item["path"] for item in schemas["configMap"]["items"]}
+    assert {p.relative_to(REPO_ROOT / "schemas").as_posix() for p in CONNECTORS} <= paths
+    key_file = {e["name"]: e.get("value") for e in container["env"]}["IOC_LGSP_KEY_FILE"]
+    [mount] = [m for m in container["volumeMounts"] if key_file.startswith(m["mountPath"] + "/")]
+    [secret] = [v["secret"] for v in pod["volumes"] if v["name"] == mount["name"]]
+    assert secret["secretName"] == "ioc-lgsp"
+    monitors = {
+        r["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+        for r in resources
+        if r["kind"] == "ServiceMonitor"
+    }
+    assert "ioc-connectors" in monitors
+
+
 def test_kafka_and_postgres_as_the_cluster_test_runs_them(resources: list[dict[str, Any]]) -> None:
     by_name = {_name(r): r for r in resources}
     kafka = by_name["Kafka/ioc-kafka"]["spec"]["kafka"]["config"]
@@ -206,7 +234,8 @@ def test_kafka_is_reached_over_tls_as_a_user_scoped_to_the_pipeline(
         config["IOC_KAFKA_CA_FILE"]: "ioc-kafka-cluster-ca-cert",
         config["IOC_KAFKA_PASSWORD_FILE"]: "ioc-stream",
     }
-    for workload in ("Deployment/ioc-api", "Deployment/ioc-worker", "Job/ioc-migrate"):
+    workloads = ("api", "worker", "connectors")
+    for workload in (*(f"Deployment/ioc-{w}" for w in workloads), "Job/ioc-migrate"):
         pod = by_name[workload]["spec"]["template"]["spec"]
         secrets = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
         [container] = _containers(by_name[workload])

@@ -15,7 +15,8 @@ import yaml
 from prometheus_client import REGISTRY
 
 import services.api.metrics
-import services.ingest.metrics  # noqa: F401 - registers the worker's metrics
+import services.connectors.metrics
+import services.ingest.metrics  # noqa: F401 - registers the worker's and connectors' metrics
 from services.common.settings import REPO_ROOT
 
 PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"

@@ -17,7 +17,12 @@ from services.common.settings import REPO_ROOT
 
 UNITS = REPO_ROOT / "deploy" / "systemd"
 INSTALLED_IOC = "/opt/ioc-stream/.venv/bin/ioc"  # where docs/deploy.md installs it
-SERVICES = ("ioc-api.service", "ioc-worker@1.service", "ioc-migrate.service")
+SERVICES = (
+    "ioc-api.service",
+    "ioc-worker@1.service",
+    "ioc-migrate.service",
+    "ioc-connectors.service",
+)
 
 
 def _systemd_analyze() -> str:
@@ -74,7 +79,9 @@ def test_each_service_is_hardened_to_an_ok_exposure(units: Path, name: str) -> N
     assert float(found[1]) <= 2.0, result.stdout
 
 
-@pytest.mark.parametrize("name", ["ioc-api.service", "ioc-worker@.service"])
+@pytest.mark.parametrize(
+    "name", ["ioc-api.service", "ioc-worker@.service", "ioc-connectors.service"]
+)
 def test_a_long_running_service_says_when_it_is_ready_and_drains_before_it_is_killed(
     name: str,
 ) -> None:
@@ -124,4 +131,21 @@ def test_the_install_script_lays_out_code_units_environment_and_a_worker_per_cor
     assert (tmp_path / "etc/ioc-stream/ioc-stream.env").stat().st_mode & 0o777 == 0o640
     wants = {p.name for p in (installed / "ioc-stream.target.wants").iterdir()}
     workers = {f"ioc-worker@{n}.service" for n in range(1, (os.cpu_count() or 1) + 1)}
-    assert wants == workers | {"ioc-api.service"}
+    assert wants == workers | {"ioc-api.service"}  # no connector defined: no connectors service
+
+
+def test_the_install_script_enables_the_connectors_where_the_province_defined_some(
+    tmp_path: Path,
+) -> None:
+    connectors = tmp_path / "etc/ioc-stream/connectors"
+    connectors.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "schemas/connectors/syt-giuong-benh.yaml", connectors)
+    result = subprocess.run(
+        [str(UNITS / "install.sh"), "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    wants = {p.name for p in (tmp_path / "etc/systemd/system/ioc-stream.target.wants").iterdir()}
+    assert "ioc-connectors.service" in wants

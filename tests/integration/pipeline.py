@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
@@ -116,6 +116,19 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+async def topic_size(kafka: KafkaConnection, topic: str) -> int:
+    """Every record the topic holds, all partitions summed (its end offsets)."""
+    consumer = AIOKafkaConsumer(**kafka.client_options())
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()  # a consumer learns of topics lazily
+        found = consumer.partitions_for_topic(topic) or set()
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in found])
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
 
 
 async def all_committed(worker: WorkerSettings, feed: str, records: int) -> bool:

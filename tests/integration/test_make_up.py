@@ -39,6 +39,8 @@ def local_stack(tmp_path: Path) -> Iterator[dict[str, str]]:
         "IOC_STACK_DIR": str(tmp_path / "stack"),
         "IOC_SIMULATE": "1",  # the simulator plays every feed; its entities differ from ours
         "IOC_WORKER_METRICS_PORT": "9111",
+        "IOC_CONNECTORS_METRICS_PORT": "9112",
+        "IOC_SIMULATOR_API_PORT": "8011",
         "IOC_FRESHNESS_REFRESH_S": "1",
     }
     try:

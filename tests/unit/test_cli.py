@@ -137,3 +137,33 @@ def test_a_bug_keeps_its_traceback(bug: Exception, monkeypatch: pytest.MonkeyPat
     with pytest.raises(type(bug)) as raised:
         cli.main(["info"])
     assert raised.value is bug
+
+
+CONNECTOR = str(SCHEMAS_DIR / "connectors" / "syt-giuong-benh.yaml")
+LGSP = {"IOC_LGSP_URL": "https://lgsp.example.vn", "IOC_LGSP_KEY": "bi-mat"}
+
+
+def test_a_connector_pulled_once_with_the_store_down_is_one_line() -> None:
+    done = run_ioc(_env(**LGSP), "connectors", "run", "--once", CONNECTOR)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"ioc connectors run: cannot reach the store at {NOWHERE} (connection refused): is it"
+        " running? make up starts it; IOC_DATABASE_URL says where it is"
+    ]
+
+
+def test_a_connector_whose_key_is_not_set_is_one_line_naming_file_and_key() -> None:
+    done = run_ioc(
+        _env(IOC_LGSP_URL=LGSP["IOC_LGSP_URL"]), "connectors", "run", "--once", CONNECTOR
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"ioc connectors run: {CONNECTOR}: headers.X-LGSP-Key: names ${{IOC_LGSP_KEY}}, which is"
+        " not set in the environment\n"
+    )
+
+
+def test_no_connector_defined_is_one_line(tmp_path: Path) -> None:
+    done = run_ioc(_env(IOC_CONNECTORS_DIR=str(tmp_path)), "connectors", "run")
+    assert done.returncode == 1
+    assert done.stderr == f"ioc connectors run: no connector definitions (*.yaml) in {tmp_path}\n"

@@ -26,12 +26,14 @@ class KafkaGateway:
     async def send_all(
         self,
         topic: str,
-        messages: Sequence[tuple[bytes, bytes]],
+        messages: Sequence[tuple[bytes | None, bytes]],
         *,
+        headers: Sequence[tuple[str, bytes]] = (),
         timeout_s: float | None = None,
     ) -> None:
-        """Sends (key, value) pairs; returns only once the broker acknowledged all of them,
-        within ``timeout_s`` (the gateway's own timeout unless given: a large upload's due).
+        """Sends (key, value) pairs, each with ``headers``; returns only once the broker
+        acknowledged all of them, within ``timeout_s`` (the gateway's own timeout unless given:
+        a large upload's due).
 
         On failure, whatever the producer still holds is dropped before the caller hears
         "not accepted", so no message of a refused request reaches the broker later.
@@ -39,7 +41,10 @@ class KafkaGateway:
         producer = await self._started()
         try:
             async with asyncio.timeout(timeout_s or self.timeout_s):
-                deliveries = [await producer.send(topic, value, key=key) for key, value in messages]
+                deliveries = [
+                    await producer.send(topic, value, key=key, headers=list(headers) or None)
+                    for key, value in messages
+                ]
                 await asyncio.gather(*deliveries)
         except (KafkaError, TimeoutError) as error:
             await self._abandon(producer)

@@ -65,6 +65,16 @@ class Normaliser:
         except (Unmappable, PathMissing):
             return None
 
+    def event_time_of(self, message: object) -> datetime | None:
+        """The message's event time (UTC) as normalising reads it, or None where it has none
+        readable: what a pull connector's ``since`` follows when it follows the feed's time."""
+        if not isinstance(message, dict):
+            return None
+        try:
+            return self._read_time(message)
+        except (Unmappable, PathMissing):
+            return None
+
     def _explanation(self, message: object, invalid: fastjsonschema.JsonSchemaException) -> str:
         error = best_match(self._explain.iter_errors(message))
         if error is None:  # a check only the compiled validator makes (a string's format)

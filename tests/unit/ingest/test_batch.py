@@ -19,6 +19,7 @@ class Record:
     partition: int
     offset: int
     value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def _salinity(value: str, minute: str = "00") -> bytes:
@@ -50,6 +51,26 @@ def test_the_latest_record_in_log_order_wins_within_a_batch(
     values = {key[2]: row.observation.value for key, row in batch.rows.items()}
     assert values == {"salinity_ppt": 3.0, "water_level_m": 1.0}
     assert batch.offsets == {(TOPIC, 0): 3}
+
+
+def test_a_pulled_records_rejection_names_the_page_it_came_from(
+    feeds: dict[str, FeedDefinition],
+) -> None:
+    page = "https://lgsp.example.vn/syt?trang=3"
+    records = [
+        Record(TOPIC, 0, 0, b"<html>", (("pulled_from", page.encode()),)),
+        Record(TOPIC, 0, 1, b"{", (("other", b"x"),)),
+    ]
+    batch = assemble(
+        records,
+        feed_intakes(feeds.values(), Topics()),
+        now=lambda: NOW,
+        future_bound=timedelta(minutes=5),
+    )
+    [pulled, pushed] = [r.reason for r in batch.quarantined]
+    assert pulled.startswith("decode: not JSON")
+    assert pulled.endswith(f" (pulled from {page})")
+    assert "pulled from" not in pushed
 
 
 def test_rejections_keep_their_bytes_and_do_not_stop_the_batch(

@@ -34,6 +34,7 @@ class Record:
     partition: int
     offset: int
     value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def _reading(offset: int) -> bytes:

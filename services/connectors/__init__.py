@@ -1,0 +1,1 @@
+"""Pull connectors: departments' REST APIs pulled on a schedule into their feeds' raw topics."""
