@@ -12,29 +12,29 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from aiokafka.errors import KafkaConnectionError
 
 from services.api.reminders import cli as reminders_cli
-from services.common.command_errors import CommandError, using_store
+from services.common.command_errors import CommandError, using_store, with_connection
 from services.common.db import create_pool, storage_mode
 from services.common.feeds import FeedDefinitionError, load_feeds
 from services.common.kafka import why_refused
 from services.common.keys import KeyKind, issue_key, list_keys, revoke_key
 from services.common.logs import configure_logging, redact
+from services.common.province import ZONE
 from services.common.settings import CommonSettings, SettingsError
 from services.common.storage_jobs import StorageJob, storage_jobs, timescaledb_version
+from services.common.terminal import moment
 from services.common.units import load_units
-
-T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
-    configure_logging()
     try:
+        configure_logging()
         args.run(args)
         if sys.stdout is not None:  # None when run with stdout closed
             sys.stdout.flush()  # a reader that left early is found here, not at the exit's flush
@@ -182,19 +182,29 @@ def _info(args: argparse.Namespace) -> None:
     settings = CommonSettings.from_env()
 
     feeds = load_feeds(settings.schemas_dir)
-    store = _with_connection(settings, _store_facts)
+    store = with_connection(settings.database_url, _store_facts)
     print(f"database:     {redact(settings.database_url)}")
-    print(f"kafka:        {settings.kafka}")
+    print(f"kafka:        {settings.kafka.described}")
+    if settings.kafka.ca_file is not None:
+        print(f"kafka CA:     {settings.kafka.ca_file}")
+    if settings.topics.namespace:
+        print(f"topics:       under the namespace {settings.topics.namespace!r}")
     print(f"storage mode: {store.mode or 'not migrated (run: ioc migrate)'}")
     if store.timescaledb_version is not None:
         print(f"timescaledb:  {store.timescaledb_version}")
     print(f"feeds:        {', '.join(sorted(feeds))}")
+    print(f"schemas:      {settings.schemas_dir}")
+    print(f"open data:    {settings.open_data_dir}")
     if store.jobs:
-        print("jobs:         id    last run  failures  last success      next start       name")
+        print(f"jobs:         times in {ZONE.key}, with their offset")
+        print(
+            f"              {'id':<5} {'last run':<9} {'failures':>8}  "
+            f"{'last success':<23} {'next start':<23} name"
+        )
     for job in store.jobs:
         print(
             f"              {job.id:<5} {job.last_status or 'not yet':<9} {job.failures:>8}  "
-            f"{_minute(job.last_success):<17} {_minute(job.next_start):<16} {job.name}"
+            f"{moment(job.last_success):<23} {moment(job.next_start):<23} {job.name}"
         )
         if job.failing and job.last_error:
             print(f"                    failed: {job.last_error}")
@@ -211,10 +221,6 @@ async def _store_facts(connection: Any) -> _StoreFacts:
     mode, version = await storage_mode(connection), await timescaledb_version(connection)
     jobs = await storage_jobs(connection) if mode is not None and version is not None else []
     return _StoreFacts(mode, version, jobs)
-
-
-def _minute(at: datetime | None) -> str:
-    return "-" if at is None else at.strftime("%Y-%m-%d %H:%M")
 
 
 def _migrate(args: argparse.Namespace) -> None:
@@ -242,21 +248,8 @@ def _topics(args: argparse.Namespace) -> None:
     print(f"topics ready ({len(created)} created: {', '.join(created) or 'none'})")
 
 
-def _with_connection(settings: CommonSettings, use: Callable[[Any], Awaitable[T]]) -> T:
-    async def run() -> T:
-        pool = await create_pool(settings.database_url, max_size=1)
-        try:
-            async with pool.acquire() as connection:
-                return await use(connection)
-        finally:
-            await pool.close()
-
-    with using_store(settings.database_url):
-        return asyncio.run(run())
-
-
 def _keys_list(args: argparse.Namespace) -> None:
-    rows = _with_connection(CommonSettings.from_env(), list_keys)
+    rows = with_connection(CommonSettings.from_env().database_url, list_keys)
     print(f"{'id':>5}  {'kind':<7} {'subject':<20} {'created (UTC)':<17} state")
     for row in rows:
         state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
@@ -267,7 +260,9 @@ def _keys_list(args: argparse.Namespace) -> None:
 
 
 def _keys_revoke(args: argparse.Namespace) -> None:
-    if not _with_connection(CommonSettings.from_env(), lambda c: revoke_key(c, args.key_id)):
+    if not with_connection(
+        CommonSettings.from_env().database_url, lambda c: revoke_key(c, args.key_id)
+    ):
         raise CommandError(f"no key #{args.key_id}")
     print(f"key #{args.key_id} revoked")
 
@@ -287,7 +282,7 @@ def _keys_issue(args: argparse.Namespace) -> None:
     kind: KeyKind = "agency" if args.agency else "reader"
     subject: str = args.agency or args.reader
 
-    key_id, key = _with_connection(settings, lambda c: issue_key(c, kind, subject))
+    key_id, key = with_connection(settings.database_url, lambda c: issue_key(c, kind, subject))
     print(f"issued {kind} key #{key_id} for {subject}; it is shown once, keep it safe:")
     print(key)
 
@@ -353,8 +348,8 @@ def _export(args: argparse.Namespace) -> None:
         print(f"[{bar}] {done}/{total} days, {rows:,} rows", end=end, file=sys.stderr)
 
     try:
-        exported = _with_connection(
-            settings,
+        exported = with_connection(
+            settings.database_url,
             lambda connection: export_days(
                 connection, feeds[args.feed], args.first, args.last, folder, public, progress
             ),

@@ -4,15 +4,19 @@ it after the command's name; anything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
 
-from services.common.db import DATABASE_UNAVAILABLE
+from services.common.db import DATABASE_UNAVAILABLE, create_pool
 from services.common.logs import redact
+
+T = TypeVar("T")
 
 
 class CommandError(Exception):
@@ -79,3 +83,19 @@ def _why(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         return error.strerror  # an unknown host: "Name or service not known"
     return str(error) or ("timed out" if isinstance(error, TimeoutError) else type(error).__name__)
+
+
+def with_connection(database_url: str, use: Callable[[Any], Awaitable[T]]) -> T:
+    """Runs ``use`` on one connection to the store, for a command that reads or writes a little;
+    a store that is down is the CommandError of ``using_store``."""
+
+    async def run() -> T:
+        pool = await create_pool(database_url, max_size=1)
+        try:
+            async with pool.acquire() as connection:
+                return await use(connection)
+        finally:
+            await pool.close()
+
+    with using_store(database_url):
+        return asyncio.run(run())
