@@ -16,9 +16,11 @@ from typing import Any, NoReturn
 
 from aiokafka.errors import KafkaConnectionError
 
+from services.api.feeds import cli as feeds_cli
+from services.api.rejections import cli as rejections_cli
 from services.api.reminders import cli as reminders_cli
 from services.common.command_errors import CommandError, using_store, with_connection
-from services.common.db import create_pool, storage_mode
+from services.common.db import storage_mode
 from services.common.feeds import FeedDefinitionError, load_feeds
 from services.common.kafka import why_refused
 from services.common.keys import KeyKind, issue_key, list_keys, revoke_key
@@ -109,10 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     expected.add_argument("--feed", required=True)
     expected.set_defaults(run=_feed_expected)
 
-    rejections = commands.add_parser("rejections", help="the quarantine")
-    rejections.add_argument("action", choices=["replay"])
-    rejections.add_argument("--feed", required=True)
-    rejections.set_defaults(run=_rejections)
+    feeds_cli.add_commands(commands)
+    rejections_cli.add_commands(commands)
 
     produce = commands.add_parser("produce", help="publish an NDJSON file to a feed's raw topic")
     produce.add_argument("--feed", required=True)
@@ -298,37 +298,6 @@ def _feed_expected(args: argparse.Namespace) -> None:
     for line in feeds[args.feed].examples_path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             print(json.dumps(canonical_form(normalise(json.loads(line))), ensure_ascii=False))
-
-
-def _rejections(args: argparse.Namespace) -> None:
-    from services.common.intake.feed_intake import FeedIntake
-    from services.common.kafka import producing
-    from services.ingest.replay import replay_rejections
-
-    settings = CommonSettings.from_env()
-    feeds = load_feeds(settings.schemas_dir)
-    if args.feed not in feeds:
-        raise CommandError(f"unknown feed {args.feed!r}")
-
-    async def replay() -> int:
-        pool = await create_pool(settings.database_url, max_size=1)
-        try:
-            async with producing(settings.kafka) as producer:
-                return await replay_rejections(
-                    pool,
-                    producer,
-                    settings.topics,
-                    FeedIntake.of(feeds[args.feed]),
-                    progress=lambda n: print(f"replayed {n} ...", file=sys.stderr),
-                )
-        finally:
-            await pool.close()
-
-    with using_store(settings.database_url):
-        count = asyncio.run(replay())
-    print(
-        f"replayed {count} quarantined records of {args.feed} to {settings.topics.raw(args.feed)}"
-    )
 
 
 def _export(args: argparse.Namespace) -> None:

@@ -30,6 +30,8 @@ class CommandError(Exception):
 
 # The store answers, but not to these credentials or for this database.
 _REFUSED = (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)
+# The store answers but lacks the project's tables: never migrated, or older than this code.
+_UNMIGRATED = (asyncpg.UndefinedTableError,)
 # The store is there and cannot do it now.
 _BUSY = (
     asyncpg.TooManyConnectionsError,
@@ -56,6 +58,10 @@ def using_store(database_url: str) -> Iterator[None]:
                 f"the store at {where} refused the connection ({cause}): IOC_DATABASE_URL names"
                 " its user, password and database"
             )
+        elif isinstance(cause, _UNMIGRATED):
+            message = (
+                f"the store at {where} is not migrated ({cause}): run ioc migrate (make up does)"
+            )
         elif isinstance(cause, _BUSY):
             message = f"the store at {where} is busy ({cause}): try again"
         else:
@@ -71,7 +77,7 @@ def _store_error(error: BaseException | None) -> BaseException | None:
     while error is not None:
         if isinstance(error, OSError) and error.filename is not None:
             return None  # a file, not the store's socket
-        if isinstance(error, (*DATABASE_UNAVAILABLE, *_REFUSED)):
+        if isinstance(error, (*DATABASE_UNAVAILABLE, *_REFUSED, *_UNMIGRATED)):
             return error
         error = error.__cause__
     return None

@@ -18,7 +18,8 @@ def moment(at: datetime | None, *, seconds: bool = False) -> str:
 
 
 def age(span: timedelta | None) -> str:
-    """``3d 4h``, ``2h 05m``, ``40s``: how long ago, to the two largest units; ``-`` for none."""
+    """``3d 4h``, ``2h 05m``, ``15m``, ``40s``: a span to its two largest units (the second left
+    out when nought); ``-`` for none."""
     if span is None:
         return "-"
     seconds = int(span.total_seconds())
@@ -27,11 +28,11 @@ def age(span: timedelta | None) -> str:
     hours, rest = divmod(rest, 3_600)
     minutes, secs = divmod(rest, 60)
     if days:
-        return f"{sign}{days}d {hours}h"
+        return f"{sign}{days}d" + (f" {hours}h" if hours else "")
     if hours:
-        return f"{sign}{hours}h {minutes:02d}m"
+        return f"{sign}{hours}h" + (f" {minutes:02d}m" if minutes else "")
     if minutes:
-        return f"{sign}{minutes}m {secs:02d}s"
+        return f"{sign}{minutes}m" + (f" {secs:02d}s" if secs else "")
     return f"{sign}{secs}s"
 
 

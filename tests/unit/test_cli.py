@@ -45,7 +45,9 @@ STORE_COMMANDS = {
     "ioc reminders evaluate": ["reminders", "evaluate"],
     "ioc migrate": ["migrate"],
     "ioc export": ["export", "--feed", "salinity", "--from", "2026-11-20", "--to", "2026-11-21"],
-    "ioc rejections": ["rejections", "replay", "--feed", "salinity"],
+    "ioc rejections replay": ["rejections", "replay", "--feed", "salinity"],
+    "ioc rejections list": ["rejections", "list", "--feed", "salinity"],
+    "ioc feeds": ["feeds"],
     "ioc worker": ["worker"],
 }
 

@@ -21,6 +21,8 @@ def test_an_age_in_its_two_largest_units() -> None:
     assert age(timedelta(hours=2, minutes=5)) == "2h 05m"
     assert age(timedelta(days=3, hours=4, minutes=59)) == "3d 4h"
     assert age(timedelta(seconds=-90)) == "-1m 30s"  # an event ahead of the clock
+    assert age(timedelta(minutes=15)) == "15m"
+    assert age(timedelta(days=1)) == "1d"
     assert age(None) == "-"
 
 
