@@ -19,17 +19,16 @@ from aiokafka.errors import KafkaConnectionError
 from services.api.feeds import cli as feeds_cli
 from services.api.rejections import cli as rejections_cli
 from services.api.reminders import cli as reminders_cli
+from services.common import keys_cli
 from services.common.command_errors import CommandError, using_store, with_connection
 from services.common.db import storage_mode
 from services.common.feeds import FeedDefinitionError, load_feeds
 from services.common.kafka import why_refused
-from services.common.keys import KeyKind, issue_key, list_keys, revoke_key
 from services.common.logs import configure_logging, redact
 from services.common.province import ZONE
 from services.common.settings import CommonSettings, SettingsError
 from services.common.storage_jobs import StorageJob, storage_jobs, timescaledb_version
 from services.common.terminal import moment
-from services.common.units import load_units
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -88,22 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     topics.add_argument("action", choices=["ensure"])
     topics.set_defaults(run=_topics)
 
-    keys = commands.add_parser("keys", help="API keys: issue, list, revoke")
-    key_actions = keys.add_subparsers(required=True, metavar="ACTION")
-    issue = key_actions.add_parser("issue", help="print a new key once (its last line)")
-    who = issue.add_mutually_exclusive_group(required=True)
-    who.add_argument(
-        "--agency",
-        help="a unit's code (schemas/units/, a commune's too): the key pushes to the unit's own"
-        " feeds, reads them, and reads and acknowledges the unit's reminders",
-    )
-    who.add_argument("--reader", help="a reader's name (a wall display, Grafana): reads")
-    issue.set_defaults(run=_keys_issue)
-    listing = key_actions.add_parser("list", help="every key: id, kind, subject, state")
-    listing.set_defaults(run=_keys_list)
-    revoke = key_actions.add_parser("revoke", help="revoke a key by its id, at once")
-    revoke.add_argument("key_id", type=int)
-    revoke.set_defaults(run=_keys_revoke)
+    keys_cli.add_commands(commands)
 
     expected = commands.add_parser(
         "feed-expected", help="print a feed's examples normalised (a draft of expected.ndjson)"
@@ -246,45 +230,6 @@ def _topics(args: argparse.Namespace) -> None:
     except TopicsRefused as error:
         raise CommandError(str(error)) from error
     print(f"topics ready ({len(created)} created: {', '.join(created) or 'none'})")
-
-
-def _keys_list(args: argparse.Namespace) -> None:
-    rows = with_connection(CommonSettings.from_env().database_url, list_keys)
-    print(f"{'id':>5}  {'kind':<7} {'subject':<20} {'created (UTC)':<17} state")
-    for row in rows:
-        state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
-        print(
-            f"{row['id']:>5}  {row['kind']:<7} {row['subject']:<20} "
-            f"{row['created_at']:%Y-%m-%d %H:%M}  {state}"
-        )
-
-
-def _keys_revoke(args: argparse.Namespace) -> None:
-    if not with_connection(
-        CommonSettings.from_env().database_url, lambda c: revoke_key(c, args.key_id)
-    ):
-        raise CommandError(f"no key #{args.key_id}")
-    print(f"key #{args.key_id} revoked")
-
-
-def _keys_issue(args: argparse.Namespace) -> None:
-    settings = CommonSettings.from_env()
-    if args.agency:
-        # A unit's key: a department that owns feeds pushes to them; every unit, communes
-        # included, reads and acknowledges its own reminders.
-        feeds = load_feeds(settings.schemas_dir)
-        units = set(load_units(settings.schemas_dir, feeds).by_code)
-        agencies = units | {feed.agency for feed in feeds.values()}
-        if args.agency not in agencies:
-            raise CommandError(
-                f"unknown agency {args.agency!r}; known: {', '.join(sorted(agencies))}"
-            )
-    kind: KeyKind = "agency" if args.agency else "reader"
-    subject: str = args.agency or args.reader
-
-    key_id, key = with_connection(settings.database_url, lambda c: issue_key(c, kind, subject))
-    print(f"issued {kind} key #{key_id} for {subject}; it is shown once, keep it safe:")
-    print(key)
 
 
 def _feed_expected(args: argparse.Namespace) -> None:

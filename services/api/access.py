@@ -16,13 +16,19 @@ from services.common.keys import Principal, hash_key
 from services.common.units import Units
 
 
-def key_hash_of(authorization: str) -> str | None:
-    """The hash of the key an Authorization header presents, or None where it presents none."""
+def presented_key(authorization: str) -> str | None:
+    """The key an Authorization header presents, or None where it presents none."""
     scheme, _, key = authorization.partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
         return None
-    return hash_key(key)
+    return key
+
+
+def key_hash_of(authorization: str) -> str | None:
+    """The hash of the key an Authorization header presents, or None where it presents none."""
+    key = presented_key(authorization)
+    return None if key is None else hash_key(key)
 
 
 def may_read_indicators(caller: Principal) -> bool:
