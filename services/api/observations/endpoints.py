@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from services.api.access import require_read
-from services.api.dependencies import Caller, Connection, Feed, State
+from services.api.access import require_observations
+from services.api.dependencies import Connection, Feed, OptionalCaller, State
 from services.api.errors import ApiError
 from services.api.instants import Instant
 from services.api.observations.paging import CursorError, Order, Position, decode, encode
@@ -16,11 +16,17 @@ from services.api.schemas import error_responses
 router = APIRouter(tags=["observations"], responses=error_responses(400, 401, 403, 404, 422))
 
 
-@router.get("/v1/feeds/{feed}/observations", response_model=ObservationPage)
+@router.get(
+    "/v1/feeds/{feed}/observations",
+    response_model=ObservationPage,
+    # A key is optional for a public feed (open data): the empty requirement says so beside the
+    # bearer one; a feed that is not public answers 401 without one.
+    openapi_extra={"security": [{}]},
+)
 async def list_observations(
     request: Request,
     feed: Feed,
-    caller: Caller,
+    caller: OptionalCaller,
     connection: Connection,
     state: State,
     entity: str | None = None,
@@ -41,8 +47,8 @@ async def list_observations(
 ) -> ObservationPage:
     """Canonical observations of one feed in event time [from, to), newest first unless
     ``order=asc``; a page holds ``limit`` rows (capped), and ``next`` (``next_cursor``) gives
-    the page after it."""
-    require_read(caller, feed)
+    the page after it. A public feed's are read without a key (``access.readable_feeds``)."""
+    require_observations(caller, feed, state.feeds)
     try:
         after = decode(cursor, order) if cursor is not None else None
     except CursorError as error:

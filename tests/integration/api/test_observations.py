@@ -62,16 +62,16 @@ async def test_a_produced_salinity_message_is_served_with_canonical_values(
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_keys_decide_who_reads(db: Any, client: httpx.AsyncClient) -> None:
-    url = "/v1/feeds/salinity/observations"
+    url = "/v1/feeds/hospital-beds/observations"  # not public
     assert (await client.get(url)).status_code == 401
     wrong = {"Authorization": "Bearer ioc_not-a-key"}
     assert (await client.get(url, headers=wrong)).json() == {
         "error": "unauthorized",
         "detail": "unknown or revoked API key",
     }
-    owner = await _key(db, "agency", "snnmt")
+    owner = await _key(db, "agency", "syt")
     assert (await client.get(url, headers=owner)).status_code == 200
-    other_agency = await _key(db, "agency", "syt")
+    other_agency = await _key(db, "agency", "snnmt")
     assert (await client.get(url, headers=other_agency)).status_code == 403
     reader = await _key(db, "reader", "grafana")
     assert (await client.get("/v1/feeds/nope/observations", headers=reader)).status_code == 404
