@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,6 +29,7 @@ from services.common.province import ZONE
 from services.common.settings import CommonSettings, SettingsError
 from services.common.storage_jobs import StorageJob, storage_jobs, timescaledb_version
 from services.common.terminal import moment
+from services.open_data import cli as export_cli
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -103,14 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     produce.add_argument("file", type=Path)
     produce.set_defaults(run=_produce)
 
-    export = commands.add_parser(
-        "export", help="write a public feed's days as open-data files (CSV, Parquet, catalogue)"
-    )
-    export.add_argument("--feed", required=True)
-    export.add_argument("--from", dest="first", required=True, type=date.fromisoformat)
-    export.add_argument("--to", dest="last", required=True, type=date.fromisoformat)
-    export.add_argument("--out", type=Path, help="default: IOC_OPEN_DATA_DIR")
-    export.set_defaults(run=_export)
+    export_cli.add_commands(commands)
 
     backup = commands.add_parser(
         "backup", help="back the store up with pgBackRest (on the database host)"
@@ -243,35 +237,6 @@ def _feed_expected(args: argparse.Namespace) -> None:
     for line in feeds[args.feed].examples_path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             print(json.dumps(canonical_form(normalise(json.loads(line))), ensure_ascii=False))
-
-
-def _export(args: argparse.Namespace) -> None:
-    from services.open_data.export import ExportError, export_days
-
-    settings = CommonSettings.from_env()
-    feeds = load_feeds(settings.schemas_dir)
-    if args.feed not in feeds:
-        raise CommandError(f"unknown feed {args.feed!r}; known: {', '.join(sorted(feeds))}")
-    folder = args.out or settings.open_data_dir
-    public = [name for name, feed in feeds.items() if feed.public]
-
-    def progress(done: int, total: int, rows: int) -> None:
-        filled = done * 30 // total
-        bar = "#" * filled + "." * (30 - filled)
-        end = "\n" if done == total or not sys.stderr.isatty() else "\r"
-        print(f"[{bar}] {done}/{total} days, {rows:,} rows", end=end, file=sys.stderr)
-
-    try:
-        exported = with_connection(
-            settings.database_url,
-            lambda connection: export_days(
-                connection, feeds[args.feed], args.first, args.last, folder, public, progress
-            ),
-        )
-    except ExportError as error:
-        raise CommandError(str(error)) from error
-    rows = sum(day.rows for day in exported)
-    print(f"exported {len(exported)} days ({rows:,} rows) of {args.feed} to {folder}")
 
 
 def _backup(args: argparse.Namespace) -> None:
