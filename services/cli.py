@@ -10,32 +10,34 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from aiokafka.errors import KafkaConnectionError
 
+from services.api.feeds import cli as feeds_cli
+from services.api.rejections import cli as rejections_cli
 from services.api.reminders import cli as reminders_cli
-from services.common.command_errors import CommandError, using_store
-from services.common.db import create_pool, storage_mode
+from services.common import keys_cli
+from services.common.command_errors import CommandError, using_store, with_connection
+from services.common.db import storage_mode
 from services.common.feeds import FeedDefinitionError, load_feeds
 from services.common.kafka import why_refused
-from services.common.keys import KeyKind, issue_key, list_keys, revoke_key
 from services.common.logs import configure_logging, redact
+from services.common.province import ZONE
 from services.common.settings import CommonSettings, SettingsError, env_int, env_secret
 from services.common.storage_jobs import StorageJob, storage_jobs, timescaledb_version
-from services.common.units import load_units
+from services.common.terminal import moment
 from services.connectors.definitions import ConnectorDefinitionError
-
-T = TypeVar("T")
+from services.open_data import cli as export_cli
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
-    configure_logging()
     try:
+        configure_logging()
         args.run(args)
         if sys.stdout is not None:  # None when run with stdout closed
             sys.stdout.flush()  # a reader that left early is found here, not at the exit's flush
@@ -87,22 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     topics.add_argument("action", choices=["ensure"])
     topics.set_defaults(run=_topics)
 
-    keys = commands.add_parser("keys", help="API keys: issue, list, revoke")
-    key_actions = keys.add_subparsers(required=True, metavar="ACTION")
-    issue = key_actions.add_parser("issue", help="print a new key once (its last line)")
-    who = issue.add_mutually_exclusive_group(required=True)
-    who.add_argument(
-        "--agency",
-        help="a unit's code (schemas/units/, a commune's too): the key pushes to the unit's own"
-        " feeds, reads them, and reads and acknowledges the unit's reminders",
-    )
-    who.add_argument("--reader", help="a reader's name (a wall display, Grafana): reads")
-    issue.set_defaults(run=_keys_issue)
-    listing = key_actions.add_parser("list", help="every key: id, kind, subject, state")
-    listing.set_defaults(run=_keys_list)
-    revoke = key_actions.add_parser("revoke", help="revoke a key by its id, at once")
-    revoke.add_argument("key_id", type=int)
-    revoke.set_defaults(run=_keys_revoke)
+    keys_cli.add_commands(commands)
 
     grafana = commands.add_parser(
         "grafana-role",
@@ -124,24 +111,15 @@ def _parser() -> argparse.ArgumentParser:
     expected.add_argument("--feed", required=True)
     expected.set_defaults(run=_feed_expected)
 
-    rejections = commands.add_parser("rejections", help="the quarantine")
-    rejections.add_argument("action", choices=["replay"])
-    rejections.add_argument("--feed", required=True)
-    rejections.set_defaults(run=_rejections)
+    feeds_cli.add_commands(commands)
+    rejections_cli.add_commands(commands)
 
     produce = commands.add_parser("produce", help="publish an NDJSON file to a feed's raw topic")
     produce.add_argument("--feed", required=True)
     produce.add_argument("file", type=Path)
     produce.set_defaults(run=_produce)
 
-    export = commands.add_parser(
-        "export", help="write a public feed's days as open-data files (CSV, Parquet, catalogue)"
-    )
-    export.add_argument("--feed", required=True)
-    export.add_argument("--from", dest="first", required=True, type=date.fromisoformat)
-    export.add_argument("--to", dest="last", required=True, type=date.fromisoformat)
-    export.add_argument("--out", type=Path, help="default: IOC_OPEN_DATA_DIR")
-    export.set_defaults(run=_export)
+    export_cli.add_commands(commands)
 
     backup = commands.add_parser(
         "backup", help="back the store up with pgBackRest (on the database host)"
@@ -214,19 +192,29 @@ def _info(args: argparse.Namespace) -> None:
     settings = CommonSettings.from_env()
 
     feeds = load_feeds(settings.schemas_dir)
-    store = _with_connection(settings, _store_facts)
+    store = with_connection(settings.database_url, _store_facts)
     print(f"database:     {redact(settings.database_url)}")
-    print(f"kafka:        {settings.kafka}")
+    print(f"kafka:        {settings.kafka.described}")
+    if settings.kafka.ca_file is not None:
+        print(f"kafka CA:     {settings.kafka.ca_file}")
+    if settings.topics.namespace:
+        print(f"topics:       under the namespace {settings.topics.namespace!r}")
     print(f"storage mode: {store.mode or 'not migrated (run: ioc migrate)'}")
     if store.timescaledb_version is not None:
         print(f"timescaledb:  {store.timescaledb_version}")
     print(f"feeds:        {', '.join(sorted(feeds))}")
+    print(f"schemas:      {settings.schemas_dir}")
+    print(f"open data:    {settings.open_data_dir}")
     if store.jobs:
-        print("jobs:         id    last run  failures  last success      next start       name")
+        print(f"jobs:         times in {ZONE.key}, with their offset")
+        print(
+            f"              {'id':<5} {'last run':<9} {'failures':>8}  "
+            f"{'last success':<23} {'next start':<23} name"
+        )
     for job in store.jobs:
         print(
             f"              {job.id:<5} {job.last_status or 'not yet':<9} {job.failures:>8}  "
-            f"{_minute(job.last_success):<17} {_minute(job.next_start):<16} {job.name}"
+            f"{moment(job.last_success):<23} {moment(job.next_start):<23} {job.name}"
         )
         if job.failing and job.last_error:
             print(f"                    failed: {job.last_error}")
@@ -243,10 +231,6 @@ async def _store_facts(connection: Any) -> _StoreFacts:
     mode, version = await storage_mode(connection), await timescaledb_version(connection)
     jobs = await storage_jobs(connection) if mode is not None and version is not None else []
     return _StoreFacts(mode, version, jobs)
-
-
-def _minute(at: datetime | None) -> str:
-    return "-" if at is None else at.strftime("%Y-%m-%d %H:%M")
 
 
 def _migrate(args: argparse.Namespace) -> None:
@@ -274,19 +258,6 @@ def _topics(args: argparse.Namespace) -> None:
     print(f"topics ready ({len(created)} created: {', '.join(created) or 'none'})")
 
 
-def _with_connection(settings: CommonSettings, use: Callable[[Any], Awaitable[T]]) -> T:
-    async def run() -> T:
-        pool = await create_pool(settings.database_url, max_size=1)
-        try:
-            async with pool.acquire() as connection:
-                return await use(connection)
-        finally:
-            await pool.close()
-
-    with using_store(settings.database_url):
-        return asyncio.run(run())
-
-
 def _grafana_role(args: argparse.Namespace) -> None:
     import asyncpg
 
@@ -304,49 +275,12 @@ def _grafana_role(args: argparse.Namespace) -> None:
         except asyncpg.UndefinedTableError as error:
             raise CommandError(f"{error}: run `ioc migrate` first") from None
 
-    created = _with_connection(CommonSettings.from_env(), run)
+    created = with_connection(CommonSettings.from_env().database_url, run)
     print(
         f"role {args.role} {'created' if created else 'updated'}: SELECT on "
         f"{', '.join(DASHBOARD_RELATIONS)}"
         + ("" if password else f" (no password set: ${args.password_env} is empty)")
     )
-
-
-def _keys_list(args: argparse.Namespace) -> None:
-    rows = _with_connection(CommonSettings.from_env(), list_keys)
-    print(f"{'id':>5}  {'kind':<7} {'subject':<20} {'created (UTC)':<17} state")
-    for row in rows:
-        state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "active"
-        print(
-            f"{row['id']:>5}  {row['kind']:<7} {row['subject']:<20} "
-            f"{row['created_at']:%Y-%m-%d %H:%M}  {state}"
-        )
-
-
-def _keys_revoke(args: argparse.Namespace) -> None:
-    if not _with_connection(CommonSettings.from_env(), lambda c: revoke_key(c, args.key_id)):
-        raise CommandError(f"no key #{args.key_id}")
-    print(f"key #{args.key_id} revoked")
-
-
-def _keys_issue(args: argparse.Namespace) -> None:
-    settings = CommonSettings.from_env()
-    if args.agency:
-        # A unit's key: a department that owns feeds pushes to them; every unit, communes
-        # included, reads and acknowledges its own reminders.
-        feeds = load_feeds(settings.schemas_dir)
-        units = set(load_units(settings.schemas_dir, feeds).by_code)
-        agencies = units | {feed.agency for feed in feeds.values()}
-        if args.agency not in agencies:
-            raise CommandError(
-                f"unknown agency {args.agency!r}; known: {', '.join(sorted(agencies))}"
-            )
-    kind: KeyKind = "agency" if args.agency else "reader"
-    subject: str = args.agency or args.reader
-
-    key_id, key = _with_connection(settings, lambda c: issue_key(c, kind, subject))
-    print(f"issued {kind} key #{key_id} for {subject}; it is shown once, keep it safe:")
-    print(key)
 
 
 def _feed_expected(args: argparse.Namespace) -> None:
@@ -360,66 +294,6 @@ def _feed_expected(args: argparse.Namespace) -> None:
     for line in feeds[args.feed].examples_path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             print(json.dumps(canonical_form(normalise(json.loads(line))), ensure_ascii=False))
-
-
-def _rejections(args: argparse.Namespace) -> None:
-    from services.common.intake.feed_intake import FeedIntake
-    from services.common.kafka import producing
-    from services.ingest.replay import replay_rejections
-
-    settings = CommonSettings.from_env()
-    feeds = load_feeds(settings.schemas_dir)
-    if args.feed not in feeds:
-        raise CommandError(f"unknown feed {args.feed!r}")
-
-    async def replay() -> int:
-        pool = await create_pool(settings.database_url, max_size=1)
-        try:
-            async with producing(settings.kafka) as producer:
-                return await replay_rejections(
-                    pool,
-                    producer,
-                    settings.topics,
-                    FeedIntake.of(feeds[args.feed]),
-                    progress=lambda n: print(f"replayed {n} ...", file=sys.stderr),
-                )
-        finally:
-            await pool.close()
-
-    with using_store(settings.database_url):
-        count = asyncio.run(replay())
-    print(
-        f"replayed {count} quarantined records of {args.feed} to {settings.topics.raw(args.feed)}"
-    )
-
-
-def _export(args: argparse.Namespace) -> None:
-    from services.open_data.export import ExportError, export_days
-
-    settings = CommonSettings.from_env()
-    feeds = load_feeds(settings.schemas_dir)
-    if args.feed not in feeds:
-        raise CommandError(f"unknown feed {args.feed!r}; known: {', '.join(sorted(feeds))}")
-    folder = args.out or settings.open_data_dir
-    public = [name for name, feed in feeds.items() if feed.public]
-
-    def progress(done: int, total: int, rows: int) -> None:
-        filled = done * 30 // total
-        bar = "#" * filled + "." * (30 - filled)
-        end = "\n" if done == total or not sys.stderr.isatty() else "\r"
-        print(f"[{bar}] {done}/{total} days, {rows:,} rows", end=end, file=sys.stderr)
-
-    try:
-        exported = _with_connection(
-            settings,
-            lambda connection: export_days(
-                connection, feeds[args.feed], args.first, args.last, folder, public, progress
-            ),
-        )
-    except ExportError as error:
-        raise CommandError(str(error)) from error
-    rows = sum(day.rows for day in exported)
-    print(f"exported {len(exported)} days ({rows:,} rows) of {args.feed} to {folder}")
 
 
 def _backup(args: argparse.Namespace) -> None:

@@ -2,28 +2,36 @@
 of ``indicators/kept_answers.py``): a key is presented as ``Authorization: Bearer <key>``; every
 key reads the wall's indicators; reader keys read every feed; an agency's key only its own, and
 only an agency's key pushes, to its own feeds; every key reads every feed's definition (its
-spreadsheet template). A feed marked public (open data) is read by anyone, with or without a
-key, where an endpoint serves open data (the SensorThings API). Where a reminder went and why
-it failed is its unit's alone."""
+spreadsheet template). A feed marked public (``public: true``, open data)
+has its observations read by anyone, with or without a key: the one rule ``readable_feeds``,
+which the observations endpoint, the SensorThings API and the open-data files all follow. What a
+feed's quarantine holds (its rejected records, as sent) stays behind a key that may read the
+feed, public or not. Where a reminder went and why it failed is its unit's alone."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from services.api.errors import Forbidden
+from services.api.errors import Forbidden, Unauthorized
 from services.api.reminders.channels import targets
 from services.common.feeds import FeedDefinition
 from services.common.keys import Principal, hash_key
 from services.common.units import Units
 
 
-def key_hash_of(authorization: str) -> str | None:
-    """The hash of the key an Authorization header presents, or None where it presents none."""
+def presented_key(authorization: str) -> str | None:
+    """The key an Authorization header presents, or None where it presents none."""
     scheme, _, key = authorization.partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
         return None
-    return hash_key(key)
+    return key
+
+
+def key_hash_of(authorization: str) -> str | None:
+    """The hash of the key an Authorization header presents, or None where it presents none."""
+    key = presented_key(authorization)
+    return None if key is None else hash_key(key)
 
 
 def may_read_indicators(caller: Principal) -> bool:
@@ -54,7 +62,7 @@ def require_read(caller: Principal, feed: FeedDefinition) -> None:
 def readable_feeds(
     caller: Principal | None, feeds: Mapping[str, FeedDefinition]
 ) -> frozenset[str] | None:
-    """The feeds ``caller`` (None: no key) may read in open-data endpoints; None: every feed."""
+    """The feeds whose observations ``caller`` (None: no key) may read; None: every feed."""
     if caller is not None and caller.kind == "reader":
         return None
     return frozenset(
@@ -63,6 +71,20 @@ def readable_feeds(
         if feed.public
         or (caller is not None and caller.kind == "agency" and caller.subject == feed.agency)
     )
+
+
+def require_observations(
+    caller: Principal | None, feed: FeedDefinition, feeds: Mapping[str, FeedDefinition]
+) -> None:
+    """A feed's observations, by ``readable_feeds``: without a key only a public feed's."""
+    readable = readable_feeds(caller, feeds)
+    if readable is None or feed.feed in readable:
+        return
+    if caller is None:
+        raise Unauthorized(
+            f"feed {feed.feed!r} is not public: an API key is required, Authorization: Bearer <key>"
+        )
+    raise Forbidden(f"this key may not read feed {feed.feed!r}")
 
 
 def require_push(caller: Principal, feed: FeedDefinition) -> None:

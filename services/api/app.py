@@ -30,6 +30,7 @@ from services.api.indicators.board import IndicatorBoard
 from services.api.indicators.definitions import load_indicators
 from services.api.indicators.endpoints import router as indicators_router
 from services.api.indicators.kept_answers import KeptAnswers
+from services.api.key_usage import KeyUsage, keep_writing_uses, write_uses
 from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
 from services.api.open_data.endpoints import router as open_data_router
@@ -87,6 +88,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
         async with pool.acquire() as connection:
             await units_register.record(connection, reminding.units)
         board = IndicatorBoard(pool, feeds, indicators, clock)
+        key_usage = KeyUsage(clock)
         app.state.ioc = AppState(
             settings=settings,
             pool=pool,
@@ -98,6 +100,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             clock=clock,
             board=board,
             principals=PrincipalCache(settings.key_cache_s),
+            key_usage=key_usage,
             sensorthings=catalogue(feeds),
             reminding=reminding,
         )
@@ -129,6 +132,9 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
                 ),
                 name="uploads kept",
             ),
+            asyncio.create_task(
+                keep_writing_uses(pool, key_usage, settings.key_usage_every_s), name="key uses"
+            ),
         ]
         if settings.reminders.enabled:
             background += [
@@ -145,6 +151,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            await write_uses(pool, key_usage)  # the last minute's
             await gateway.close()
             await pool.close()
 

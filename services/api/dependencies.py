@@ -10,10 +10,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.api.access import key_hash_of
+from services.api.access import presented_key
 from services.api.errors import NotFound, Unauthorized
 from services.api.indicators.board import IndicatorBoard
 from services.api.indicators.definitions import IndicatorDefinition
+from services.api.key_usage import KeyUsage
 from services.api.principals import PrincipalCache
 from services.api.push.gateway import KafkaGateway
 from services.api.push.rate_limit import RateLimiter
@@ -22,7 +23,7 @@ from services.api.settings import ApiSettings
 from services.api.sta.entities import EntityType
 from services.common.feeds import FeedDefinition
 from services.common.intake.feed_intake import FeedIntake
-from services.common.keys import Principal, find_principal_by_hash
+from services.common.keys import Principal, find_principal_by_hash, hash_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class AppState:
     clock: Callable[[], datetime]
     board: IndicatorBoard
     principals: PrincipalCache
+    key_usage: KeyUsage  # when keys were last used; refused keys logged by prefix
     sensorthings: dict[str, EntityType]  # by entity set
     reminding: Reminding  # units, reminder rules, delivery settings
 
@@ -82,17 +84,19 @@ async def _optional_principal(
 
 
 async def _presented(request: Request, state: AppState) -> Principal | None:
-    key_hash = key_hash_of(request.headers.get("authorization", ""))
-    if key_hash is None:
+    key = presented_key(request.headers.get("authorization", ""))
+    if key is None:
         return None
+    key_hash = hash_key(key)
     principal = state.principals.get(key_hash)
-    if principal is not None:
-        return principal
-    async with state.pool.acquire() as connection:
-        principal = await find_principal_by_hash(connection, key_hash)
     if principal is None:
-        raise Unauthorized("unknown or revoked API key")
-    state.principals.put(key_hash, principal)
+        async with state.pool.acquire() as connection:
+            principal = await find_principal_by_hash(connection, key_hash)
+        if principal is None:
+            state.key_usage.refused(key, "unknown or revoked")
+            raise Unauthorized("unknown or revoked API key")
+        state.principals.put(key_hash, principal)
+    state.key_usage.used(principal.key_id)
     return principal
 
 

@@ -31,6 +31,7 @@ class ApiSettings:
     freshness_refresh_s: float  # how often the feed freshness gauges are refreshed
     indicator_refresh_s: float  # how often the wall's indicators are re-evaluated at the latest
     key_cache_s: float  # how long a found key is remembered: a revocation's delay at most
+    key_usage_every_s: float  # how often the keys' last uses are written (one statement)
     storage_jobs_refresh_s: float  # how often TimescaleDB's job statuses are read for /metrics
     upload_max_bytes: int  # the largest spreadsheet accepted (IOC_UPLOAD_MAX_BYTES)
     upload_max_rows: int  # the most data rows one upload holds
@@ -59,6 +60,7 @@ class ApiSettings:
             freshness_refresh_s=env_float(env, "IOC_FRESHNESS_REFRESH_S", 5.0),
             indicator_refresh_s=env_float(env, "IOC_INDICATOR_REFRESH_S", 5.0),
             key_cache_s=env_float(env, "IOC_KEY_CACHE_S", 5.0),
+            key_usage_every_s=env_float(env, "IOC_KEY_USAGE_EVERY_S", 60.0),
             storage_jobs_refresh_s=env_float(env, "IOC_STORAGE_JOBS_REFRESH_S", 30.0),
             upload_max_bytes=env_int(env, "IOC_UPLOAD_MAX_BYTES", 20 * 1024 * 1024),
             upload_max_rows=env_int(env, "IOC_UPLOAD_MAX_ROWS", 100_000),

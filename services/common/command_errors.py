@@ -4,15 +4,19 @@ it after the command's name; anything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
 
-from services.common.db import DATABASE_UNAVAILABLE
+from services.common.db import DATABASE_UNAVAILABLE, create_pool
 from services.common.logs import redact
+
+T = TypeVar("T")
 
 
 class CommandError(Exception):
@@ -26,6 +30,8 @@ class CommandError(Exception):
 
 # The store answers, but not to these credentials or for this database.
 _REFUSED = (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError)
+# The store answers but lacks the project's tables: never migrated, or older than this code.
+_UNMIGRATED = (asyncpg.UndefinedTableError,)
 # The store is there and cannot do it now.
 _BUSY = (
     asyncpg.TooManyConnectionsError,
@@ -52,6 +58,10 @@ def using_store(database_url: str) -> Iterator[None]:
                 f"the store at {where} refused the connection ({cause}): IOC_DATABASE_URL names"
                 " its user, password and database"
             )
+        elif isinstance(cause, _UNMIGRATED):
+            message = (
+                f"the store at {where} is not migrated ({cause}): run ioc migrate (make up does)"
+            )
         elif isinstance(cause, _BUSY):
             message = f"the store at {where} is busy ({cause}): try again"
         else:
@@ -67,7 +77,7 @@ def _store_error(error: BaseException | None) -> BaseException | None:
     while error is not None:
         if isinstance(error, OSError) and error.filename is not None:
             return None  # a file, not the store's socket
-        if isinstance(error, (*DATABASE_UNAVAILABLE, *_REFUSED)):
+        if isinstance(error, (*DATABASE_UNAVAILABLE, *_REFUSED, *_UNMIGRATED)):
             return error
         error = error.__cause__
     return None
@@ -79,3 +89,19 @@ def _why(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         return error.strerror  # an unknown host: "Name or service not known"
     return str(error) or ("timed out" if isinstance(error, TimeoutError) else type(error).__name__)
+
+
+def with_connection(database_url: str, use: Callable[[Any], Awaitable[T]]) -> T:
+    """Runs ``use`` on one connection to the store, for a command that reads or writes a little;
+    a store that is down is the CommandError of ``using_store``."""
+
+    async def run() -> T:
+        pool = await create_pool(database_url, max_size=1)
+        try:
+            async with pool.acquire() as connection:
+                return await use(connection)
+        finally:
+            await pool.close()
+
+    with using_store(database_url):
+        return asyncio.run(run())

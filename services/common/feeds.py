@@ -72,7 +72,7 @@ class FeedDefinition:
     directory: Path
     due: datetime.time | None = None  # a daily feed's deadline (local): its figures by then
     location: LocationSpec | None = None
-    public: bool = False  # open data: readable without a key (the SensorThings API, exports)
+    public: bool = False  # open data: observations read without a key (access.readable_feeds)
     # Who answers for the records: the feed's agency, or each entity itself (a commune/ward
     # sending its own figures), a unit of schemas/units/ by its code.
     reported_by: Literal["agency", "entity"] = "agency"

@@ -2,7 +2,9 @@
 (feed, topic, partition, offset, batch) as fields. Keys, passwords and what a URL holds besides
 its address (credentials, a query: a webhook's token) never reach a log line.
 
-``IOC_LOG_FORMAT=text`` gives plain lines for a person at a terminal.
+A person at a terminal reads text instead: when stderr is a terminal, each line is its local
+time with its zone, level, logger, message and the same context fields as ``name=value``.
+``IOC_LOG_FORMAT=json|text`` chooses either way whatever stderr is.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TextIO
+
+from services.common.settings import SettingsError
 
 # The fields a log call may add with ``extra=``; anything else stays out of the line.
 CONTEXT_FIELDS = ("feed", "topic", "partition", "offset", "batch", "records", "rows", "reason")
@@ -50,16 +55,44 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-class RedactingFormatter(logging.Formatter):
+class TextFormatter(logging.Formatter):
+    """A line a person reads: ``2026-12-05 07:40:01.123 +07:00 WARNING ioc.ingest: message
+    feed=salinity partition=2``, the machine's local time with its offset."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        at = datetime.fromtimestamp(record.created, UTC).astimezone()
+        fields = "".join(
+            f" {name}={value}"
+            for name in CONTEXT_FIELDS
+            if (value := record.__dict__.get(name)) is not None
+        )
+        when = f"{at:%Y-%m-%d %H:%M:%S}.{int(record.msecs):03d} {at.isoformat()[-6:]}"
+        line = f"{when} {record.levelname} {record.name}: {record.getMessage()}{fields}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return redact(line)
 
 
-def configure_logging(env: Mapping[str, str] = os.environ) -> None:
+LOG_FORMATS = ("json", "text")
+
+
+def log_format(env: Mapping[str, str], stream: TextIO) -> str:
+    """``IOC_LOG_FORMAT`` where set, else text for a terminal and JSON for anything else (a
+    file, a pipe, journald)."""
+    chosen = env.get("IOC_LOG_FORMAT", "").strip().lower()
+    if chosen and chosen not in LOG_FORMATS:
+        raise SettingsError(f"IOC_LOG_FORMAT must be json or text, got {chosen!r}")
+    if chosen:
+        return chosen
+    return "text" if stream.isatty() else "json"
+
+
+def configure_logging(env: Mapping[str, str] = os.environ, stream: TextIO | None = None) -> None:
     """The root logger for every ``ioc`` command; uvicorn's loggers propagate to it."""
-    handler = logging.StreamHandler(sys.stderr)
-    if env.get("IOC_LOG_FORMAT", "json") == "text":
-        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    stream = stream or sys.stderr
+    handler = logging.StreamHandler(stream)
+    if log_format(env, stream) == "text":
+        handler.setFormatter(TextFormatter())
     else:
         handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

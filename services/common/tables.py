@@ -162,6 +162,9 @@ api_keys = Table(
     Column("key_hash", Text, nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("label", Text),  # what the operator said it is for ("wall, meeting room 2")
+    Column("prefix", Text),  # the key's first characters, not secret; None before 0014
+    Column("last_used_at", DateTime(timezone=True)),  # to the minute (the API writes it so)
 )
 
 # Idempotency keys of HTTP pushes, per agency, kept 24 hours. A row without a response is a

@@ -130,10 +130,9 @@ async def export_days(
     public: Iterable[str],
     progress: Progress,
 ) -> list[DayExport]:
-    """Every day from ``first`` to ``last`` (inclusive), then the catalogue."""
+    """Every day from ``first`` to ``last`` (inclusive), then the catalogue. Which days may be
+    asked for (not backwards, none still to come) is ``days.export_days_at``'s to say."""
     check_exportable(feed)
-    if last < first:
-        raise ExportError(f"--to {last} is before --from {first}")
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     done: list[DayExport] = []
     for day in days:

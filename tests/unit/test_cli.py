@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
 import shutil
 import subprocess
 import sys
@@ -44,7 +46,9 @@ STORE_COMMANDS = {
     "ioc migrate": ["migrate"],
     "ioc grafana-role": ["grafana-role"],
     "ioc export": ["export", "--feed", "salinity", "--from", "2026-11-20", "--to", "2026-11-21"],
-    "ioc rejections": ["rejections", "replay", "--feed", "salinity"],
+    "ioc rejections replay": ["rejections", "replay", "--feed", "salinity"],
+    "ioc rejections list": ["rejections", "list", "--feed", "salinity"],
+    "ioc feeds": ["feeds"],
     "ioc worker": ["worker"],
 }
 
@@ -167,3 +171,36 @@ def test_no_connector_defined_is_one_line(tmp_path: Path) -> None:
     done = run_ioc(_env(IOC_CONNECTORS_DIR=str(tmp_path)), "connectors", "run")
     assert done.returncode == 1
     assert done.stderr == f"ioc connectors run: no connector definitions (*.yaml) in {tmp_path}\n"
+
+
+def test_log_lines_at_a_terminal_are_text_and_the_failure_still_one_line() -> None:
+    # stderr a terminal (a pseudo-terminal here): aiokafka's lines are read by a person, not
+    # parsed, so they are text; IOC_LOG_FORMAT is unset.
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "services.cli", *KAFKA_COMMANDS["ioc produce"]],
+        cwd=REPO_ROOT,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    ) as producing:
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the process closed its end
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert producing.wait(timeout=60) == 1
+    os.close(leader)
+    *logged, said = seen.decode().replace("\r\n", "\n").rstrip("\n").splitlines()
+    assert said.startswith("ioc produce: cannot use Kafka at 127.0.0.1:1 over PLAINTEXT: ")
+    assert logged, "aiokafka says why it could not bootstrap"
+    for line in logged:
+        assert not line.startswith("{"), line
+        assert re.match(
+            r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} [+-]\d\d:\d\d [A-Z]+ aiokafka", line
+        )

@@ -60,6 +60,7 @@ def _kept(scope: Scope) -> Rendered | None:
     caller = None if key_hash is None else state.principals.get(key_hash)
     if caller is None or not may_read_indicators(caller):
         return None
+    state.key_usage.used(caller.key_id)
     path: str = scope["path"]
     if path == LIST_PATH:
         scope["route"] = LIST_ROUTE

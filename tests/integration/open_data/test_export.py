@@ -8,7 +8,7 @@ import hashlib
 import json
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from services.common.feeds import FeedDefinition
+from services.common.province import province_day
 from services.common.settings import REPO_ROOT, CommonSettings
 from services.open_data.export import ExportError, day_bounds, export_day, export_days
 from tests.integration.conftest import db_connection
@@ -127,10 +128,42 @@ async def test_ioc_export_shows_its_progress_and_refuses_clearly(
     done = await _ioc_export(env, "2026-11-20", "2026-11-26")
     assert done.returncode == 0, done.stderr
     assert "[##############################] 7/7 days" in done.stderr
-    assert "exported 7 days" in done.stdout
+    assert done.stdout.startswith(
+        "exported 7 days (2026-11-20 to 2026-11-26, days in Asia/Ho_Chi_Minh; 0 rows)"
+    )
     assert (tmp_path / "salinity" / "2026-11-20.csv").read_text(encoding="utf-8") == (
         "entity,metric,ts,value,text,unit\n"
     )
     backwards = await _ioc_export(env, "2026-11-26", "2026-11-20")
     assert backwards.returncode != 0
     assert "--to 2026-11-20 is before --from 2026-11-26" in backwards.stderr
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_ioc_export_takes_day_first_refuses_days_to_come_and_warns_for_today(
+    settings: CommonSettings, tmp_path: Path
+) -> None:
+    env = service_env(settings, IOC_OPEN_DATA_DIR=str(tmp_path))
+    day_first = await _ioc_export(env, "20/11/2026", "21/11/2026")
+    assert day_first.returncode == 0, day_first.stderr
+    assert (tmp_path / "salinity" / "2026-11-21.csv").exists()
+    assert "warning" not in day_first.stderr
+
+    # The command reads the clock the test reads (the real one, or faketime's for both).
+    today = province_day(datetime.now(UTC))
+    ahead = await _ioc_export(env, str(today), str(today + timedelta(days=2)))
+    assert ahead.returncode == 1
+    assert ahead.stderr.startswith(f"ioc export: --to {today + timedelta(days=2)} has not come yet")
+    for _ in range(2):  # once more if the province's midnight fell during the run
+        now = await _ioc_export(env, today.strftime("%d/%m/%Y"), today.strftime("%d/%m/%Y"))
+        if province_day(datetime.now(UTC)) == today:
+            break
+        today = province_day(datetime.now(UTC))
+    assert now.returncode == 0, now.stderr
+    assert now.stderr.splitlines()[0] == (
+        f"ioc export: warning: {today} is today in Asia/Ho_Chi_Minh and not over: its files hold"
+        " the rows stored so far; export it again tomorrow"
+    )
+    unreadable = await _ioc_export(env, "11/24/2026", "2026-11-25")
+    assert unreadable.returncode == 2  # argparse's: the usage, then the reason
+    assert "write 2026-11-24 or 24/11/2026 (day first)" in unreadable.stderr.splitlines()[-1]

@@ -8,11 +8,13 @@ from services.api.access import (
     delivery_targets_shown,
     key_hash_of,
     may_read_indicators,
+    readable_feeds,
     require_definition,
+    require_observations,
     require_push,
     require_read,
 )
-from services.api.errors import Forbidden
+from services.api.errors import Forbidden, Unauthorized
 from services.common.feeds import FeedDefinition
 from services.common.keys import Principal, hash_key
 from services.common.units import load_units
@@ -80,3 +82,33 @@ def test_every_key_reads_every_feeds_definition(feeds: dict[str, FeedDefinition]
         require_definition(_agency(feeds["salinity"]), feed)
     with pytest.raises(Forbidden):
         require_definition(Principal(3, "robot", "x"), feeds["salinity"])  # type: ignore[arg-type]
+
+
+def test_a_public_feeds_observations_are_read_without_a_key_by_the_one_rule(
+    feeds: dict[str, FeedDefinition],
+) -> None:
+    public = {name for name, feed in feeds.items() if feed.public}
+    assert public == {"salinity", "air-quality", "traffic"}
+    assert readable_feeds(None, feeds) == frozenset(public)
+    for name, feed in feeds.items():
+        if name in public:
+            require_observations(None, feed, feeds)
+        else:
+            with pytest.raises(Unauthorized, match="is not public: an API key is required"):
+                require_observations(None, feed, feeds)
+        require_observations(READER, feed, feeds)
+
+
+def test_an_agency_reads_its_own_feeds_observations_and_the_public_ones(
+    feeds: dict[str, FeedDefinition],
+) -> None:
+    hospitals = _agency(feeds["hospital-beds"])
+    for feed in feeds.values():
+        if feed.public or feed.agency == hospitals.subject:
+            require_observations(hospitals, feed, feeds)
+        else:
+            with pytest.raises(Forbidden):
+                require_observations(hospitals, feed, feeds)
+        if feed.agency != hospitals.subject:  # the quarantine stays the owner's, public or not
+            with pytest.raises(Forbidden):
+                require_read(hospitals, feed)

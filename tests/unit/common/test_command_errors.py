@@ -39,6 +39,15 @@ def test_a_busy_store_is_said_so() -> None:
         raise asyncpg.DeadlockDetectedError("deadlock detected")
 
 
+def test_a_store_without_the_schema_asks_for_ioc_migrate() -> None:
+    unmigrated = (
+        r'^the store at db\.internal:5432 is not migrated \(relation "latest" does not exist\):'
+        r" run ioc migrate \(make up does\)$"
+    )
+    with pytest.raises(CommandError, match=unmigrated), using_store(URL):
+        raise asyncpg.UndefinedTableError('relation "latest" does not exist')
+
+
 @pytest.mark.parametrize(
     "error",
     [FileNotFoundError(2, "No such file or directory", "/out/x.csv"), ValueError("a bug")],
