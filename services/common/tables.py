@@ -246,6 +246,9 @@ reminders = Table(
     Column("resolved_at", DateTime(timezone=True)),
     Column("resolution", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # When the evaluator saw a resolved reminder's cause no longer hold (migration 0009); NULL:
+    # resolved by hand while its cause held, and it still does (the resolution stands).
+    Column("cause_cleared_at", DateTime(timezone=True)),
     CheckConstraint(
         "status IN ('open', 'acknowledged', 'escalated', 'resolved')", name="reminders_status_check"
     ),
@@ -288,7 +291,8 @@ reminder_deliveries = Table(
         "occasion IN ('issued', 'escalated')", name="reminder_deliveries_occasion_check"
     ),
     CheckConstraint(
-        "status IN ('pending', 'delivered', 'failed')", name="reminder_deliveries_status_check"
+        "status IN ('pending', 'delivered', 'failed', 'cancelled')",
+        name="reminder_deliveries_status_check",
     ),
 )
 Index(

@@ -77,6 +77,42 @@ async def open_reminders(connection: Any) -> list[OpenReminder]:
     return [OpenReminder(**dict(row)) for row in rows]
 
 
+async def unresolved_by_rule(connection: Any) -> dict[str, list[int]]:
+    """The reminders not yet resolved, by rule: which rules the register still needs."""
+    rows = await connection.fetch(
+        "SELECT rule, array_agg(id ORDER BY id) AS ids FROM reminders"
+        " WHERE status <> 'resolved' GROUP BY rule ORDER BY rule"
+    )
+    return {row["rule"]: list(row["ids"]) for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class HeldResolution:
+    id: int
+    unit: str
+    cause: str
+
+
+async def resolutions_held(connection: Any) -> list[HeldResolution]:
+    """Resolved reminders whose cause the evaluator has not seen clear since: resolved by hand
+    while it held. Each stands until its cause clears (``causes_cleared``)."""
+    rows = await connection.fetch(
+        "SELECT id, unit, cause FROM reminders"
+        " WHERE status = 'resolved' AND cause_cleared_at IS NULL ORDER BY id"
+    )
+    return [HeldResolution(**dict(row)) for row in rows]
+
+
+async def causes_cleared(connection: Any, reminders: Sequence[int], now: datetime) -> None:
+    """The causes of these resolved reminders no longer hold: a new reminder may follow when
+    they come back."""
+    await connection.execute(
+        "UPDATE reminders SET cause_cleared_at = $2 WHERE id = ANY($1::bigint[])",
+        list(reminders),
+        now,
+    )
+
+
 async def issue(
     connection: Any,
     *,
@@ -129,6 +165,8 @@ async def record(
 
 
 async def resolve(connection: Any, reminder: int, how: str, actor: str, now: datetime) -> bool:
+    """Resolved, saying how; its deliveries not yet sent are cancelled (a notice of a cause
+    that no longer holds, or that an operator closed, is not sent after the fact)."""
     done = await connection.execute(
         "UPDATE reminders SET status = 'resolved', resolved_at = $2, resolution = $3,"
         " updated_at = $2 WHERE id = $1 AND status <> 'resolved'",
@@ -138,7 +176,16 @@ async def resolve(connection: Any, reminder: int, how: str, actor: str, now: dat
     )
     if done != "UPDATE 1":
         return False
-    await record(connection, reminder, "resolved", actor, now, {"how": how})
+    cancelled = await connection.fetchval(
+        "WITH cancelled AS (UPDATE reminder_deliveries SET status = 'cancelled'"
+        " WHERE reminder_id = $1 AND status = 'pending' RETURNING 1)"
+        " SELECT count(*) FROM cancelled",
+        reminder,
+    )
+    detail: dict[str, Any] = {"how": how}
+    if cancelled:
+        detail["deliveries_cancelled"] = cancelled
+    await record(connection, reminder, "resolved", actor, now, detail)
     return True
 
 
@@ -289,19 +336,28 @@ async def delivered(connection: Any, delivery: DueDelivery, now: datetime) -> No
     )
 
 
+async def cancel(connection: Any, delivery: DueDelivery) -> None:
+    """A delivery claimed as its reminder was being resolved: not sent after all."""
+    await connection.execute(
+        "UPDATE reminder_deliveries SET status = 'cancelled' WHERE id = $1 AND status = 'pending'",
+        delivery.id,
+    )
+
+
 async def failed_attempt(
     connection: Any, delivery: DueDelivery, error: str, retry_at: datetime | None, now: datetime
 ) -> None:
-    """An attempt that failed: tried again at ``retry_at``, or given up (None) for good."""
-    await connection.execute(
+    """An attempt that failed: tried again at ``retry_at``, or given up (None) for good. One
+    cancelled meanwhile (its reminder resolved) stays cancelled."""
+    done = await connection.execute(
         "UPDATE reminder_deliveries SET attempts = attempts + 1, last_error = $2,"
         " status = CASE WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,"
-        " next_attempt_at = coalesce($3, next_attempt_at) WHERE id = $1",
+        " next_attempt_at = coalesce($3, next_attempt_at) WHERE id = $1 AND status = 'pending'",
         delivery.id,
         error,
         retry_at,
     )
-    if retry_at is None:
+    if done == "UPDATE 1" and retry_at is None:
         await record(
             connection,
             delivery.reminder_id,

@@ -26,7 +26,9 @@ class ReminderDelivery(BaseModel):
         description="Where it goes: the e-mail address or webhook URL, shown only to the key of "
         "the unit it reaches (null to others)"
     )
-    status: Literal["pending", "delivered", "failed"]
+    status: Literal["pending", "delivered", "failed", "cancelled"] = Field(
+        description="cancelled: its reminder was resolved before it went out"
+    )
     attempts: int
     last_error: str | None = Field(description="Why the last attempt failed, shown as target is")
     delivered_at: datetime | None

@@ -43,6 +43,7 @@ class TasksDueNotStarted:
                     f"đến hạn trong {within} ngày chưa triển khai",
                     f"due within {within} days, not started",
                 ),
+                days_covered=1,
             )
             for unit, tasks in sorted(by_unit.items())
         ]

@@ -1,5 +1,6 @@
 """Programme tasks reported overdue, or past their due date and not done: one reminder to
-their lead unit, listing them."""
+their lead unit, listing them. The figures are today's (``days_covered`` 1): a task's own due
+date is its evidence."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class TasksOverdue:
             if lead is not None and task.overdue(situation.today):
                 by_unit.setdefault(lead, []).append(task)
         return [
-            Found(unit, rule.id, task_figures(tasks, "quá hạn", "overdue"))
+            Found(unit, rule.id, task_figures(tasks, "quá hạn", "overdue"), days_covered=1)
             for unit, tasks in sorted(by_unit.items())
         ]
 
