@@ -1,4 +1,5 @@
-"""A reminder's cause followed after its resolution, and deliveries that are no longer wanted.
+"""A reminder's cause followed after it is issued and after it is resolved; deliveries no longer
+wanted.
 
 ``reminders.cause_cleared_at``: when the evaluator saw the cause of a resolved reminder no
 longer hold. NULL on a resolved reminder means an operator resolved it while its cause held and
@@ -8,6 +9,11 @@ reads "cause cleared: ...") cleared when they were resolved.
 
 ``reminder_deliveries.status`` may be ``cancelled``: a delivery still pending when its reminder
 was resolved is not sent (the unit would be told of a cause that no longer holds).
+
+``reminder_follow_ups``: what joined an open reminder's cause after it was issued (a task newly
+overdue), told to the unit in a numbered follow-up notice of its own; the issued notice never
+changes. A follow-up's deliveries are ``reminder_deliveries`` of occasion ``follow_up`` with its
+number in ``follow_up`` (0 for the reminder's own notice).
 
 Revision ID: 0009
 Revises: 0008
@@ -23,6 +29,9 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
+DELIVERIES_UNIQUE = "reminder_deliveries_reminder_id_occasion_channel_target_key"
+DELIVERIES_UNIQUE_NOW = "reminder_deliveries_reminder_id_occasion_follow_up_channel_target_key"
+
 
 def upgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
@@ -31,19 +40,49 @@ def upgrade() -> None:
         UPDATE reminders SET cause_cleared_at = resolved_at
         WHERE status = 'resolved' AND resolution LIKE 'cause cleared%'
     """)
-    op.execute("ALTER TABLE reminder_deliveries DROP CONSTRAINT reminder_deliveries_status_check")
     op.execute("""
-        ALTER TABLE reminder_deliveries ADD CONSTRAINT reminder_deliveries_status_check
-        CHECK (status IN ('pending', 'delivered', 'failed', 'cancelled'))
+        CREATE TABLE reminder_follow_ups (
+            reminder_id bigint NOT NULL REFERENCES reminders (id),
+            follow_up integer NOT NULL CHECK (follow_up > 0),
+            at timestamptz NOT NULL,
+            respond_by timestamptz NOT NULL,
+            figures jsonb NOT NULL,
+            PRIMARY KEY (reminder_id, follow_up)
+        )
+    """)
+    op.execute("""
+        ALTER TABLE reminder_deliveries
+            ADD COLUMN follow_up integer NOT NULL DEFAULT 0,
+            DROP CONSTRAINT reminder_deliveries_status_check,
+            ADD CONSTRAINT reminder_deliveries_status_check
+                CHECK (status IN ('pending', 'delivered', 'failed', 'cancelled')),
+            DROP CONSTRAINT reminder_deliveries_occasion_check,
+            ADD CONSTRAINT reminder_deliveries_occasion_check
+                CHECK (occasion IN ('issued', 'escalated', 'follow_up'))
+    """)
+    op.execute(f"""
+        ALTER TABLE reminder_deliveries
+            DROP CONSTRAINT {DELIVERIES_UNIQUE},
+            ADD CONSTRAINT {DELIVERIES_UNIQUE_NOW}
+                UNIQUE (reminder_id, occasion, follow_up, channel, target)
     """)
 
 
 def downgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
+    op.execute("DELETE FROM reminder_deliveries WHERE occasion = 'follow_up'")
     op.execute("UPDATE reminder_deliveries SET status = 'failed' WHERE status = 'cancelled'")
-    op.execute("ALTER TABLE reminder_deliveries DROP CONSTRAINT reminder_deliveries_status_check")
-    op.execute("""
-        ALTER TABLE reminder_deliveries ADD CONSTRAINT reminder_deliveries_status_check
-        CHECK (status IN ('pending', 'delivered', 'failed'))
+    op.execute(f"""
+        ALTER TABLE reminder_deliveries
+            DROP CONSTRAINT {DELIVERIES_UNIQUE_NOW},
+            ADD CONSTRAINT {DELIVERIES_UNIQUE} UNIQUE (reminder_id, occasion, channel, target),
+            DROP CONSTRAINT reminder_deliveries_occasion_check,
+            ADD CONSTRAINT reminder_deliveries_occasion_check
+                CHECK (occasion IN ('issued', 'escalated')),
+            DROP CONSTRAINT reminder_deliveries_status_check,
+            ADD CONSTRAINT reminder_deliveries_status_check
+                CHECK (status IN ('pending', 'delivered', 'failed')),
+            DROP COLUMN follow_up
     """)
+    op.execute("DROP TABLE reminder_follow_ups")
     op.execute("ALTER TABLE reminders DROP COLUMN cause_cleared_at")

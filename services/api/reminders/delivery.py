@@ -79,10 +79,11 @@ async def _attempt(
         id=due.id,
         reminder=ReminderOut.of(row, {(due.channel, due.target)}).model_dump(mode="json"),
         occasion=due.occasion,
+        follow_up=due.follow_up,
         target=due.target,
         unit=reached(reminding.units, due.channel, due.target),
         at=now,
-        notice=Notice.of(row, reminding.units, reminding.settings.issuing_body),
+        notice=Notice.of(row, reminding.units, reminding.settings.issuing_body, due.follow_up),
     )
     try:
         async with asyncio.timeout(SEND_TIMEOUT_S):

@@ -96,6 +96,7 @@ class Outcome:
     issued: int
     resolved: int
     escalated: int
+    followed_up: int = 0
 
 
 async def read_situation(connection: Any, reminding: Reminding, now: datetime) -> Situation:
@@ -130,10 +131,11 @@ async def evaluate(pool: Any, reminding: Reminding, now: datetime) -> Outcome:
         outcome = await _reconcile(connection, reminding, found, now)
         opened = await repository.open_counts(connection)
     _publish(reminding, opened)
-    if outcome.issued or outcome.resolved or outcome.escalated:
+    if outcome.issued or outcome.resolved or outcome.escalated or outcome.followed_up:
         log.info(
-            "reminders: %d issued, %d resolved, %d escalated",
+            "reminders: %d issued, %d followed up, %d resolved, %d escalated",
             outcome.issued,
+            outcome.followed_up,
             outcome.resolved,
             outcome.escalated,
         )
@@ -146,7 +148,7 @@ async def _reconcile(
     found: Mapping[tuple[str, str], tuple[Rule, Found]],
     now: datetime,
 ) -> Outcome:
-    issued = resolved = escalated = 0
+    issued = resolved = escalated = followed_up = 0
     held = {(r.unit, r.cause): r for r in await repository.open_reminders(connection)}
     standing = await repository.resolutions_held(connection)
     resolved_by_hand = {(r.unit, r.cause) for r in standing}
@@ -182,7 +184,10 @@ async def _reconcile(
             how = f"cause cleared: {rule_of.title['en'].lower()} no longer holds"
             resolved += await repository.resolve(connection, reminder.id, how, ACTOR, now)
             await repository.causes_cleared(connection, [reminder.id], now)
-        elif reminder.status == "open" and now - reminder.issued_at >= rule_of.escalate_after:
+            continue
+        cause = found[key][1]
+        followed_up += await _follow_up(connection, reminding, rule_of, reminder, cause, now)
+        if reminder.status == "open" and now - reminder.issued_at >= rule_of.escalate_after:
             addressee = reminding.units.by_code.get(reminder.unit)
             above = reminding.units.by_code.get(addressee.escalate_to or "") if addressee else None
             if addressee is not None and above is not None:
@@ -195,7 +200,36 @@ async def _reconcile(
     cleared = [r.id for r in standing if (r.unit, r.cause) not in found]
     if cleared:
         await repository.causes_cleared(connection, cleared, now)
-    return Outcome(issued, resolved, escalated)
+    return Outcome(issued, resolved, escalated, followed_up)
+
+
+async def _follow_up(
+    connection: Any,
+    reminding: Reminding,
+    rule: Rule,
+    reminder: repository.OpenReminder,
+    cause: Found,
+    now: datetime,
+) -> bool:
+    """What joined an open reminder's cause since its notices (a task newly overdue) is told to
+    the unit in a numbered follow-up, delivered as the first was; the issued notice is left as
+    issued. Whether anything is new is the cause's kind's to say."""
+    new = rule.kind.follow_up(cause, reminder.told)
+    if new is None or not rule.evidenced(cause):
+        return False
+    number = await repository.follow_up(
+        connection,
+        reminder.id,
+        figures={**new, "title": rule.title, "asked": rule.asked},
+        respond_by=now + rule.respond_within,
+        now=now,
+        actor=ACTOR,
+    )
+    unit = reminding.units.by_code[reminder.unit]
+    await repository.add_deliveries(
+        connection, reminder.id, "follow_up", targets(unit), now, follow_up=number
+    )
+    return True
 
 
 def _publish(reminding: Reminding, opened: list[tuple[str, str, int]]) -> None:

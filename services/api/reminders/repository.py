@@ -67,14 +67,42 @@ class OpenReminder:
     rule: str
     status: str
     issued_at: datetime
+    told: list[dict[str, Any]]  # the figures of its notices: the issued one, then each follow-up
 
 
 async def open_reminders(connection: Any) -> list[OpenReminder]:
     rows = await connection.fetch(
-        "SELECT id, unit, cause, rule, status, issued_at FROM reminders"
-        " WHERE status <> 'resolved' ORDER BY id FOR UPDATE"
+        "SELECT r.id, r.unit, r.cause, r.rule, r.status, r.issued_at,"
+        " r.figures || coalesce((SELECT jsonb_agg(f.figures ORDER BY f.follow_up)"
+        "   FROM reminder_follow_ups f WHERE f.reminder_id = r.id), '[]') AS told"
+        " FROM (SELECT * FROM reminders WHERE status <> 'resolved' ORDER BY id FOR UPDATE) r"
+        " ORDER BY r.id"
     )
-    return [OpenReminder(**dict(row)) for row in rows]
+    return [OpenReminder(**{**dict(row), "told": list(row["told"])}) for row in rows]
+
+
+async def follow_up(
+    connection: Any,
+    reminder: int,
+    *,
+    figures: Mapping[str, Any],
+    respond_by: datetime,
+    now: datetime,
+    actor: str,
+) -> int:
+    """A follow-up of an open reminder, numbered after its last: what joined its cause since.
+    The issued notice is left as it was issued."""
+    number: int = await connection.fetchval(
+        "INSERT INTO reminder_follow_ups (reminder_id, follow_up, at, respond_by, figures)"
+        " SELECT $1, coalesce(max(follow_up), 0) + 1, $2, $3, $4 FROM reminder_follow_ups"
+        " WHERE reminder_id = $1 RETURNING follow_up",
+        reminder,
+        now,
+        respond_by,
+        dict(figures),
+    )
+    await record(connection, reminder, "followed_up", actor, now, {"follow_up": number})
+    return number
 
 
 async def unresolved_by_rule(connection: Any) -> dict[str, list[int]]:
@@ -223,11 +251,16 @@ async def add_deliveries(
     occasion: str,
     targets: Iterable[tuple[str, str]],  # (channel, target)
     now: datetime,
+    follow_up: int = 0,  # the follow-up whose notice it carries (0: the reminder's own)
 ) -> None:
     await connection.executemany(
-        "INSERT INTO reminder_deliveries (id, reminder_id, occasion, channel, target, status,"
-        " next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6) ON CONFLICT DO NOTHING",
-        [(uuid.uuid4(), reminder, occasion, channel, target, now) for channel, target in targets],
+        "INSERT INTO reminder_deliveries (id, reminder_id, occasion, follow_up, channel, target,"
+        " status, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)"
+        " ON CONFLICT DO NOTHING",
+        [
+            (uuid.uuid4(), reminder, occasion, follow_up, channel, target, now)
+            for channel, target in targets
+        ],
     )
 
 
@@ -236,10 +269,13 @@ SELECT r.*, coalesce((SELECT jsonb_agg(jsonb_build_object('at', e.at, 'event', e
             'actor', e.actor, 'detail', e.detail) ORDER BY e.id)
         FROM reminder_events e WHERE e.reminder_id = r.id), '[]') AS events,
     coalesce((SELECT jsonb_agg(jsonb_build_object('id', d.id, 'occasion', d.occasion,
-            'channel', d.channel, 'target', d.target, 'status', d.status,
-            'attempts', d.attempts, 'last_error', d.last_error,
-            'delivered_at', d.delivered_at) ORDER BY d.occasion, d.channel, d.target)
-        FROM reminder_deliveries d WHERE d.reminder_id = r.id), '[]') AS deliveries
+            'follow_up', d.follow_up, 'channel', d.channel, 'target', d.target,
+            'status', d.status, 'attempts', d.attempts, 'last_error', d.last_error,
+            'delivered_at', d.delivered_at) ORDER BY d.follow_up, d.occasion, d.channel, d.target)
+        FROM reminder_deliveries d WHERE d.reminder_id = r.id), '[]') AS deliveries,
+    coalesce((SELECT jsonb_agg(jsonb_build_object('follow_up', f.follow_up, 'at', f.at,
+            'respond_by', f.respond_by, 'figures', f.figures) ORDER BY f.follow_up)
+        FROM reminder_follow_ups f WHERE f.reminder_id = r.id), '[]') AS follow_ups
 FROM reminders r
 """
 
@@ -296,6 +332,7 @@ class DueDelivery:
     id: uuid.UUID
     reminder_id: int
     occasion: str
+    follow_up: int
     channel: str
     target: str
     attempts: int
@@ -311,7 +348,7 @@ async def claim_due(
         "UPDATE reminder_deliveries SET next_attempt_at = $3 WHERE id IN ("
         " SELECT id FROM reminder_deliveries WHERE status = 'pending' AND next_attempt_at <= $1"
         " ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
-        " RETURNING id, reminder_id, occasion, channel, target, attempts",
+        " RETURNING id, reminder_id, occasion, follow_up, channel, target, attempts",
         now,
         limit,
         now + lease,
@@ -332,7 +369,12 @@ async def delivered(connection: Any, delivery: DueDelivery, now: datetime) -> No
         "delivered",
         "ioc",
         now,
-        {"channel": delivery.channel, "target": delivery.target, "occasion": delivery.occasion},
+        {
+            "channel": delivery.channel,
+            "target": delivery.target,
+            "occasion": delivery.occasion,
+            **({"follow_up": delivery.follow_up} if delivery.follow_up else {}),
+        },
     )
 
 

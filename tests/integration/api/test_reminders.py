@@ -968,3 +968,63 @@ async def test_a_reminder_open_under_a_rule_no_file_defines_is_refused_at_start(
     assert done.returncode == 0, done.stderr
     async with app.router.lifespan_context(app):
         pass
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_tasks_newly_overdue_are_told_in_a_follow_up_the_issued_notice_as_issued(
+    settings: CommonSettings,
+    feeds: dict[str, FeedDefinition],
+    database_url: str,
+    served: Served,
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    box = mailbox[0]
+    ingest = Ingest(settings, feeds)
+    await ingest({TASKS: [task("T-SYT-1", "Sở Y tế", "2026-11-20", "dang_thuc_hien")]})
+    await served.evaluate(T0)
+    await served.deliver(T0)
+    [overdue] = await reminders_of(database_url, "task-overdue")
+    assert [t["task"] for t in overdue["figures"]["tasks"]] == ["T-SYT-1"]
+
+    # Two more of the department's tasks are past due and not done while it is open.
+    await ingest(
+        {
+            TASKS: [
+                task("T-SYT-2", "Sở Y tế", "2026-11-25", "dang_thuc_hien"),
+                task("T-SYT-3", "Sở Y tế", "2026-11-26", "chua_thuc_hien"),
+            ]
+        }
+    )
+    later = T0 + timedelta(hours=1)
+    await served.evaluate(later)
+    await served.evaluate(later + timedelta(minutes=5))  # told once, not at every evaluation
+    await served.deliver(later + timedelta(minutes=5))
+
+    [still] = await reminders_of(database_url, "task-overdue")
+    assert (still["id"], still["figures"]) == (overdue["id"], overdue["figures"])  # as issued
+    key = {"Authorization": f"Bearer {await new_key(database_url, 'agency', 'syt')}"}
+    url = f"/v1/reminders/{overdue['id']}"
+    shown = (await served.client.get(url, headers=key)).json()
+    [added] = shown["follow_ups"]
+    assert (added["follow_up"], added["number"]) == (1, f"{overdue['id']}-1/PNV-IOC")
+    assert [t["task"] for t in added["figures"]["tasks"]] == ["T-SYT-2", "T-SYT-3"]
+    assert [e["event"] for e in shown["events"]].count("followed_up") == 1
+    told = [d for d in shown["deliveries"] if d["occasion"] == "follow_up"]
+    assert [(d["follow_up"], d["status"]) for d in told] == [(1, "delivered")]
+
+    # Delivered as the first was: its own number, naming the notice it follows, listing only
+    # what is new; the issued notice still lists what it listed.
+    mails = box.to("vanphong.syt@camau.gov.vn")
+    [first] = [m for m in mails if m["Subject"].startswith("Phiếu nhắc việc")]
+    [follow_up] = [m for m in mails if m["Subject"].startswith("[Bổ sung]")]
+    assert f"số {overdue['id']}-1/PNV-IOC" in follow_up["Subject"]
+    [attachment] = list(follow_up.iter_attachments())
+    text = pdf_text(attachment.get_content())
+    assert f"Bổ sung Phiếu nhắc việc số {overdue['id']}/PNV-IOC ngày 27/11/2026" in text
+    assert "T-SYT-2" in text
+    assert "T-SYT-3" in text
+    assert "T-SYT-1" not in text
+    issued = await served.client.get(f"{url}/notice.pdf", headers=key)
+    assert "T-SYT-1" in pdf_text(issued.content)
+    assert "T-SYT-2" not in pdf_text(issued.content)
+    assert f"số {overdue['id']}/PNV-IOC" in first["Subject"]

@@ -10,7 +10,7 @@ cause out."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,6 +41,14 @@ class CauseKind(Protocol):
     def find(
         self, rule: Rule, situation: Situation, today: Mapping[str, DayScores]
     ) -> list[Found]: ...
+
+    def follow_up(
+        self, found: Found, told: Sequence[Mapping[str, Any]]
+    ) -> Mapping[str, Any] | None:
+        """What ``found`` names one by one (a task) that none of the notices ``told`` did (the
+        issued notice's figures, then each follow-up's): the figures of a follow-up notice,
+        or None where nothing is new (always, for a cause that names nothing one by one)."""
+        ...
 
 
 def _registry() -> dict[str, CauseKind]:

@@ -13,7 +13,7 @@ itself (at most the days missing)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -59,6 +59,11 @@ class MissedDeadline:
                     covered_by = feed.agency if pipe_behind else None
                     found.append(own.found(rule, unit.code, feed, covered_by))
         return found
+
+    def follow_up(
+        self, found: Found, told: Sequence[Mapping[str, Any]]
+    ) -> Mapping[str, Any] | None:
+        return None  # one feed, one cause: nothing joins it
 
 
 @dataclass(frozen=True, slots=True)

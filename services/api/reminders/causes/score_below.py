@@ -4,7 +4,7 @@ over how many days the mean was taken (``days_covered``): on a fresh install, on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from services.api.reminders.causes import Found
@@ -48,6 +48,11 @@ class ScoreBelow:
                 figures = _figures(score, mean, threshold, days, scored)
                 found.append(Found(unit.code, rule.id, figures, days_covered=scored))
         return found
+
+    def follow_up(
+        self, found: Found, told: Sequence[Mapping[str, Any]]
+    ) -> Mapping[str, Any] | None:
+        return None  # one mean, one cause: nothing joins it
 
 
 def _figures(score: str, mean: float, threshold: float, days: int, scored: int) -> dict[str, Any]:

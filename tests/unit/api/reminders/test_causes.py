@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from services.api.feeds.status import days_behind
+from services.api.programme.tasks import Task
 from services.api.reminders.causes import Found
 from services.api.reminders.rules import RuleDefinitionError, load_rules
 from services.api.reminders.scorecards import day_scores, never_sent_since
@@ -177,3 +178,22 @@ def test_old_figures_in_a_fresh_store_remind_once_the_ioc_saw_two_days_of_them()
     [second_day, *_] = find("missed-deadline", replace_history(morning, history))
     assert (second_day.figures["days_behind"], second_day.days_covered) == (7, 2)
     assert RULES["missed-deadline"].evidenced(second_day)
+
+
+def test_a_task_newly_overdue_is_told_in_a_follow_up_listing_only_what_is_new() -> None:
+    def overdue(code: str) -> Task:
+        return Task("programme-tasks", code, f"task {code}", "Sở Y tế", date(2026, 11, 20), None)
+
+    rule = RULES["task-overdue"]
+    [issued] = find("task-overdue", situation(tasks=(overdue("A"),)))
+    [now] = find("task-overdue", situation(tasks=(overdue("A"), overdue("B"), overdue("C"))))
+    added = rule.kind.follow_up(now, [issued.figures])
+    assert added is not None
+    assert [t["task"] for t in added["tasks"]] == ["B", "C"]
+    assert added["vi"][0] == "2 nhiệm vụ mới quá hạn:"
+    assert added["en"][1] == "B — task B (due 2026-11-20)"
+    assert rule.kind.follow_up(now, [issued.figures, added]) is None  # told once
+    # A cause that names nothing one by one has nothing to follow up.
+    missed = RULES["missed-deadline"]
+    [feed, *_] = find("missed-deadline", situation(newest={DOSSIERS: local_day(20)}))
+    assert missed.kind.follow_up(feed, [feed.figures]) is None
