@@ -215,7 +215,8 @@ async def _follow_up(
     the unit in a numbered follow-up, delivered as the first was; the issued notice is left as
     issued. Whether anything is new is the cause's kind's to say."""
     new = rule.kind.follow_up(cause, reminder.told)
-    if new is None or not rule.evidenced(cause):
+    unit = reminding.units.by_code.get(reminder.unit)
+    if new is None or unit is None or not rule.evidenced(cause):
         return False
     number = await repository.follow_up(
         connection,
@@ -225,7 +226,6 @@ async def _follow_up(
         now=now,
         actor=ACTOR,
     )
-    unit = reminding.units.by_code[reminder.unit]
     await repository.add_deliveries(
         connection, reminder.id, "follow_up", targets(unit), now, follow_up=number
     )
