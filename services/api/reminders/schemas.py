@@ -12,7 +12,8 @@ ReminderStatus = Literal["open", "acknowledged", "escalated", "resolved"]
 class ReminderEvent(BaseModel):
     at: datetime
     event: str = Field(
-        description="issued, delivered, delivery_failed, acknowledged, escalated, resolved"
+        description="issued, delivered, delivery_failed, acknowledged, escalated, followed_up, "
+        "resolved"
     )
     actor: str = Field(description="ioc (the evaluator), or the key or operator that acted")
     detail: dict[str, Any]
