@@ -153,8 +153,8 @@ def _evaluate(args: argparse.Namespace) -> None:
         outcome = await evaluate(pool, reminding, datetime.now(UTC))
         sent = await deliver_due(pool, reminding, datetime.now(UTC))
         return (
-            f"{outcome.issued} issued, {outcome.resolved} resolved, "
-            f"{outcome.escalated} escalated; {sent} delivered"
+            f"{outcome.issued} issued, {outcome.followed_up} followed up, "
+            f"{outcome.resolved} resolved, {outcome.escalated} escalated; {sent} delivered"
         )
 
     try:
