@@ -43,7 +43,7 @@ from services.api.quality.endpoints import router as quality_router
 from services.api.rejections.endpoints import router as rejections_router
 from services.api.reminders.delivery import keep_delivering
 from services.api.reminders.endpoints import router as reminders_router
-from services.api.reminders.evaluator import Reminding, keep_evaluating
+from services.api.reminders.evaluator import Reminding, check_register, keep_evaluating
 from services.api.settings import ApiSettings
 from services.api.sta.endpoints import router as sta_router
 from services.api.sta.entities import catalogue
@@ -85,6 +85,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
         gateway = KafkaGateway(settings.common.kafka, timeout_s=settings.broker_timeout_s)
         indicators = load_indicators(settings.common.schemas_dir, feeds)
         reminding = Reminding.load(settings.common.schemas_dir, feeds, settings.reminders)
+        await check_register(pool, reminding)  # no reminder left open under a rule now unknown
         async with pool.acquire() as connection:
             await units_register.record(connection, reminding.units)
         board = IndicatorBoard(pool, feeds, indicators, clock)

@@ -274,6 +274,9 @@ reminders = Table(
     Column("resolved_at", DateTime(timezone=True)),
     Column("resolution", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # When the evaluator saw a resolved reminder's cause no longer hold (migration 0015); NULL:
+    # resolved by hand while its cause held, and it still does (the resolution stands).
+    Column("cause_cleared_at", DateTime(timezone=True)),
     CheckConstraint(
         "status IN ('open', 'acknowledged', 'escalated', 'resolved')", name="reminders_status_check"
     ),
@@ -311,13 +314,30 @@ reminder_deliveries = Table(
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("last_error", Text),
     Column("delivered_at", DateTime(timezone=True)),
-    UniqueConstraint("reminder_id", "occasion", "channel", "target"),
+    # Which follow-up's notice it carries (migration 0015); 0: the reminder's own.
+    Column("follow_up", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("reminder_id", "occasion", "follow_up", "channel", "target"),
     CheckConstraint(
-        "occasion IN ('issued', 'escalated')", name="reminder_deliveries_occasion_check"
+        "occasion IN ('issued', 'escalated', 'follow_up')",
+        name="reminder_deliveries_occasion_check",
     ),
     CheckConstraint(
-        "status IN ('pending', 'delivered', 'failed')", name="reminder_deliveries_status_check"
+        "status IN ('pending', 'delivered', 'failed', 'cancelled')",
+        name="reminder_deliveries_status_check",
     ),
+)
+# What joined an open reminder's cause after it was issued, told in a numbered follow-up notice
+# (migration 0015); the issued notice never changes.
+reminder_follow_ups = Table(
+    "reminder_follow_ups",
+    metadata,
+    Column("reminder_id", BigInteger, ForeignKey("reminders.id"), nullable=False),
+    Column("follow_up", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("respond_by", DateTime(timezone=True), nullable=False),
+    Column("figures", JSONB, nullable=False),
+    PrimaryKeyConstraint("reminder_id", "follow_up"),
+    CheckConstraint("follow_up > 0", name="reminder_follow_ups_follow_up_check"),
 )
 Index(
     "reminder_deliveries_due",

@@ -10,7 +10,7 @@ stale further behind, silent ten days behind.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from services.common.feeds import FeedDefinition
@@ -42,17 +42,34 @@ def feed_status(last_event: datetime | None, feed: FeedDefinition, now: datetime
     return "silent"
 
 
-def days_behind(last_event: datetime | None, feed: FeedDefinition, now: datetime) -> int | None:
-    """For a daily feed with a deadline: how many due days it does not hold (0: on time), or
-    None where it has never sent. Today is due from the deadline (local), yesterday before."""
+def days_behind(
+    last_event: datetime | None,
+    feed: FeedDefinition,
+    now: datetime,
+    expected_since: date | None = None,
+) -> int | None:
+    """For a daily feed with a deadline: how many due days it does not hold (0: on time). One
+    that has never sent misses every due day from ``expected_since`` (the first day the IOC
+    expected it, known from the scorecards), the most behind a feed can be; None where it has
+    never sent and nobody yet said since when it was expected. Today is due from the deadline
+    (local), yesterday before."""
+    latest = latest_due_day(feed, now)
     if last_event is None:
-        return None
+        if expected_since is None:
+            return None
+        return max((latest - expected_since).days + 1, 0)
+    zone = feed.time.zone or UTC
+    return max((latest - last_event.astimezone(zone).date()).days, 0)
+
+
+def latest_due_day(feed: FeedDefinition, now: datetime) -> date:
+    """The newest day whose figures are due: today from the deadline (the feed's local time),
+    yesterday before."""
     assert feed.due is not None, f"{feed.feed} has no deadline"
     zone = feed.time.zone or UTC
     local_now = now.astimezone(zone)
     due_today = datetime.combine(local_now.date(), feed.due, tzinfo=zone)
-    latest_due_day = local_now.date() - timedelta(days=0 if local_now >= due_today else 1)
-    return max((latest_due_day - last_event.astimezone(zone).date()).days, 0)
+    return local_now.date() - timedelta(days=0 if local_now >= due_today else 1)
 
 
 def _daily_status(behind: int) -> FeedStatus:

@@ -51,12 +51,16 @@ def add_commands(commands: Any) -> None:
 
 def _reminding() -> tuple[CommonSettings, Reminding]:
     from services.api.reminders.evaluator import Reminding
+    from services.api.reminders.rules import RuleDefinitionError
     from services.api.reminders.settings import ReminderSettings
     from services.common.feeds import load_feeds
 
     common = CommonSettings.from_env()
     feeds = load_feeds(common.schemas_dir)
-    return common, Reminding.load(common.schemas_dir, feeds, ReminderSettings.from_env())
+    try:
+        return common, Reminding.load(common.schemas_dir, feeds, ReminderSettings.from_env())
+    except RuleDefinitionError as error:
+        raise CommandError(str(error)) from error
 
 
 async def _with_pool(common: CommonSettings, use: Any) -> Any:
@@ -248,6 +252,7 @@ def _resolve(args: argparse.Namespace) -> None:
 def _evaluate(args: argparse.Namespace) -> None:
     from services.api.reminders.delivery import deliver_due
     from services.api.reminders.evaluator import evaluate
+    from services.api.reminders.rules import RuleDefinitionError
 
     common, reminding = _reminding()
 
@@ -255,8 +260,11 @@ def _evaluate(args: argparse.Namespace) -> None:
         outcome = await evaluate(pool, reminding, datetime.now(UTC))
         sent = await deliver_due(pool, reminding, datetime.now(UTC))
         return (
-            f"{outcome.issued} issued, {outcome.resolved} resolved, "
-            f"{outcome.escalated} escalated; {sent} delivered"
+            f"{outcome.issued} issued, {outcome.followed_up} followed up, "
+            f"{outcome.resolved} resolved, {outcome.escalated} escalated; {sent} delivered"
         )
 
-    print(asyncio.run(_with_pool(common, once)))
+    try:
+        print(asyncio.run(_with_pool(common, once)))
+    except RuleDefinitionError as error:  # a reminder open under a rule now unknown
+        raise CommandError(str(error)) from error

@@ -1,7 +1,8 @@
 """Delivering reminders: every due delivery sent through its channel; a failure is retried
 after a delay that doubles each time (``retry_base_s``) until ``max_attempts``, then given up
 loudly (an error log, the register, ``ioc_reminder_deliveries{status="failed"}`` and its
-alert).
+alert). A delivery whose reminder is resolved before it goes is cancelled, never sent late
+(``repository.resolve``; one claimed as its reminder was resolved is cancelled here).
 
 A delivery is claimed for a lease (``repository.claim_due``) and sent outside any transaction,
 so a slow relay holds no lock the evaluation needs; another process sending at the same moment
@@ -45,7 +46,14 @@ async def deliver_due(pool: Any, reminding: Reminding, now: datetime) -> int:
         claimed = await repository.claim_due(connection, now, LEASE)
     sent = 0
     for due in claimed:
-        error = await _attempt(pool, reminding, due, now)
+        async with pool.acquire() as connection:
+            row = await repository.reminder(connection, due.reminder_id)
+        assert row is not None  # a delivery's reminder is never deleted (foreign key)
+        if row["status"] == "resolved":  # resolved since it was claimed: not sent after all
+            async with pool.acquire() as connection:
+                await repository.cancel(connection, due)
+            continue
+        error = await _attempt(reminding, due, row, now)
         async with pool.acquire() as connection, connection.transaction():
             if error is None:
                 await repository.delivered(connection, due, now)
@@ -59,12 +67,9 @@ async def deliver_due(pool: Any, reminding: Reminding, now: datetime) -> int:
 
 
 async def _attempt(
-    pool: Any, reminding: Reminding, due: repository.DueDelivery, now: datetime
+    reminding: Reminding, due: repository.DueDelivery, row: dict[str, Any], now: datetime
 ) -> str | None:
-    """Sends one delivery; None when it went, else why not."""
-    async with pool.acquire() as connection:
-        row = await repository.reminder(connection, due.reminder_id)
-    assert row is not None  # a delivery's reminder is never deleted (foreign key)
+    """Sends one delivery of the reminder ``row``; None when it went, else why not."""
     channel = CHANNELS.get(due.channel)
     if channel is None:
         return f"no channel {due.channel!r} any more"
@@ -74,10 +79,11 @@ async def _attempt(
         id=due.id,
         reminder=ReminderOut.of(row, {(due.channel, due.target)}).model_dump(mode="json"),
         occasion=due.occasion,
+        follow_up=due.follow_up,
         target=due.target,
         unit=reached(reminding.units, due.channel, due.target),
         at=now,
-        notice=Notice.of(row, reminding.units, reminding.settings.issuing_body),
+        notice=Notice.of(row, reminding.units, reminding.settings.issuing_body, due.follow_up),
     )
     try:
         async with asyncio.timeout(SEND_TIMEOUT_S):
@@ -138,7 +144,7 @@ def _publish(counts: list[tuple[str, str, int, int]]) -> None:
     evaluator._publish)."""
     for channel in CHANNELS:
         REMINDERS_UNDELIVERED.labels(channel=channel).set(0)
-        for status in ("pending", "delivered", "failed"):
+        for status in ("pending", "delivered", "failed", "cancelled"):
             REMINDER_DELIVERIES.labels(channel=channel, status=status).set(0)
     for channel, status, count, stranded in counts:
         REMINDER_DELIVERIES.labels(channel=channel, status=status).set(count)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,14 +40,18 @@ class Notice:
     escalated: bool
 
     @classmethod
-    def of(cls, reminder: Mapping[str, Any], units: Units, issuing_body: str) -> Notice:
+    def of(
+        cls, reminder: Mapping[str, Any], units: Units, issuing_body: str, follow_up: int = 0
+    ) -> Notice:
+        """The reminder's notice as issued, or (``follow_up``) that follow-up's: numbered after
+        the reminder's, naming it, listing only what joined its cause."""
         figures = reminder["figures"]
         issued = reminder["issued_at"].astimezone(ZONE)
         unit = units.by_code.get(reminder["unit"])
         above = units.by_code.get(unit.escalate_to) if unit and unit.escalate_to else None
-        return cls(
+        notice = cls(
             number=f"{reminder['id']}/PNV-IOC",
-            issued_on=f"{PROVINCE}, ngày {issued:%d} tháng {issued:%m} năm {issued:%Y}",
+            issued_on=_issued_on(issued),
             issuing_body=issuing_body,
             unit=unit.name if unit else reminder["unit"],
             title=figures.get("title", {}).get("vi", reminder["rule"]),
@@ -57,6 +61,31 @@ class Notice:
             copies=(f"{above.name} (để báo cáo)",) if above else (),
             escalated=reminder["status"] == "escalated",
         )
+        if not follow_up:
+            return notice
+        [added] = [f for f in reminder["follow_ups"] if f["follow_up"] == follow_up]
+        at = _instant(added["at"]).astimezone(ZONE)
+        return replace(
+            notice,
+            number=f"{reminder['id']}-{follow_up}/PNV-IOC",
+            issued_on=_issued_on(at),
+            title=f"{notice.title} (bổ sung)",
+            lines=(
+                f"Bổ sung Phiếu nhắc việc số {notice.number} ngày {issued:%d/%m/%Y}:",
+                *added["figures"].get("vi", ()),
+            ),
+            respond_by=_moment(_instant(added["respond_by"])),
+            escalated=False,
+        )
+
+
+def _issued_on(at: datetime) -> str:
+    return f"{PROVINCE}, ngày {at:%d} tháng {at:%m} năm {at:%Y}"
+
+
+def _instant(value: datetime | str) -> datetime:
+    """A moment read from the store's JSON (an ISO string) or as a column (a datetime)."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def _moment(at: datetime) -> str:

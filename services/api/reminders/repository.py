@@ -115,14 +115,78 @@ class OpenReminder:
     rule: str
     status: str
     issued_at: datetime
+    told: list[dict[str, Any]]  # the figures of its notices: the issued one, then each follow-up
 
 
 async def open_reminders(connection: Any) -> list[OpenReminder]:
     rows = await connection.fetch(
-        "SELECT id, unit, cause, rule, status, issued_at FROM reminders"
-        " WHERE status <> 'resolved' ORDER BY id FOR UPDATE"
+        "SELECT r.id, r.unit, r.cause, r.rule, r.status, r.issued_at,"
+        " r.figures || coalesce((SELECT jsonb_agg(f.figures ORDER BY f.follow_up)"
+        "   FROM reminder_follow_ups f WHERE f.reminder_id = r.id), '[]') AS told"
+        " FROM (SELECT * FROM reminders WHERE status <> 'resolved' ORDER BY id FOR UPDATE) r"
+        " ORDER BY r.id"
     )
-    return [OpenReminder(**dict(row)) for row in rows]
+    return [OpenReminder(**{**dict(row), "told": list(row["told"])}) for row in rows]
+
+
+async def follow_up(
+    connection: Any,
+    reminder: int,
+    *,
+    figures: Mapping[str, Any],
+    respond_by: datetime,
+    now: datetime,
+    actor: str,
+) -> int:
+    """A follow-up of an open reminder, numbered after its last: what joined its cause since.
+    The issued notice is left as it was issued."""
+    number: int = await connection.fetchval(
+        "INSERT INTO reminder_follow_ups (reminder_id, follow_up, at, respond_by, figures)"
+        " SELECT $1, coalesce(max(follow_up), 0) + 1, $2, $3, $4 FROM reminder_follow_ups"
+        " WHERE reminder_id = $1 RETURNING follow_up",
+        reminder,
+        now,
+        respond_by,
+        dict(figures),
+    )
+    await record(connection, reminder, "followed_up", actor, now, {"follow_up": number})
+    return number
+
+
+async def unresolved_by_rule(connection: Any) -> dict[str, list[int]]:
+    """The reminders not yet resolved, by rule: which rules the register still needs."""
+    rows = await connection.fetch(
+        "SELECT rule, array_agg(id ORDER BY id) AS ids FROM reminders"
+        " WHERE status <> 'resolved' GROUP BY rule ORDER BY rule"
+    )
+    return {row["rule"]: list(row["ids"]) for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class HeldResolution:
+    id: int
+    unit: str
+    cause: str
+
+
+async def resolutions_held(connection: Any) -> list[HeldResolution]:
+    """Resolved reminders whose cause the evaluator has not seen clear since: resolved by hand
+    while it held. Each stands until its cause clears (``causes_cleared``)."""
+    rows = await connection.fetch(
+        "SELECT id, unit, cause FROM reminders"
+        " WHERE status = 'resolved' AND cause_cleared_at IS NULL ORDER BY id"
+    )
+    return [HeldResolution(**dict(row)) for row in rows]
+
+
+async def causes_cleared(connection: Any, reminders: Sequence[int], now: datetime) -> None:
+    """The causes of these resolved reminders no longer hold: a new reminder may follow when
+    they come back."""
+    await connection.execute(
+        "UPDATE reminders SET cause_cleared_at = $2 WHERE id = ANY($1::bigint[])",
+        list(reminders),
+        now,
+    )
 
 
 async def issue(
@@ -177,6 +241,8 @@ async def record(
 
 
 async def resolve(connection: Any, reminder: int, how: str, actor: str, now: datetime) -> bool:
+    """Resolved, saying how; its deliveries not yet sent are cancelled (a notice of a cause
+    that no longer holds, or that an operator closed, is not sent after the fact)."""
     done = await connection.execute(
         "UPDATE reminders SET status = 'resolved', resolved_at = $2, resolution = $3,"
         " updated_at = $2 WHERE id = $1 AND status <> 'resolved'",
@@ -186,7 +252,16 @@ async def resolve(connection: Any, reminder: int, how: str, actor: str, now: dat
     )
     if done != "UPDATE 1":
         return False
-    await record(connection, reminder, "resolved", actor, now, {"how": how})
+    cancelled = await connection.fetchval(
+        "WITH cancelled AS (UPDATE reminder_deliveries SET status = 'cancelled'"
+        " WHERE reminder_id = $1 AND status = 'pending' RETURNING 1)"
+        " SELECT count(*) FROM cancelled",
+        reminder,
+    )
+    detail: dict[str, Any] = {"how": how}
+    if cancelled:
+        detail["deliveries_cancelled"] = cancelled
+    await record(connection, reminder, "resolved", actor, now, detail)
     return True
 
 
@@ -224,11 +299,16 @@ async def add_deliveries(
     occasion: str,
     targets: Iterable[tuple[str, str]],  # (channel, target)
     now: datetime,
+    follow_up: int = 0,  # the follow-up whose notice it carries (0: the reminder's own)
 ) -> None:
     await connection.executemany(
-        "INSERT INTO reminder_deliveries (id, reminder_id, occasion, channel, target, status,"
-        " next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6) ON CONFLICT DO NOTHING",
-        [(uuid.uuid4(), reminder, occasion, channel, target, now) for channel, target in targets],
+        "INSERT INTO reminder_deliveries (id, reminder_id, occasion, follow_up, channel, target,"
+        " status, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)"
+        " ON CONFLICT DO NOTHING",
+        [
+            (uuid.uuid4(), reminder, occasion, follow_up, channel, target, now)
+            for channel, target in targets
+        ],
     )
 
 
@@ -237,10 +317,13 @@ SELECT r.*, coalesce((SELECT jsonb_agg(jsonb_build_object('at', e.at, 'event', e
             'actor', e.actor, 'detail', e.detail) ORDER BY e.id)
         FROM reminder_events e WHERE e.reminder_id = r.id), '[]') AS events,
     coalesce((SELECT jsonb_agg(jsonb_build_object('id', d.id, 'occasion', d.occasion,
-            'channel', d.channel, 'target', d.target, 'status', d.status,
-            'attempts', d.attempts, 'last_error', d.last_error,
-            'delivered_at', d.delivered_at) ORDER BY d.occasion, d.channel, d.target)
-        FROM reminder_deliveries d WHERE d.reminder_id = r.id), '[]') AS deliveries
+            'follow_up', d.follow_up, 'channel', d.channel, 'target', d.target,
+            'status', d.status, 'attempts', d.attempts, 'last_error', d.last_error,
+            'delivered_at', d.delivered_at) ORDER BY d.follow_up, d.occasion, d.channel, d.target)
+        FROM reminder_deliveries d WHERE d.reminder_id = r.id), '[]') AS deliveries,
+    coalesce((SELECT jsonb_agg(jsonb_build_object('follow_up', f.follow_up, 'at', f.at,
+            'respond_by', f.respond_by, 'figures', f.figures) ORDER BY f.follow_up)
+        FROM reminder_follow_ups f WHERE f.reminder_id = r.id), '[]') AS follow_ups
 FROM reminders r
 """
 
@@ -297,6 +380,7 @@ class DueDelivery:
     id: uuid.UUID
     reminder_id: int
     occasion: str
+    follow_up: int
     channel: str
     target: str
     attempts: int
@@ -312,7 +396,7 @@ async def claim_due(
         "UPDATE reminder_deliveries SET next_attempt_at = $3 WHERE id IN ("
         " SELECT id FROM reminder_deliveries WHERE status = 'pending' AND next_attempt_at <= $1"
         " ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
-        " RETURNING id, reminder_id, occasion, channel, target, attempts",
+        " RETURNING id, reminder_id, occasion, follow_up, channel, target, attempts",
         now,
         limit,
         now + lease,
@@ -333,23 +417,37 @@ async def delivered(connection: Any, delivery: DueDelivery, now: datetime) -> No
         "delivered",
         "ioc",
         now,
-        {"channel": delivery.channel, "target": delivery.target, "occasion": delivery.occasion},
+        {
+            "channel": delivery.channel,
+            "target": delivery.target,
+            "occasion": delivery.occasion,
+            **({"follow_up": delivery.follow_up} if delivery.follow_up else {}),
+        },
+    )
+
+
+async def cancel(connection: Any, delivery: DueDelivery) -> None:
+    """A delivery claimed as its reminder was being resolved: not sent after all."""
+    await connection.execute(
+        "UPDATE reminder_deliveries SET status = 'cancelled' WHERE id = $1 AND status = 'pending'",
+        delivery.id,
     )
 
 
 async def failed_attempt(
     connection: Any, delivery: DueDelivery, error: str, retry_at: datetime | None, now: datetime
 ) -> None:
-    """An attempt that failed: tried again at ``retry_at``, or given up (None) for good."""
-    await connection.execute(
+    """An attempt that failed: tried again at ``retry_at``, or given up (None) for good. One
+    cancelled meanwhile (its reminder resolved) stays cancelled."""
+    done = await connection.execute(
         "UPDATE reminder_deliveries SET attempts = attempts + 1, last_error = $2,"
         " status = CASE WHEN $3::timestamptz IS NULL THEN 'failed' ELSE 'pending' END,"
-        " next_attempt_at = coalesce($3, next_attempt_at) WHERE id = $1",
+        " next_attempt_at = coalesce($3, next_attempt_at) WHERE id = $1 AND status = 'pending'",
         delivery.id,
         error,
         retry_at,
     )
-    if retry_at is None:
+    if done == "UPDATE 1" and retry_at is None:
         await record(
             connection,
             delivery.reminder_id,

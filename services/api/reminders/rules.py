@@ -1,6 +1,11 @@
 """Reminder rules as data (``schemas/reminders/*.yaml``): each names its kind of cause (a module
-of ``causes/``), its parameters, the notice's title and what it asks, the time the unit has to
-respond and when a reminder still open escalates."""
+of ``causes/``), its parameters, the evidence it needs before it reminds, the notice's title and
+what it asks, the time the unit has to respond and when a reminder still open escalates.
+
+``evidence_days``: a cause found is a new reminder only where its figures rest on at least
+that many days the IOC scored the unit itself (``Found.days_covered``); with fewer, the cause
+holds (an open reminder stays open) but nobody is written to yet. A fresh install, with one
+day scored, reminds nobody of a weekly mean."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from services.api.reminders.causes import CAUSE_KINDS, CauseKind
+from services.api.reminders.causes import CAUSE_KINDS, CauseKind, Found
 
 
 class RuleDefinitionError(ValueError):
@@ -28,6 +33,11 @@ class Rule:
     asked: Mapping[str, str]  # vi, en
     respond_within: timedelta
     escalate_after: timedelta
+    evidence_days: int  # the days scored a cause's figures must rest on before it reminds
+
+    def evidenced(self, found: Found) -> bool:
+        """Whether the figures rest on enough days the IOC saw for itself to remind."""
+        return found.days_covered >= self.evidence_days
 
 
 def load_rules(schemas_dir: Path) -> dict[str, Rule]:
@@ -44,7 +54,10 @@ def load_rules(schemas_dir: Path) -> dict[str, Rule]:
                 asked={"vi": str(raw["asked"]["vi"]), "en": str(raw["asked"]["en"])},
                 respond_within=timedelta(hours=float(raw["respond_within_hours"])),
                 escalate_after=timedelta(hours=float(raw["escalate_after_hours"])),
+                evidence_days=int(raw["evidence_days"]),
             )
+            if rule.evidence_days < 1:
+                raise ValueError("evidence_days must be at least 1")
         except KeyError as error:
             known = ", ".join(sorted(CAUSE_KINDS))
             raise RuleDefinitionError(f"{path}: missing {error} (kinds: {known})") from None

@@ -12,7 +12,8 @@ ReminderStatus = Literal["open", "acknowledged", "escalated", "resolved"]
 class ReminderEvent(BaseModel):
     at: datetime
     event: str = Field(
-        description="issued, delivered, delivery_failed, acknowledged, escalated, resolved"
+        description="issued, delivered, delivery_failed, acknowledged, escalated, followed_up, "
+        "resolved"
     )
     actor: str = Field(description="ioc (the evaluator), or the key or operator that acted")
     detail: dict[str, Any]
@@ -20,16 +21,27 @@ class ReminderEvent(BaseModel):
 
 class ReminderDelivery(BaseModel):
     id: str = Field(description="The receiver's deduplication id: the same on every attempt")
-    occasion: Literal["issued", "escalated"]
+    occasion: Literal["issued", "escalated", "follow_up"]
+    follow_up: int = Field(description="The follow-up whose notice it carries; 0: the reminder's")
     channel: str
     target: str | None = Field(
         description="Where it goes: the e-mail address or webhook URL, shown only to the key of "
         "the unit it reaches (null to others)"
     )
-    status: Literal["pending", "delivered", "failed"]
+    status: Literal["pending", "delivered", "failed", "cancelled"] = Field(
+        description="cancelled: its reminder was resolved before it went out"
+    )
     attempts: int
     last_error: str | None = Field(description="Why the last attempt failed, shown as target is")
     delivered_at: datetime | None
+
+
+class ReminderFollowUp(BaseModel):
+    follow_up: int = Field(description="Its place after the reminder: 1, 2, ...")
+    number: str = Field(description="The follow-up notice's number (số phiếu): 12-1/PNV-IOC")
+    at: datetime
+    respond_by: datetime
+    figures: dict[str, Any] = Field(description="What joined the cause; vi and en: as worded")
 
 
 class ReminderOut(BaseModel):
@@ -54,13 +66,17 @@ class ReminderOut(BaseModel):
     resolution: str | None
     events: list[ReminderEvent]
     deliveries: list[ReminderDelivery]
+    follow_ups: list[ReminderFollowUp] = Field(
+        description="Follow-up notices: what joined the cause after the notice was issued "
+        "(which stays as issued)"
+    )
 
     @classmethod
     def of(cls, row: dict[str, Any], shown: Collection[tuple[str, str]]) -> ReminderOut:
         """The reminder, its deliveries' targets and errors (and its events' word of them) only
         where their (channel, target) is ``shown`` (access.delivery_targets_shown)."""
         figures = {k: v for k, v in row["figures"].items() if k not in ("title", "asked")}
-        computed = ("figures", "events", "deliveries")
+        computed = ("figures", "events", "deliveries", "follow_ups")
         return cls(
             **{k: row[k] for k in cls.model_fields if k in row and k not in computed},
             number=f"{row['id']}/PNV-IOC",
@@ -69,6 +85,16 @@ class ReminderOut(BaseModel):
             figures=figures,
             events=[_event(event, shown) for event in row["events"]],
             deliveries=[_delivery(delivery, shown) for delivery in row["deliveries"]],
+            follow_ups=[
+                ReminderFollowUp(
+                    **{k: v for k, v in added.items() if k != "figures"},
+                    number=f"{row['id']}-{added['follow_up']}/PNV-IOC",
+                    figures={
+                        k: v for k, v in added["figures"].items() if k not in ("title", "asked")
+                    },
+                )
+                for added in row.get("follow_ups", [])
+            ],
         )
 
 

@@ -25,7 +25,7 @@ from services.api.quality import scores
 from services.api.reminders.situation import Situation
 from services.common.units import Unit, UnitKind
 
-UnitHistory = Mapping[date, Mapping[str, float | None]]  # a unit's stored days
+UnitHistory = Mapping[date, Mapping[str, Any]]  # a unit's stored days: its scores, what lagged
 DUE_SOON_DAYS = 14
 SCORES = ("correct", "sufficient", "clean", "live", "timeliness", "completion_rate")
 WINDOWS = (7, 30)
@@ -100,7 +100,9 @@ def _own_figures(unit: Unit, situation: Situation) -> dict[str, Any]:
         feed = situation.feeds[feed_name]
         behind = days_behind(newest_by_entity.get(unit.code), feed, situation.now)
         on_time.append(behind == 0)
-        if behind != 0:
+        if behind is None:
+            lagging.append({"feed": feed_name, "entity": unit.code, "never_sent": True})
+        elif behind != 0:
             lagging.append({"feed": feed_name, "entity": unit.code, "days_behind": behind})
     if not on_time:
         return {}
@@ -115,6 +117,28 @@ def _behind(feed: str, newest: Any, situation: Situation) -> dict[str, Any]:
         return {"days_behind": days_behind(newest, definition, situation.now)}
     late = situation.now - newest - timedelta(seconds=definition.cadence_seconds)
     return {"late_by_s": max(int(late.total_seconds()), 0)}
+
+
+def never_sent_since(history: UnitHistory, feed: str) -> date | None:
+    """From when the IOC has expected ``feed`` of a unit that has never sent it: the first of
+    the stored days, back from the newest without a break, whose scorecard has it as never
+    sent (a day the IOC did not run breaks nothing: the feed was not sent then either). The
+    scorecard is the IOC's own record of what it expected of the unit each day, so a feed added
+    later, a unit added later or a fresh install counts from its first day, not from the
+    beginning of time. None where the newest stored day does not have it so."""
+    since = None
+    for day in sorted(history, reverse=True):
+        lagging = history[day].get("lagging") or []
+        if not any(lag.get("feed") == feed and lag.get("never_sent") for lag in lagging):
+            break
+        since = day
+    return since
+
+
+def days_scored(history: UnitHistory, first: date, last: date) -> int:
+    """How many days from ``first`` to ``last`` (both included) the unit's scorecard was kept:
+    the days the IOC saw for itself."""
+    return sum(first <= day <= last for day in history)
 
 
 def over_days(history: UnitHistory, today: date, days: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from services.api.programme.tasks import Task
 from services.api.quality.schemas import FeedQuality
@@ -25,7 +26,8 @@ class Situation:
     newest: Mapping[str, datetime]  # per feed, its newest event time
     newest_by_entity: Mapping[str, Mapping[str, datetime]]  # entity-reported feeds only
     tasks: tuple[Task, ...]
-    history: Mapping[str, Mapping[date, Mapping[str, float | None]]]  # unit -> day -> scores
+    # unit -> day -> its scorecard as stored that day (the scores, and what lagged), today's too
+    history: Mapping[str, Mapping[date, Mapping[str, Any]]]
 
     @property
     def today(self) -> date:

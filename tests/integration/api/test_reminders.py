@@ -26,9 +26,9 @@ import shutil
 import ssl
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -43,14 +43,16 @@ from aiosmtpd.controller import Controller
 
 from services.api.app import create_app
 from services.api.metrics import REMINDERS_UNDELIVERED
+from services.api.reminders import repository
 from services.api.reminders.channels import DeliveryError, Outgoing
 from services.api.reminders.channels.email import Email
 from services.api.reminders.delivery import deliver_due
-from services.api.reminders.evaluator import Reminding, evaluate
+from services.api.reminders.evaluator import Reminding, UnknownRule, evaluate
 from services.api.reminders.notice import Notice
 from services.api.reminders.settings import ReminderSettings
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
+from services.common.province import province_day
 from services.common.settings import CommonSettings
 from tests.integration.api.conftest import api_settings
 from tests.integration.certificates import signed, throwaway_ca
@@ -274,12 +276,18 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
         },
     )
 
+    # The IOC saw the 26th's deadline pass (one day behind: not yet reminded) and then the
+    # 27th's: the rule's evidence is two days it scored the department itself.
+    await served.evaluate(T0 - timedelta(days=1))
+    assert await reminders_of(database_url, "missed-deadline") == []
     # Two evaluations at once, as two API processes would: one reminder per unit and cause.
     await asyncio.gather(served.evaluate(T0), served.evaluate(T0))
     await served.evaluate(T0 + timedelta(minutes=5))
     [missed] = await reminders_of(database_url, "missed-deadline")
     assert (missed["unit"], missed["cause"]) == ("tthcc", f"missed-deadline:{DOSSIERS}")
     assert missed["figures"]["days_behind"] == 2  # the 26th and the 27th are missing
+    assert (missed["figures"]["from"], missed["figures"]["to"]) == ("2026-11-26", "2026-11-27")
+    assert missed["figures"]["days_covered"] == 2
     [overdue] = await reminders_of(database_url, "task-overdue")
     assert overdue["unit"] == "syt"
     assert [t["task"] for t in overdue["figures"]["tasks"]] == ["T-SYT-1"]
@@ -343,7 +351,9 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
     assert pdf.headers["content-type"] == "application/pdf"
     assert "Số: " + shown["number"] in pdf_text(pdf.content)
 
-    # Left open past 48 hours: escalated to the province's office, which is written to.
+    # Still open a day later (the IOC evaluates every day); left open past 48 hours:
+    # escalated to the province's office, which is written to.
+    await served.evaluate(T0 + timedelta(days=1))
     t1 = T0 + timedelta(hours=49)
     await served.evaluate(t1)
     for second in range(30):  # the webhook's escalated delivery fails three times again
@@ -427,9 +437,9 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
     # the 10 minutes to t2. A day's score is over the time it covers, not its last snapshot.
     assert tthcc["today"]["timeliness"] == pytest.approx(600 / (19 * 3600 + 600))
     week = tthcc["over_7_days"]
-    # Neither day on time: the 27th behind, the 29th behind until 19:10, past its 17:00 deadline
-    # (by its last snapshot alone, the 29th had counted as on time).
-    assert (week["days_scored"], week["days_on_time"]) == (2, 0)
+    # No day on time: the 26th to the 28th behind, the 29th behind until 19:10, past its 17:00
+    # deadline (by its last snapshot alone, the 29th had counted as on time).
+    assert (week["days_scored"], week["days_on_time"]) == (4, 0)
     ranking = (await client.get("/v1/units/ranking", headers=reader)).json()
     connection = await asyncpg.connect(database_url)
     try:
@@ -474,6 +484,15 @@ async def test_two_api_processes_evaluating_at_once_raise_one_reminder_per_cause
 ) -> None:
     examples = feeds[DOSSIERS].examples_path.read_bytes().splitlines()
     await Ingest(settings, feeds)({DOSSIERS: examples})
+    # The IOC scored the department yesterday too (the rule's evidence: two days it saw).
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO unit_scores (unit, day) VALUES ('tthcc', $1)",
+            province_day(datetime.now(UTC)) - timedelta(days=1),
+        )
+    finally:
+        await connection.close()
     env = service_env(
         settings,
         IOC_REMINDERS_EVERY_S="0.2",
@@ -755,3 +774,261 @@ async def test_a_slow_relay_holds_no_transaction_and_its_delivery_goes_once(
     assert status == "delivered"
     assert box.waiting == 1
     assert len(box.to("vanphong.sxd@camau.gov.vn")) == 1
+
+
+async def store_rows(database_url: str, query: str, *args: Any) -> list[dict[str, Any]]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return [dict(row) for row in await connection.fetch(query, *args)]
+    finally:
+        await connection.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_fresh_install_reminds_on_evidence_and_a_feed_never_sent_most_of_all(
+    settings: CommonSettings,
+    feeds: dict[str, FeedDefinition],
+    database_url: str,
+    served: Served,
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    box = mailbox[0]
+    # Its first minute: nothing was ever sent and one day is scored: nobody is reminded (a
+    # weekly mean of one day, a feed expected since an hour), nothing is mailed.
+    await served.evaluate(T0)
+    await served.deliver(T0)
+    assert await store_rows(database_url, "SELECT id FROM reminders") == []
+    assert box.messages == []
+
+    # Its second day: the daily feed never sent has missed two deadlines the IOC saw, the
+    # most behind a feed can be; its department is reminded, the communes answered for by it.
+    day2 = T0 + timedelta(days=1)
+    await served.evaluate(day2)
+    reminded = await store_rows(database_url, "SELECT unit, rule FROM reminders")
+    assert reminded == [{"unit": "tthcc", "rule": "missed-deadline"}]
+    [never] = await reminders_of(database_url, "missed-deadline")
+    figures = never["figures"]
+    assert (figures["never_sent"], figures["days_behind"], figures["days_covered"]) == (True, 2, 2)
+    assert (figures["from"], figures["to"]) == ("2026-11-27", "2026-11-28")
+    assert "chưa từng gửi số liệu" in figures["vi"][0]
+
+    # The figures arrive before the notice went out: the reminder is resolved and its
+    # deliveries cancelled, not sent late; the register says how many.
+    ingest = Ingest(settings, feeds)
+    await ingest(
+        {DOSSIERS: [dossier_day(d, c) for d in ("2026-11-27", "2026-11-28") for c in COMMUNES]}
+    )
+    await served.evaluate(day2 + timedelta(minutes=1))
+    assert await served.deliver(day2 + timedelta(minutes=1)) == 0
+    deliveries = await store_rows(
+        database_url,
+        "SELECT channel, status FROM reminder_deliveries WHERE reminder_id = $1",
+        never["id"],
+    )
+    assert deliveries
+    assert {d["status"] for d in deliveries} == {"cancelled"}
+    assert box.to("tthcc@camau.gov.vn") == []
+    key = await new_key(database_url, "agency", "tthcc")
+    shown = await served.client.get(
+        f"/v1/reminders/{never['id']}", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert shown.json()["status"] == "resolved"
+    assert {d["status"] for d in shown.json()["deliveries"]} == {"cancelled"}
+    [resolved] = [e for e in shown.json()["events"] if e["event"] == "resolved"]
+    assert resolved["detail"]["deliveries_cancelled"] == len(deliveries)
+
+    # A weekly mean reminds once it covers five days the IOC scored, and says so.
+    for day in range(2, 5):
+        await served.evaluate(T0 + timedelta(days=day))
+        if day < 4:
+            assert await reminders_of(database_url, "live-below") == []
+    low = await reminders_of(database_url, "live-below")
+    assert low
+    for reminder in low:
+        assert reminder["figures"]["days_covered"] == 5
+        assert "over the 5 days scored" in reminder["figures"]["en"][0]
+        assert "tính trên 5 ngày có số liệu" in reminder["figures"]["vi"][0]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_communes_reminder_follows_what_is_true_of_the_commune(
+    settings: CommonSettings,
+    feeds: dict[str, FeedDefinition],
+    database_url: str,
+    served: Served,
+) -> None:
+    def days(first: date, last: date, communes: Iterable[str]) -> list[bytes]:
+        span = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        return [dossier_day(day.isoformat(), c) for day in span for c in communes]
+
+    others = [c for c in COMMUNES if c != "32201"]
+    ingest = Ingest(settings, feeds)
+    # Every commune sends to the 27th but Thới Bình, to the 25th: it is reminded itself.
+    await ingest(
+        {
+            DOSSIERS: days(date(2026, 11, 23), date(2026, 11, 27), others)
+            + days(date(2026, 11, 23), date(2026, 11, 25), ["32201"])
+        }
+    )
+    for day in (-1, 0):
+        await served.evaluate(T0 + timedelta(days=day))
+    [ward] = await reminders_of(database_url, "missed-deadline")
+    assert (ward["unit"], ward["status"], ward["figures"]["days_behind"]) == ("32201", "open", 2)
+
+    # Nobody sends the 28th nor the 29th: the whole feed is behind and its department is
+    # reminded. The ward is still behind: its reminder stays open as issued (not "cause
+    # cleared"), and no other commune is written to (the department answers for the feed).
+    for day in (1, 2):
+        await served.evaluate(T0 + timedelta(days=day) - timedelta(minutes=30))
+    rows = await reminders_of(database_url, "missed-deadline")
+    assert [(r["unit"], r["status"] != "resolved") for r in rows] == [
+        ("32201", True),
+        ("tthcc", True),
+    ]
+    assert (rows[0]["id"], rows[0]["figures"]) == (ward["id"], ward["figures"])
+
+    # The feed recovers but for the ward: the department's reminder is resolved; the ward's,
+    # still behind, is the same reminder, not a new one with a new number.
+    await ingest({DOSSIERS: days(date(2026, 11, 28), date(2026, 11, 29), others)})
+    recovered = T0 + timedelta(days=2)
+    await served.evaluate(recovered)
+    rows = await reminders_of(database_url, "missed-deadline")
+    assert [(r["id"], r["unit"], r["status"] == "resolved") for r in rows] == [
+        (ward["id"], "32201", False),
+        (rows[1]["id"], "tthcc", True),
+    ]
+
+    # An operator resolves it by hand while the ward is still behind: the resolution stands.
+    async with served.pool.acquire() as connection, connection.transaction():
+        await repository.resolve(
+            connection, ward["id"], "đã gọi điện nhắc", "operator test", recovered
+        )
+    await served.evaluate(T0 + timedelta(days=3))
+    assert [r["unit"] for r in await reminders_of(database_url, "missed-deadline")] == [
+        "32201",
+        "tthcc",
+    ]
+
+    # The ward catches up (the cause clears), then falls two days behind again: that is a
+    # new cause, and a new reminder.
+    await ingest(
+        {
+            DOSSIERS: days(date(2026, 11, 26), date(2026, 11, 30), ["32201"])
+            + days(date(2026, 11, 30), date(2026, 11, 30), others)
+        }
+    )
+    await served.evaluate(T0 + timedelta(days=3, minutes=10))
+    await ingest({DOSSIERS: days(date(2026, 12, 1), date(2026, 12, 2), others)})
+    for day in (4, 5):
+        await served.evaluate(T0 + timedelta(days=day))
+    rows = await reminders_of(database_url, "missed-deadline")
+    assert [(r["unit"], r["status"]) for r in rows] == [
+        ("32201", "resolved"),
+        ("tthcc", "resolved"),
+        ("32201", "open"),
+    ]
+    assert (rows[2]["figures"]["from"], rows[2]["figures"]["to"]) == ("2026-12-01", "2026-12-02")
+    events = await store_rows(
+        database_url,
+        "SELECT event FROM reminder_events WHERE reminder_id = $1 ORDER BY id",
+        ward["id"],
+    )
+    assert [e["event"] for e in events if e["event"] in ("issued", "resolved")] == [
+        "issued",
+        "resolved",
+    ]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_reminder_open_under_a_rule_no_file_defines_is_refused_at_start(
+    settings: CommonSettings, database_url: str, tmp_path: Path
+) -> None:
+    schemas = tmp_path / "schemas"
+    shutil.copytree(Path(__file__).parents[3] / "schemas", schemas)
+    (schemas / "reminders" / "clean-below.yaml").unlink()  # deleted, or renamed
+    connection = await asyncpg.connect(database_url)
+    try:
+        orphan = await connection.fetchval(
+            "INSERT INTO reminders (unit, cause, rule, status, figures, respond_by, issued_at,"
+            " updated_at) VALUES ('syt', 'clean-below', 'clean-below', 'open', '{}', $1, $1, $1)"
+            " RETURNING id",
+            T0,
+        )
+    finally:
+        await connection.close()
+    app = create_app(api_settings(replace(settings, schemas_dir=schemas)), clock=lambda: T0)
+    with pytest.raises(UnknownRule, match=f"rule 'clean-below': reminders {orphan}"):
+        async with app.router.lifespan_context(app):
+            pass
+
+    env = service_env(replace(settings, schemas_dir=schemas))
+    refused = run_ioc(env, "reminders", "evaluate")
+    assert refused.returncode == 1
+    [line] = refused.stderr.splitlines()
+    assert f"rule 'clean-below': reminders {orphan}" in line
+    assert "ioc reminders resolve" in line
+    # Resolved by hand, with the reason: the API starts.
+    done = run_ioc(env, "reminders", "resolve", str(orphan), "--how", "rule withdrawn")
+    assert done.returncode == 0, done.stderr
+    async with app.router.lifespan_context(app):
+        pass
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_tasks_newly_overdue_are_told_in_a_follow_up_the_issued_notice_as_issued(
+    settings: CommonSettings,
+    feeds: dict[str, FeedDefinition],
+    database_url: str,
+    served: Served,
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    box = mailbox[0]
+    ingest = Ingest(settings, feeds)
+    await ingest({TASKS: [task("T-SYT-1", "Sở Y tế", "2026-11-20", "dang_thuc_hien")]})
+    await served.evaluate(T0)
+    await served.deliver(T0)
+    [overdue] = await reminders_of(database_url, "task-overdue")
+    assert [t["task"] for t in overdue["figures"]["tasks"]] == ["T-SYT-1"]
+
+    # Two more of the department's tasks are past due and not done while it is open.
+    await ingest(
+        {
+            TASKS: [
+                task("T-SYT-2", "Sở Y tế", "2026-11-25", "dang_thuc_hien"),
+                task("T-SYT-3", "Sở Y tế", "2026-11-26", "chua_thuc_hien"),
+            ]
+        }
+    )
+    later = T0 + timedelta(hours=1)
+    await served.evaluate(later)
+    await served.evaluate(later + timedelta(minutes=5))  # told once, not at every evaluation
+    await served.deliver(later + timedelta(minutes=5))
+
+    [still] = await reminders_of(database_url, "task-overdue")
+    assert (still["id"], still["figures"]) == (overdue["id"], overdue["figures"])  # as issued
+    key = {"Authorization": f"Bearer {await new_key(database_url, 'agency', 'syt')}"}
+    url = f"/v1/reminders/{overdue['id']}"
+    shown = (await served.client.get(url, headers=key)).json()
+    [added] = shown["follow_ups"]
+    assert (added["follow_up"], added["number"]) == (1, f"{overdue['id']}-1/PNV-IOC")
+    assert [t["task"] for t in added["figures"]["tasks"]] == ["T-SYT-2", "T-SYT-3"]
+    assert [e["event"] for e in shown["events"]].count("followed_up") == 1
+    told = [d for d in shown["deliveries"] if d["occasion"] == "follow_up"]
+    assert [(d["follow_up"], d["status"]) for d in told] == [(1, "delivered")]
+
+    # Delivered as the first was: its own number, naming the notice it follows, listing only
+    # what is new; the issued notice still lists what it listed.
+    mails = box.to("vanphong.syt@camau.gov.vn")
+    [first] = [m for m in mails if m["Subject"].startswith("Phiếu nhắc việc")]
+    [follow_up] = [m for m in mails if m["Subject"].startswith("[Bổ sung]")]
+    assert f"số {overdue['id']}-1/PNV-IOC" in follow_up["Subject"]
+    [attachment] = list(follow_up.iter_attachments())
+    text = pdf_text(attachment.get_content())
+    assert f"Bổ sung Phiếu nhắc việc số {overdue['id']}/PNV-IOC ngày 27/11/2026" in text
+    assert "T-SYT-2" in text
+    assert "T-SYT-3" in text
+    assert "T-SYT-1" not in text
+    issued = await served.client.get(f"{url}/notice.pdf", headers=key)
+    assert "T-SYT-1" in pdf_text(issued.content)
+    assert "T-SYT-2" not in pdf_text(issued.content)
+    assert f"số {overdue['id']}/PNV-IOC" in first["Subject"]

@@ -20,6 +20,7 @@ from playwright.async_api import Page, async_playwright
 from services.api.indicators.definitions import load_indicators
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
+from services.common.province import province_day
 from services.common.settings import REPO_ROOT, CommonSettings
 from tests.integration.messages import air_reading, salinity_reading
 from tests.integration.pipeline import Ingest, eventually
@@ -131,6 +132,11 @@ async def test_the_wall_shows_the_units_to_remind_and_the_ranking_in_both_langua
         '"cap_nhat_luc": "2026-10-01T08:00:00+07:00", "don_vi_chu_tri": "Sở Y tế"}'
     ).encode()
     await Ingest(settings, feeds)({"admin-dossiers": dossiers, "programme-tasks": [overdue]})
+    # The IOC scored the department yesterday too: a missed deadline's evidence is two days.
+    await db.execute(
+        "INSERT INTO unit_scores (unit, day) VALUES ('tthcc', $1)",
+        province_day(datetime.now(UTC)) - timedelta(days=1),
+    )
     _, key = await issue_key(db, "reader", "wall")
     port = free_port()
     url = f"http://127.0.0.1:{port}"

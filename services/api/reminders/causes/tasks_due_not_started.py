@@ -3,12 +3,12 @@ unit, listing them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from services.api.programme.tasks import TASK_NOT_STARTED, Task
 from services.api.reminders.causes import Found
-from services.api.reminders.causes.tasks_overdue import task_figures
+from services.api.reminders.causes.tasks_overdue import new_tasks, task_figures
 from services.api.reminders.situation import Situation
 
 if TYPE_CHECKING:  # rules.py imports this module through the registry
@@ -43,6 +43,14 @@ class TasksDueNotStarted:
                     f"đến hạn trong {within} ngày chưa triển khai",
                     f"due within {within} days, not started",
                 ),
+                days_covered=1,
             )
             for unit, tasks in sorted(by_unit.items())
         ]
+
+    def follow_up(
+        self, found: Found, told: Sequence[Mapping[str, Any]]
+    ) -> Mapping[str, Any] | None:
+        return new_tasks(
+            found, told, "mới sắp đến hạn chưa triển khai", "newly due soon, not started"
+        )

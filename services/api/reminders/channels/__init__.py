@@ -24,11 +24,12 @@ class Outgoing:
 
     id: uuid.UUID  # the same on every attempt: the receiver drops duplicates by it
     reminder: dict[str, object]  # as GET /v1/reminders/{id} shows it, only its target shown
-    occasion: str  # issued, escalated
+    occasion: str  # issued, escalated, follow_up
     target: str
     unit: str | None  # whose contact the target is now (None: no unit file names it any more)
     at: datetime  # this attempt's moment, by the delivery's clock
     notice: Notice  # rendered only by a channel that sends the document (e-mail)
+    follow_up: int = 0  # the follow-up it tells (0: the reminder's own notice)
 
 
 class Channel(Protocol):

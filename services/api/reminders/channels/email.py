@@ -42,7 +42,7 @@ class Email:
 def _message(outgoing: Outgoing, settings: ReminderSettings) -> EmailMessage:
     notice = outgoing.notice
     message = EmailMessage()
-    again = "[Nhắc lại] " if outgoing.occasion == "escalated" else ""
+    again = {"escalated": "[Nhắc lại] ", "follow_up": "[Bổ sung] "}.get(outgoing.occasion, "")
     message["Subject"] = f"{again}Phiếu nhắc việc số {notice.number}: {notice.title}"
     message["From"] = settings.mail_from
     message["To"] = outgoing.target

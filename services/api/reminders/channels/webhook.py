@@ -72,6 +72,7 @@ class Webhook:
             {
                 "delivery": str(outgoing.id),
                 "occasion": outgoing.occasion,
+                "follow_up": outgoing.follow_up,
                 "reminder": outgoing.reminder,
             }
         )

@@ -54,7 +54,15 @@ def test_a_daily_feed_two_days_behind_reminds_its_department_not_each_ward() -> 
         newest={"admin-dossiers": behind},
         newest_by_entity={"admin-dossiers": {"32150": behind, "32201": behind}},
     )
-    assert found("missed-deadline", seen) == [("tthcc", "missed-deadline:admin-dossiers")]
+    # Each ward behind still holds its cause (an open reminder of its own stays open), but the
+    # department's reminder answers for it: no new one to the ward.
+    today = {code: day_scores(unit, seen) for code, unit in UNITS.by_code.items()}
+    rule = RULES["missed-deadline"]
+    assert [(f.unit, f.covered_by) for f in rule.kind.find(rule, seen, today)] == [
+        ("tthcc", None),
+        ("32150", "tthcc"),
+        ("32201", "tthcc"),
+    ]
 
 
 def test_a_ward_behind_while_the_feed_is_on_time_is_reminded_itself() -> None:
