@@ -5,11 +5,10 @@ produces its rows through the same ``record_of`` and ``produce``."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
-
-import orjson
 
 from services.api.errors import ApiError, Unavailable
 from services.api.push import idempotency
@@ -60,7 +59,9 @@ async def accept(
 def record_of(message: object, outcome: Normalised) -> tuple[bytes, bytes]:
     """A checked message as the (key, value) record the worker reads: keyed by its entity, so
     every record of an entity is on one partition, in order, whoever sent it."""
-    return outcome.entity.encode(), orjson.dumps(message)
+    # Not orjson: each of its results keeps a buffer of about 4 KiB (50,000 rows of an upload
+    # held until produced took 200 MiB more), where json's take the bytes they hold.
+    return outcome.entity.encode(), json.dumps(message, ensure_ascii=False).encode()
 
 
 async def produce(
