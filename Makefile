@@ -103,6 +103,7 @@ bench: venv
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.storage
 	$(BIN)/python -m bench.http
+	$(BIN)/python -m bench.uploads
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.freshness
 	$(BIN)/python -m bench.sta

@@ -213,8 +213,8 @@ def main() -> None:
         "# Benchmarks",
         "",
         "Written by `make bench` (`bench/ingest.py` with `bench/peer.py`, `bench/storage.py`,",
-        "`bench/http.py`, `bench/api.py`, `bench/freshness.py`, `bench/sta.py`, then",
-        "`bench/report.py`); every",
+        "`bench/http.py`, `bench/uploads.py`, `bench/api.py`, `bench/freshness.py`,",
+        "`bench/sta.py`, then `bench/report.py`); every",
         "ratio is against a ceiling or a peer measured in the",
         "same run on the same machine, so the shared box's noise moves both sides. Do not edit by",
         "hand: run `make bench` again.",
@@ -250,6 +250,30 @@ def main() -> None:
             f"| latency p99 (ms) | {http['latency_p99_ms']} | | |",
             f"| bare producer ceiling, messages/s | {http['producer_ceiling_messages_per_s']:,} |"
             " | |",
+        ]
+    uploads = read_figures("uploads")
+    if uploads is not None:
+        seconds, rate = uploads["upload_s"], uploads["upload_rows_per_s"]
+        lines += [
+            "",
+            "## Spreadsheet uploads",
+            "",
+            _measured(uploads),
+            f"One workbook of {uploads['rows']:,} salinity rows ({uploads['workbook_bytes']:,} "
+            "bytes; date cells, number cells, the commune's code typed as a number) uploaded to "
+            "`POST /v1/feeds/salinity/uploads`: seconds until its receipt, every row checked "
+            "and acknowledged by the broker (one API process). Against the push path: the same "
+            "rows as messages pushed by one client in batches of 500.",
+            "",
+            "| figure | value | target | met |",
+            "|---|---:|---|---|",
+            f"| seconds for {uploads['rows']:,} rows | {seconds} | < 10 | "
+            f"{'yes' if seconds < 10 else 'NO'} |",
+            f"| rows/s uploaded | {rate:,} | | |",
+            f"| rows/s pushed (same rows, one client) | {uploads['push_rows_per_s']:,} | | |",
+            f"| upload / push | {uploads['upload_ratio_to_push']} | | |",
+            f"| API process memory, before / peak (MiB) | {uploads['api_rss_before_mib']} / "
+            f"{uploads['api_peak_rss_mib']} | | |",
         ]
     api = read_figures("api")
     if api is not None:

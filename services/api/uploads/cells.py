@@ -46,7 +46,7 @@ class CellProblem(ValueError):
 
 
 def is_empty(cell: object) -> bool:
-    return cell is None or (isinstance(cell, str) and not cell.strip())
+    return cell is None or cell == "" or (type(cell) is str and not cell.strip())
 
 
 def cell_value(field: FeedField, cell: object) -> Any:
@@ -61,6 +61,8 @@ def cell_value(field: FeedField, cell: object) -> Any:
         number = _number(cell)
         if not number.is_integer():
             raise CellProblem(Problem("not_whole", {"value": cell}))
+        if abs(number) >= 2**63:  # no message holds it (JSON readers stop at 64 bits)
+            raise CellProblem(Problem("out_of_range", {"value": cell}))
         return int(number)
     if field.type == "number":
         number = _number(cell)

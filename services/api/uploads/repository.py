@@ -104,7 +104,7 @@ async def produced_before(
     return {(row["entity"], row["event_time"]): row["content_hash"] for row in rows}
 
 
-async def finish(
+async def keep(
     connection: Any,
     upload: int,
     *,
@@ -114,29 +114,27 @@ async def finish(
     content: bytes,
     produced: Mapping[RowKey, bytes],
 ) -> None:
-    """Keeps the receipt and the file, and what this upload produced, in one transaction."""
-    async with connection.transaction():
+    """Keeps the receipt, the file and what the upload produced; the caller's transaction
+    commits them once the broker has acknowledged every row."""
+    await connection.execute("UPDATE uploads SET receipt = $2 WHERE id = $1", upload, dict(receipt))
+    await connection.execute(
+        "INSERT INTO upload_files (upload_id, content) VALUES ($1, $2)", upload, content
+    )
+    if produced:
         await connection.execute(
-            "UPDATE uploads SET receipt = $2 WHERE id = $1", upload, dict(receipt)
+            "INSERT INTO upload_rows (feed, unit, entity, event_time, content_hash, upload_id)"
+            " SELECT $1, $2, k.entity, k.event_time, k.content_hash, $6"
+            " FROM unnest($3::text[], $4::timestamptz[], $5::bytea[])"
+            " AS k (entity, event_time, content_hash)"
+            " ON CONFLICT (feed, unit, entity, event_time) DO UPDATE"
+            " SET content_hash = EXCLUDED.content_hash, upload_id = EXCLUDED.upload_id",
+            feed,
+            unit,
+            [entity for entity, _ in produced],
+            [at for _, at in produced],
+            list(produced.values()),
+            upload,
         )
-        await connection.execute(
-            "INSERT INTO upload_files (upload_id, content) VALUES ($1, $2)", upload, content
-        )
-        if produced:
-            await connection.execute(
-                "INSERT INTO upload_rows (feed, unit, entity, event_time, content_hash, upload_id)"
-                " SELECT $1, $2, k.entity, k.event_time, k.content_hash, $6"
-                " FROM unnest($3::text[], $4::timestamptz[], $5::bytea[])"
-                " AS k (entity, event_time, content_hash)"
-                " ON CONFLICT (feed, unit, entity, event_time) DO UPDATE"
-                " SET content_hash = EXCLUDED.content_hash, upload_id = EXCLUDED.upload_id",
-                feed,
-                unit,
-                [entity for entity, _ in produced],
-                [at for _, at in produced],
-                list(produced.values()),
-                upload,
-            )
 
 
 async def uploads_of(connection: Any, feed: str, unit: str, limit: int) -> list[Any]:

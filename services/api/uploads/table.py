@@ -183,6 +183,11 @@ def _table(
             yield Rejected(sheet.name, header_row, None, Problem("missing_column", named_by))
         return
     letters_of = {field.path: column_letters(index) for index, field in columns.items()}
+    # Each field's column, compiled once: where its cell is in a row, and where it goes.
+    compiled = tuple(
+        _Column(index - sheet.first_column, field, letters_of[field.path], _parts(field.path))
+        for index, field in columns.items()
+    )
     required = sum(1 for field in columns.values() if field.required)
     least_filled = max(math.ceil(required / 2), 1)
     ended = False  # past a total row: signatures and notes
@@ -198,25 +203,34 @@ def _table(
         if ended:
             yield Ignored(sheet.name, number, None, Problem("below_table"))
             continue
-        if any(
-            isinstance(cell, str) and header_key(cell).rstrip(":") in TOTAL_WORDS for cell in cells
-        ):
+        if any(_is_total(cell) for cell in cells if type(cell) is str):
             ended = True
             yield Ignored(sheet.name, number, None, Problem("total_row"))
             continue
-        values = {
-            index: cells[index - sheet.first_column]
-            for index in columns
-            if 0 <= index - sheet.first_column < len(cells)
-        }
+        width = len(cells)
+        values = [cells[c.offset] if 0 <= c.offset < width else None for c in compiled]
         filled = sum(
-            1 for index, cell in values.items() if columns[index].required and not is_empty(cell)
+            1
+            for c, cell in zip(compiled, values, strict=True)
+            if c.field.required and not is_empty(cell)
         )
         if filled < least_filled:
             figures = {"filled": filled, "required": required}
             yield Ignored(sheet.name, number, None, Problem("not_a_data_row", figures))
             continue
-        yield _row(sheet.name, number, columns, values, letters_of)
+        yield _row(sheet.name, number, compiled, values, letters_of)
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    offset: int  # of its cell in a row
+    field: FeedField
+    letters: str
+    parts: tuple[tuple[str, bool], ...]  # the path's names, each with whether it is a list
+
+
+def _parts(path: str) -> tuple[tuple[str, bool], ...]:
+    return tuple((part.removesuffix("[]"), part.endswith("[]")) for part in path.split("."))
 
 
 def _numbers_columns(cells: Sequence[Any]) -> bool:
@@ -238,44 +252,39 @@ def _numbers_columns(cells: Sequence[Any]) -> bool:
     return len(numbers) >= 3 and all(b == a + 1 for a, b in itertools.pairwise(numbers))
 
 
-def _is_total(cell: Any) -> bool:
-    return isinstance(cell, str) and header_key(cell).rstrip(":") in TOTAL_WORDS
+def _is_total(cell: str) -> bool:
+    if len(cell) > 30:
+        return False
+    return header_key(cell).rstrip(":") in TOTAL_WORDS
 
 
 def _row(
     sheet: str,
     number: int,
-    columns: dict[int, FeedField],
-    values: dict[int, Any],
+    columns: tuple[_Column, ...],
+    values: list[Any],
     letters_of: dict[str, str],
 ) -> DataRow | BadRow:
     message: dict[str, Any] = {}
     problems = []
-    for index, field in columns.items():
-        cell = values.get(index)
-        letters = letters_of[field.path]
+    for column, cell in zip(columns, values, strict=True):
         if is_empty(cell):
-            if field.required:
-                problem = Problem("empty_required", {"title": field.title})
-                problems.append(Rejected(sheet, number, letters, problem))
+            if column.field.required:
+                problem = Problem("empty_required", {"title": column.field.title})
+                problems.append(Rejected(sheet, number, column.letters, problem))
             continue
         try:
-            _put(message, field.path, cell_value(field, cell))
+            _put(message, column.parts, cell_value(column.field, cell))
         except CellProblem as bad:
-            problems.append(Rejected(sheet, number, letters, bad.problem))
+            problems.append(Rejected(sheet, number, column.letters, bad.problem))
     if problems:
         return BadRow(sheet, number, tuple(problems))
     return DataRow(sheet, number, message, letters_of)
 
 
-def _put(message: dict[str, Any], path: str, value: Any) -> None:
+def _put(message: dict[str, Any], parts: tuple[tuple[str, bool], ...], value: Any) -> None:
     """Sets a dotted path; ``lanes[].vehicles`` is the vehicles of the list's one element."""
     target = message
-    *parents, leaf = path.split(".")
-    for part in parents:
-        if part.endswith("[]"):
-            items = target.setdefault(part[:-2], [{}])
-            target = items[0]
-        else:
-            target = target.setdefault(part, {})
-    target[leaf] = value
+    for name, is_list in parts[:-1]:
+        target = target.setdefault(name, [{}])[0] if is_list else target.setdefault(name, {})
+    target[parts[-1][0]] = value

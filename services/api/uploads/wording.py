@@ -17,6 +17,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "empty_required": ("ô trống: cần có {title}", "empty: {title} is required"),
     "not_a_number": ("{value!r} không phải là số", "{value!r} is not a number"),
     "not_whole": ("{value!r} không phải là số nguyên", "{value!r} is not a whole number"),
+    "out_of_range": ("{value!r} quá lớn", "{value!r} is too large"),
     "not_a_date": (
         "{value!r} không phải là ngày giờ (dd/mm/yyyy hoặc ô kiểu ngày)",
         "{value!r} is not a date or time (dd/mm/yyyy, or a date cell)",

@@ -20,6 +20,7 @@ from services.api.app import create_app
 from services.api.uploads import repository
 from services.api.uploads.service import STALE_CLAIM
 from services.common.feeds import FeedDefinition
+from services.common.kafka import KafkaConnection
 from services.common.keys import issue_key
 from services.common.settings import REPO_ROOT, CommonSettings
 from tests.integration.api.conftest import api_settings
@@ -285,3 +286,24 @@ async def test_files_are_deleted_after_their_time_and_their_receipts_stay(
     assert entry["receipt"] == first
     again = await client.post(URL, headers=headers, **_form(content))
     assert again.json() == first
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_unreachable_broker_gives_503_keeps_nothing_and_the_file_goes_through_later(
+    client: httpx.AsyncClient, settings: CommonSettings, db: Any
+) -> None:
+    nowhere = replace(settings, kafka=KafkaConnection("127.0.0.1:9"))  # nothing listens on discard
+    app = create_app(replace(api_settings(nowhere), broker_timeout_s=2.0), clock=lambda: NOW)
+    content = ward_report([dossier_row(1, 1, 32002), dossier_row(2, 2, 32002)])
+    headers = await _key(db)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as away:
+            response = await away.post(URL, headers=headers, **_form(content))
+    assert response.status_code == 503
+    assert "nothing was accepted" in response.json()["detail"]
+    assert await db.fetchval("SELECT count(*) FROM uploads") == 0
+    assert await db.fetchval("SELECT count(*) FROM upload_rows") == 0
+    later = await client.post(URL, headers=headers, **_form(content))
+    assert later.status_code == 202
+    assert (later.json()["accepted"], later.json()["produced"]) == (2, 2)

@@ -67,6 +67,7 @@ def test_cells_as_clerks_type_them(
     ("feed", "path", "cell", "code"),
     [
         ("admin-dossiers", "ho_so.tiep_nhan", 8.5, "not_whole"),
+        ("traffic", "lanes[].lane", 1e25, "out_of_range"),
         ("admin-dossiers", "ho_so.tiep_nhan", "mười", "not_a_number"),
         ("admin-dossiers", "ho_so.tiep_nhan", True, "not_a_number"),
         ("admin-dossiers", "ho_so.tiep_nhan", date(2026, 1, 1), "not_a_number"),
