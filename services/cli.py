@@ -96,6 +96,11 @@ def _parser() -> argparse.ArgumentParser:
         " feeds, reads them, and reads and acknowledges the unit's reminders",
     )
     who.add_argument("--reader", help="a reader's name (a wall display, Grafana): reads")
+    who.add_argument(
+        "--operator",
+        help="an IOC operator's name: reads, runs the reminder register (GET /console) and sees"
+        " units' contacts; each action is recorded under the name",
+    )
     issue.set_defaults(run=_keys_issue)
     listing = key_actions.add_parser("list", help="every key: id, kind, subject, state")
     listing.set_defaults(run=_keys_list)
@@ -284,8 +289,8 @@ def _keys_issue(args: argparse.Namespace) -> None:
             raise CommandError(
                 f"unknown agency {args.agency!r}; known: {', '.join(sorted(agencies))}"
             )
-    kind: KeyKind = "agency" if args.agency else "reader"
-    subject: str = args.agency or args.reader
+    kind: KeyKind = "agency" if args.agency else "operator" if args.operator else "reader"
+    subject: str = args.agency or args.operator or args.reader
 
     key_id, key = _with_connection(settings, lambda c: issue_key(c, kind, subject))
     print(f"issued {kind} key #{key_id} for {subject}; it is shown once, keep it safe:")

@@ -3,7 +3,9 @@ of ``indicators/kept_answers.py``): a key is presented as ``Authorization: Beare
 key reads the wall's indicators; reader keys read every feed; an agency's key only its own, and
 only an agency's key pushes, to its own feeds. A feed marked public (open data) is read by
 anyone, with or without a key, where an endpoint serves open data (the SensorThings API). Where a
-reminder went and why it failed is its unit's alone."""
+reminder went and why it failed is its unit's alone, and the IOC's operators': an operator's key
+reads what a reader's does, sees every unit's contacts and every delivery whole, and alone runs
+the register (issues by hand, resolves, retries a failed delivery)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ def key_hash_of(authorization: str) -> str | None:
 
 
 def may_read_indicators(caller: Principal) -> bool:
-    return caller.kind in ("reader", "agency")
+    return caller.kind in ("reader", "agency", "operator")
 
 
 def require_indicators(caller: Principal) -> None:
@@ -35,7 +37,7 @@ def require_indicators(caller: Principal) -> None:
 
 
 def require_read(caller: Principal, feed: FeedDefinition) -> None:
-    if caller.kind == "reader":
+    if caller.kind in ("reader", "operator"):
         return
     if caller.kind == "agency" and caller.subject == feed.agency:
         return
@@ -46,7 +48,7 @@ def readable_feeds(
     caller: Principal | None, feeds: Mapping[str, FeedDefinition]
 ) -> frozenset[str] | None:
     """The feeds ``caller`` (None: no key) may read in open-data endpoints; None: every feed."""
-    if caller is not None and caller.kind == "reader":
+    if caller is not None and caller.kind in ("reader", "operator"):
         return None
     return frozenset(
         name
@@ -62,10 +64,10 @@ def require_push(caller: Principal, feed: FeedDefinition) -> None:
 
 
 def visible_units(caller: Principal) -> frozenset[str] | None:
-    """The units whose reminders ``caller`` sees; None: every unit (reader keys). An agency's
-    key is its unit's (its subject is the unit's code, a commune's too): the reminders
-    addressed to it, and those escalated to it (the register's ``VISIBLE_TO``)."""
-    if caller.kind == "reader":
+    """The units whose reminders ``caller`` sees; None: every unit (reader and operator keys).
+    An agency's key is its unit's (its subject is the unit's code, a commune's too): the
+    reminders addressed to it, and those escalated to it (the register's ``VISIBLE_TO``)."""
+    if caller.kind in ("reader", "operator"):
         return None
     return frozenset({caller.subject})
 
@@ -77,12 +79,32 @@ def require_acknowledge(caller: Principal, unit: str) -> None:
         raise Forbidden("only the unit's own key acknowledges its reminders")
 
 
-def delivery_targets_shown(caller: Principal, units: Units) -> frozenset[tuple[str, str]]:
+def require_operator(caller: Principal) -> None:
+    """Only the IOC's operators run the register: issue by hand, resolve, retry a delivery."""
+    if caller.kind != "operator":
+        raise Forbidden("only an operator's key runs the register")
+
+
+def operator_actor(name: str) -> str:
+    """The register's word for an operator who acted (``reminder_events.actor``), from the
+    console (the key's name) or the terminal (the login's)."""
+    return f"operator {name}"
+
+
+def contacts_shown(caller: Principal, unit: str) -> bool:
+    """Whether ``caller`` sees ``unit``'s contacts (e-mail addresses, webhook): an operator's
+    key, or the unit's own."""
+    return caller.kind == "operator" or (caller.kind == "agency" and caller.subject == unit)
+
+
+def delivery_targets_shown(caller: Principal, units: Units) -> frozenset[tuple[str, str]] | None:
     """The (channel, target) pairs whose reminder deliveries ``caller`` sees whole, where they
     went and why they failed (a webhook's URL may hold its token, an SMTP error names the relay):
-    an agency's key its own unit's contacts, as its unit file gives them, not those of a unit a
-    reminder was escalated to or from; a reader key, on a wall in a public room, none. What
-    else a delivery says (channel, status, attempts, when delivered) is shown to every caller
-    who sees the reminder."""
+    None, every one, to an operator's key; an agency's key its own unit's contacts, as its unit
+    file gives them, not those of a unit a reminder was escalated to or from; a reader key, on a
+    wall in a public room, none. What else a delivery says (channel, status, attempts, when
+    delivered) is shown to every caller who sees the reminder."""
+    if caller.kind == "operator":
+        return None
     unit = units.by_code.get(caller.subject) if caller.kind == "agency" else None
     return frozenset(targets(unit)) if unit is not None else frozenset()

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
-KeyKind = Literal["agency", "reader"]
+KeyKind = Literal["agency", "reader", "operator"]
 PREFIX = "ioc_"
 
 
@@ -21,7 +21,7 @@ class Principal:
 
     key_id: int
     kind: KeyKind
-    subject: str  # the agency id, or the reader's name
+    subject: str  # the agency id, or the reader's or operator's name
 
 
 def new_key() -> str:
