@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from services.api import openapi
+from services.api.console.endpoints import router as console_router
 from services.api.dependencies import AppState
 from services.api.errors import (
     ApiError,
@@ -155,6 +156,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(quality_router)
     app.include_router(stream_router)
     app.include_router(wall_router)
+    app.include_router(console_router)
     app.include_router(sta_router)
     app.include_router(open_data_router)
     app.include_router(units_router)
