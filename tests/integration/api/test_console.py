@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from aiosmtpd.controller import Controller
 
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
+from services.common.province import ZONE
 from services.common.settings import REPO_ROOT, CommonSettings
 from tests.integration.api.test_reminders import Mailbox
 from tests.integration.api.test_wall import _browser_page
@@ -76,13 +78,18 @@ async def test_an_operator_follows_the_register_ranking_and_failed_deliveries_in
         ).json()["reminders"]
         assert {"tthcc", "syt"} <= {r["unit"] for r in unresolved}
 
-        async with _browser_page() as page:
+        # A browser in another zone than the province's: the console says the province's times.
+        async with _browser_page(timezone_id="America/New_York") as page:
             await page.goto(f"{url}/console#key={key}")
             await page.wait_for_selector("body[data-ready]")
             assert "#key" not in page.url  # the key leaves the address bar at once
             rows = page.locator("#reminders tr.reminder")
             assert await rows.count() == len(unresolved)  # unresolved ones, by default
             assert await page.inner_text("nav button[data-view=register]") == "Sổ nhắc việc"
+            newest = unresolved[0]
+            issued = datetime.fromisoformat(newest["issued_at"]).astimezone(ZONE)
+            row = page.locator(f'#reminders tr[data-id="{newest["id"]}"] td')
+            assert await row.nth(4).inner_text() == issued.strftime("%H:%M %d/%m/%Y")
 
             # Filtered by unit, then by rule, then every status.
             await page.select_option("#filters select[name=unit]", "tthcc")
