@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from services.api.metrics import KEY_REJECTIONS
 
@@ -79,13 +80,25 @@ async def render_routing_error(request: Request, exc: Exception) -> JSONResponse
     API's one error shape rather than FastAPI's bare ``{"detail": ...}``."""
     assert isinstance(exc, HTTPException)
     status = HTTPStatus(exc.status_code)
-    detail = exc.detail
+    detail, headers = exc.detail, exc.headers
     if status is HTTPStatus.NOT_FOUND:
         detail = f"no resource at {request.url.path!r}"
     elif status is HTTPStatus.METHOD_NOT_ALLOWED:
         detail = f"{request.method} is not allowed on {request.url.path!r}"
+        # Starlette names the methods of the first route on the path; a path may have several.
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
     body = {"error": status.phrase.lower().replace(" ", "_"), "detail": detail}
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route takes at the request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 async def render_api_error(request: Request, exc: Exception) -> JSONResponse:

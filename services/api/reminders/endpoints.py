@@ -130,7 +130,7 @@ async def notice_pdf(
     "/v1/reminders",
     response_model=ReminderOut,
     status_code=201,
-    responses=error_responses(403, 409),
+    responses=error_responses(400, 403, 409),  # 400: a body that is not JSON
 )
 async def issue_by_hand(
     body: ManualReminderIn, caller: Caller, connection: Connection, state: State
@@ -160,7 +160,7 @@ async def issue_by_hand(
 @router.post(
     "/v1/reminders/{reminder_id}/resolve",
     response_model=ReminderOut,
-    responses=error_responses(403, 404, 409),
+    responses=error_responses(400, 403, 404, 409),
 )
 async def resolve(
     reminder_id: ReminderId,
