@@ -323,7 +323,9 @@ up_api() {
   [ -n "${IOC_PDF_FONT:-}" ] || [ -f "$DEJAVU" ] || apt_install fonts-dejavu-core
   # The local mail sink (up_mail) is the API's relay unless the environment names one.
   (
-    if [ -z "${IOC_SMTP_HOST:-}" ]; then export IOC_SMTP_HOST=127.0.0.1 IOC_SMTP_PORT=$MAIL_PORT; fi
+    if [ -z "${IOC_SMTP_HOST:-}" ]; then
+      export IOC_SMTP_HOST=127.0.0.1 IOC_SMTP_PORT=$MAIL_PORT IOC_MAIL_SINK_DIR=$STACK_DIR/mail
+    fi
     start_process api api --port "$API_PORT"
   )
   wait_until api "$LOGS/api.log" api_ready

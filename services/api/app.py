@@ -30,6 +30,7 @@ from services.api.indicators.board import IndicatorBoard
 from services.api.indicators.definitions import load_indicators
 from services.api.indicators.endpoints import router as indicators_router
 from services.api.indicators.kept_answers import KeptAnswers
+from services.api.mail.endpoints import router as mail_router
 from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
 from services.api.open_data.endpoints import router as open_data_router
@@ -161,6 +162,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(open_data_router)
     app.include_router(units_router)
     app.include_router(reminders_router)
+    app.include_router(mail_router)
     openapi.install(app, load_feeds(settings.common.schemas_dir))
     return app
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import email.policy
 import io
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +25,7 @@ from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
 from services.common.province import ZONE
 from services.common.settings import REPO_ROOT, CommonSettings
-from tests.integration.api.test_reminders import Mailbox
+from services.mail_sink import EmlFiles, messages
 from tests.integration.api.test_wall import _browser_page
 from tests.integration.pipeline import Ingest, eventually
 from tests.integration.processes import free_port, running_service, service_env
@@ -39,13 +42,15 @@ OVERDUE_TASK = (
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_an_operator_follows_the_register_ranking_and_failed_deliveries_in_the_console(
-    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any, tmp_path: Path
 ) -> None:
     # The Public Service Centre's daily figures stop days ago; a health task is overdue.
     dossiers = feeds["admin-dossiers"].examples_path.read_bytes().splitlines()
     await Ingest(settings, feeds)({"admin-dossiers": dossiers, "programme-tasks": [OVERDUE_TASK]})
     _, key = await issue_key(db, "operator", "lan")
     port, relay = free_port(), free_port()  # nothing listens at the relay's port at first
+    mail = tmp_path / "mail"
+    mail.mkdir()
     url = f"http://127.0.0.1:{port}"
     env = service_env(
         settings,
@@ -54,10 +59,10 @@ async def test_an_operator_follows_the_register_ranking_and_failed_deliveries_in
         IOC_REMINDERS_MAX_ATTEMPTS="1",
         IOC_SMTP_HOST="127.0.0.1",
         IOC_SMTP_PORT=str(relay),
+        IOC_MAIL_SINK_DIR=str(mail),  # where the relay, once up, keeps what it is sent
     )
     headers = {"Authorization": f"Bearer {key}"}
     ARTIFACTS.mkdir(exist_ok=True)
-    box = Mailbox()
     async with contextlib.AsyncExitStack() as stack:
         await asyncio.to_thread(
             stack.enter_context,
@@ -183,7 +188,7 @@ async def test_an_operator_follows_the_register_ranking_and_failed_deliveries_in
             )
             await page.screenshot(path=ARTIFACTS / "console-deliveries.png", full_page=True)
             target = next(d for d in listed if d["target"] == "tthcc@camau.gov.vn")
-            controller = Controller(box, hostname="127.0.0.1", port=relay)
+            controller = Controller(EmlFiles(mail), hostname="127.0.0.1", port=relay)
             controller.start()
             stack.callback(controller.stop)
             await page.click(f'#deliveries tr[data-delivery="{target["id"]}"] button.retry')
@@ -194,7 +199,7 @@ async def test_an_operator_follows_the_register_ranking_and_failed_deliveries_in
             assert await failed_rows.count() == len(listed) - 1
 
             async def delivered() -> bool:
-                return bool(box.to("tthcc@camau.gov.vn"))
+                return "tthcc@camau.gov.vn" in [m.to for m in messages(mail, 100)]
 
             await eventually(delivered)
             again = (await http.get(f"/v1/reminders/{target['reminder_id']}")).json()
@@ -202,6 +207,18 @@ async def test_an_operator_follows_the_register_ranking_and_failed_deliveries_in
                 ("delivery_retried", "operator lan"),
                 ("delivered", "ioc"),
             ]
+
+            # The mail sink's tab: the retried e-mail, as the sink kept it.
+            await page.click("nav button[data-view=mail]")
+            await page.wait_for_selector("#mail tr[data-mail]")
+            kept = await page.inner_text("#mail tbody")
+            assert "tthcc@camau.gov.vn" in kept
+            assert f"Phiếu nhắc việc số {target['reminder_id']}/PNV-IOC" in kept
+            async with page.expect_download() as download:
+                await page.click("#mail a.eml")
+            eml = await asyncio.to_thread((await (await download.value).path()).read_bytes)
+            parsed = email.message_from_bytes(eml, policy=email.policy.default)
+            assert parsed["To"] == "tthcc@camau.gov.vn"
 
             await page.click("#lang")
             await page.wait_for_function(

@@ -6,9 +6,13 @@ to a real SMTP server (aiosmtpd), first to a port where nothing listens."""
 
 from __future__ import annotations
 
+import contextlib
+import email
+import email.policy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +24,7 @@ from services.api.app import create_app
 from services.api.reminders.delivery import deliver_due
 from services.api.reminders.evaluator import Reminding
 from services.common.settings import CommonSettings
+from services.mail_sink import EmlFiles
 from tests.integration.api.conftest import api_settings
 from tests.integration.api.test_reminders import Mailbox
 from tests.integration.conftest import new_key
@@ -38,20 +43,25 @@ class Served:
     pool: Any
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def served(settings: CommonSettings) -> AsyncIterator[Served]:
-    """The API on the test's store, its clock at T0; its e-mail relay a port nothing listens
-    on, and a delivery given up after its first failed attempt."""
+@contextlib.asynccontextmanager
+async def serving(settings: CommonSettings, **reminders: Any) -> AsyncIterator[Served]:
+    """The API on the test's store, its clock at T0, its reminders' settings as given."""
     configured = api_settings(settings)
-    reminders = replace(
-        configured.reminders, smtp_host=NOBODY, smtp_port=free_port(), max_attempts=1
-    )
-    app = create_app(replace(configured, reminders=reminders), clock=lambda: T0)
+    configured = replace(configured, reminders=replace(configured.reminders, **reminders))
+    app = create_app(configured, clock=lambda: T0)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
             state = app.state.ioc
             yield Served(client, state.reminding, state.pool)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def served(settings: CommonSettings) -> AsyncIterator[Served]:
+    """Its e-mail relay a port nothing listens on; a delivery given up after its first failed
+    attempt."""
+    async with serving(settings, smtp_host=NOBODY, smtp_port=free_port(), max_attempts=1) as served:
+        yield served
 
 
 async def bearer(settings: CommonSettings, kind: Any, subject: str) -> dict[str, str]:
@@ -186,3 +196,46 @@ async def test_ioc_keys_issue_operator_prints_a_key_the_api_takes_as_an_operator
     listed = run_ioc(service_env(settings), "keys", "list")
     [row] = [line for line in listed.stdout.splitlines() if " hoa " in f"{line} "]
     assert row.split()[1] == "operator"
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_operator_lists_and_opens_what_the_local_mail_sink_kept(
+    settings: CommonSettings, served: Served, tmp_path: Path
+) -> None:
+    client = served.client
+    operator = await bearer(settings, "operator", "lan")
+    reader = await bearer(settings, "reader", "wall")
+    # No sink configured (production: a relay): nothing to list.
+    assert (await client.get("/v1/mail", headers=operator)).status_code == 404
+    # As `make up`'s API: its relay the local mail sink, which it may list (IOC_MAIL_SINK_DIR).
+    port = free_port()
+    controller = Controller(EmlFiles(tmp_path), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        async with serving(
+            settings, smtp_host="127.0.0.1", smtp_port=port, mail_sink_dir=tmp_path
+        ) as local:
+            client = local.client
+            issued = (await client.post("/v1/reminders", json=MANUAL, headers=operator)).json()
+            assert await deliver_due(local.pool, local.reminding, T0) == 1
+            await _read_the_sink(client, issued["number"], operator, reader)
+    finally:
+        controller.stop()
+
+
+async def _read_the_sink(
+    client: httpx.AsyncClient, number: str, operator: dict[str, str], reader: dict[str, str]
+) -> None:
+    assert (await client.get("/v1/mail", headers=reader)).status_code == 403
+    [kept] = (await client.get("/v1/mail", headers=operator)).json()["messages"]
+    assert kept["to"] == "vanphong.sxd@camau.gov.vn"
+    assert kept["subject"].startswith(f"Phiếu nhắc việc số {number}")
+    opened = await client.get(f"/v1/mail/{kept['name']}", headers=operator)
+    assert opened.headers["content-type"] == "message/rfc822"
+    message = email.message_from_bytes(opened.content, policy=email.policy.default)
+    assert message["Subject"] == kept["subject"]
+    assert (await client.get(f"/v1/mail/{kept['name']}", headers=reader)).status_code == 403
+    for wrong in ("..%2F..%2Fetc%2Fpasswd", "passwd"):  # only the sink's own names
+        assert (await client.get(f"/v1/mail/{wrong}", headers=operator)).status_code in (404, 422)
+    missing = "1000000000000000000-00000000.eml"
+    assert (await client.get(f"/v1/mail/{missing}", headers=operator)).status_code == 404
