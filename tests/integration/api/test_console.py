@@ -12,7 +12,8 @@ import contextlib
 import email
 import email.policy
 import io
-from datetime import datetime
+import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from aiosmtpd.controller import Controller
 
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
-from services.common.province import ZONE
+from services.common.province import ZONE, province_day
 from services.common.settings import REPO_ROOT, CommonSettings
 from services.mail_sink import EmlFiles, messages
 from tests.integration.api.test_wall import _browser_page
@@ -48,6 +49,14 @@ async def test_an_operator_follows_the_register_ranking_and_failed_deliveries_in
     dossiers = feeds["admin-dossiers"].examples_path.read_bytes().splitlines()
     await Ingest(settings, feeds)({"admin-dossiers": dossiers, "programme-tasks": [OVERDUE_TASK]})
     _, key = await issue_key(db, "operator", "lan")
+    # Three earlier days of a commune's scores: its 30 days are a line, not one figure.
+    today = province_day(datetime.now(UTC))  # the API's own clock, real (or shifted) alike
+    for back, score in ((3, 0.2), (2, 0.6), (1, 0.9)):
+        await db.execute(
+            "INSERT INTO unit_scores (unit, day, score) VALUES ('32150', $1, $2)",
+            today - timedelta(days=back),
+            score,
+        )
     port, relay = free_port(), free_port()  # nothing listens at the relay's port at first
     mail = tmp_path / "mail"
     mail.mkdir()
@@ -173,9 +182,13 @@ async def test_an_operator_follows_the_register_ranking_and_failed_deliveries_in
             assert [await r.get_attribute("data-unit") for r in await ranked.all()] == [
                 u["unit"] for u in ranking["units"]
             ]
+            history = page.locator('#ranking tr[data-unit="32150"] svg.history')
+            assert await history.get_attribute("data-days") == "4"  # and today's
+            await page.screenshot(path=ARTIFACTS / "console-ranking.png", full_page=True)
             first = await ranked.first.inner_text()
             assert ranking["units"][0]["name"] in first
-            assert f"{round(ranking['units'][0]['score'] * 100)}%" in first
+            percent = math.floor(ranking["units"][0]["score"] * 100 + 0.5)  # as JavaScript rounds
+            assert f"{percent}%" in first
 
             # The deliveries that failed; one retried once the relay is back, and it goes.
             await eventually(failed)  # the hand-issued one's e-mail too
