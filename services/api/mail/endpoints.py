@@ -5,33 +5,21 @@ Where no sink is configured (``IOC_MAIL_SINK_DIR``; production), 404."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi import Path as FastPath
 from fastapi.responses import Response
-from pydantic import BaseModel
 
 from services.api.access import require_operator
 from services.api.dependencies import AppState, Caller, State
 from services.api.errors import NotFound
+from services.api.mail.schemas import KeptMessage, MailList
 from services.api.schemas import error_responses
 from services.mail_sink import NAME, messages
 
 router = APIRouter(tags=["mail"], responses=error_responses(401, 403, 404, 422))
-
-
-class KeptMessage(BaseModel):
-    name: str
-    received_at: datetime
-    to: str
-    subject: str
-
-
-class MailList(BaseModel):
-    messages: list[KeptMessage]
 
 
 @router.get("/v1/mail", response_model=MailList)
