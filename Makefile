@@ -14,7 +14,7 @@ export IOC_KAFKA_BOOTSTRAP ?= $(shell $(STACK) bootstrap)
 .PHONY: help venv tools up down reset status test test-faults lint typecheck unit integration bench k8s
 
 help:
-	@echo "make up      start Kafka, PostgreSQL, the worker, the API, the simulator and the connectors"
+	@echo "make up      start Kafka, PostgreSQL, a mail sink, the worker, the API, the simulator and the connectors"
 	@echo "make down    stop them (data survives)    make reset   stop and wipe local data"
 	@echo "make test    ruff, mypy and the whole test suite against real Kafka and PostgreSQL"
 	@echo "make test-faults   the fault and bad-input suite at full scale (RELIABILITY.md)"
@@ -34,7 +34,7 @@ up: venv
 	@$(STACK) up postgres kafka
 	@$(BIN)/ioc migrate
 	@$(BIN)/ioc topics ensure
-	@$(STACK) up worker api
+	@$(STACK) up mail worker api
 	@if [ "$(IOC_SIMULATE)" != 0 ]; then $(STACK) up simulator connectors; \
 	  else $(STACK) leave-out simulator; \
 	    if [ -n "$$IOC_CONNECTORS_DIR" ]; then $(STACK) up connectors; fi; fi
@@ -44,6 +44,7 @@ up: venv
 	@echo "  metrics    http://127.0.0.1:$(API_PORT)/metrics, worker http://127.0.0.1:$(or $(IOC_WORKER_METRICS_PORT),9101)/metrics"
 	@echo "  connectors metrics http://127.0.0.1:$(or $(IOC_CONNECTORS_METRICS_PORT),9120)/metrics (where connectors run)"
 	@echo "  logs       $(or $(IOC_STACK_DIR),.stack)/logs/"
+	@echo "  mail       $(or $(IOC_STACK_DIR),.stack)/mail/*.eml (the API's e-mail, caught by a local sink)"
 
 down:
 	@$(STACK) down

@@ -11,8 +11,10 @@
 #   deploy/stack.sh tools               install what the tests use beside the stack
 #   deploy/stack.sh bootstrap           print Kafka's bootstrap addresses
 #
-# Services: postgres, kafka (`up kafka` also restarts a node that died), worker, api, simulator,
-# connectors (where IOC_CONNECTORS_DIR holds definitions). Data and logs live in $IOC_STACK_DIR
+# Services: postgres, kafka (`up kafka` also restarts a node that died), mail (a local mail
+# sink: each message the API sends a file in $IOC_STACK_DIR/mail/, the API's SMTP server unless
+# IOC_SMTP_HOST names another), worker, api, simulator, connectors (where IOC_CONNECTORS_DIR
+# holds definitions). Data and logs live in $IOC_STACK_DIR
 # (default: .stack/ at the repository root, git-ignored).
 set -euo pipefail
 
@@ -28,6 +30,7 @@ API_PORT=${IOC_API_PORT:-8000}
 SIMULATOR_API_PORT=${IOC_SIMULATOR_API_PORT:-8091}
 CONNECTORS_DIR=${IOC_CONNECTORS_DIR:-$ROOT/schemas/connectors}
 CONNECTORS_METRICS_PORT=${IOC_CONNECTORS_METRICS_PORT:-9120}
+MAIL_PORT=${IOC_MAIL_PORT:-2525}
 KAFKA_HEAP=${IOC_KAFKA_HEAP:--Xms256m -Xmx1g}
 # Broker settings over server.properties.in, space-separated key=value (make test's pass with
 # the clock a year ahead takes records stamped ahead of the broker's own clock).
@@ -293,6 +296,27 @@ start_process() {
   echo $! >"$RUN/$name.pid"
 }
 
+# A mail sink on loopback (services/mail_sink.py): the first reminders are delivered, each a
+# .eml file in $STACK_DIR/mail/, on a machine with no mail relay.
+up_mail() {
+  if pid_alive mail; then say "mail already running"; return; fi
+  check_port_free "$MAIL_PORT" "the mail sink" IOC_MAIL_PORT mail
+  [ -x "$VENV/bin/python" ] || die "$VENV/bin/python is missing: run 'make venv' first"
+  say "starting mail (127.0.0.1:$MAIL_PORT, messages in $STACK_DIR/mail/)"
+  (
+    cd "$ROOT"
+    nohup "$VENV/bin/python" -m services.mail_sink --dir "$STACK_DIR/mail" --port "$MAIL_PORT" \
+      >>"$LOGS/mail.log" 2>&1 </dev/null &
+    echo $! >"$RUN/mail.pid"
+  )
+  wait_until mail "$LOGS/mail.log" mail_ready
+}
+
+mail_ready() {
+  pid_alive mail || { tail -n 30 "$LOGS/mail.log" >&2; die "mail exited (log: $LOGS/mail.log)"; }
+  port_open "$MAIL_PORT"
+}
+
 api_ready() {
   pid_alive api || { tail -n 30 "$LOGS/api.log" >&2; die "api exited (log: $LOGS/api.log)"; }
   port_open "$API_PORT"
@@ -350,7 +374,13 @@ up_api() {
   if ! pid_alive api; then check_port_free "$API_PORT" api IOC_API_PORT api; fi
   # The reminders' PDF notices need a font with Vietnamese letters (IOC_PDF_FONT).
   [ -n "${IOC_PDF_FONT:-}" ] || [ -f "$DEJAVU" ] || apt_install fonts-dejavu-core
-  start_process api api --port "$API_PORT"
+  # The local mail sink (up_mail) is the API's relay unless the environment names one.
+  (
+    if [ -z "${IOC_SMTP_HOST:-}" ]; then
+      export IOC_SMTP_HOST=127.0.0.1 IOC_SMTP_PORT=$MAIL_PORT IOC_MAIL_SINK_DIR=$STACK_DIR/mail
+    fi
+    start_process api api --port "$API_PORT"
+  )
   wait_until api "$LOGS/api.log" api_ready
 }
 
@@ -376,13 +406,14 @@ down_worker() { stop_process worker; }
 down_api() { stop_process api; }
 down_simulator() { stop_process simulator; }
 down_connectors() { stop_process connectors; }
+down_mail() { stop_process mail; }
 
 status() {
   local name
   if pg_running; then say "postgres  running  127.0.0.1:$PG_PORT"; else say "postgres  stopped"; fi
   local n nodes=()
   for n in $(seq 1 "$KAFKA_NODES"); do nodes+=("$(node_name "$n")"); done
-  for name in "${nodes[@]}" worker api simulator connectors; do
+  for name in "${nodes[@]}" mail worker api simulator connectors; do
     if pid_alive "$name"; then say "$(printf '%-9s' "$name") running  pid $(cat "$RUN/$name.pid")"
     elif [ -f "$RUN/$name.left-out" ]; then
       say "$(printf '%-9s' "$name") left out (IOC_SIMULATE=0 at make up; make up to start it)"
@@ -416,7 +447,7 @@ main() {
       local services=("$@"); [ ${#services[@]} -gt 0 ] || services=(postgres kafka)
       for s in "${services[@]}"; do "up_$s"; done ;;
     down)
-      local services=("$@"); [ ${#services[@]} -gt 0 ] || services=(connectors simulator api worker kafka postgres)
+      local services=("$@"); [ ${#services[@]} -gt 0 ] || services=(connectors simulator api worker mail kafka postgres)
       for s in "${services[@]}"; do "down_$s"; done ;;
     status) status ;;
     leave-out)

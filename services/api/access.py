@@ -6,7 +6,10 @@ spreadsheet template). A feed marked public (``public: true``, open data)
 has its observations read by anyone, with or without a key: the one rule ``readable_feeds``,
 which the observations endpoint, the SensorThings API and the open-data files all follow. What a
 feed's quarantine holds (its rejected records, as sent) stays behind a key that may read the
-feed, public or not. Where a reminder went and why it failed is its unit's alone."""
+feed, public or not. Where a reminder went and why it failed is its unit's alone, and the
+IOC's operators': an operator's key reads what a reader's does, sees every unit's contacts and
+every delivery whole, and alone runs the register (issues by hand, resolves, retries a failed
+delivery)."""
 
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ def key_hash_of(authorization: str) -> str | None:
 
 
 def may_read_indicators(caller: Principal) -> bool:
-    return caller.kind in ("reader", "agency")
+    return caller.kind in ("reader", "agency", "operator")
 
 
 def require_indicators(caller: Principal) -> None:
@@ -52,7 +55,7 @@ def require_definition(caller: Principal, feed: FeedDefinition) -> None:
 
 
 def require_read(caller: Principal, feed: FeedDefinition) -> None:
-    if caller.kind == "reader":
+    if caller.kind in ("reader", "operator"):
         return
     if caller.kind == "agency" and caller.subject == feed.agency:
         return
@@ -63,7 +66,7 @@ def readable_feeds(
     caller: Principal | None, feeds: Mapping[str, FeedDefinition]
 ) -> frozenset[str] | None:
     """The feeds whose observations ``caller`` (None: no key) may read; None: every feed."""
-    if caller is not None and caller.kind == "reader":
+    if caller is not None and caller.kind in ("reader", "operator"):
         return None
     return frozenset(
         name
@@ -93,10 +96,10 @@ def require_push(caller: Principal, feed: FeedDefinition) -> None:
 
 
 def visible_units(caller: Principal) -> frozenset[str] | None:
-    """The units whose reminders ``caller`` sees; None: every unit (reader keys). An agency's
-    key is its unit's (its subject is the unit's code, a commune's too): the reminders
-    addressed to it, and those escalated to it (the register's ``VISIBLE_TO``)."""
-    if caller.kind == "reader":
+    """The units whose reminders ``caller`` sees; None: every unit (reader and operator keys).
+    An agency's key is its unit's (its subject is the unit's code, a commune's too): the
+    reminders addressed to it, and those escalated to it (the register's ``VISIBLE_TO``)."""
+    if caller.kind in ("reader", "operator"):
         return None
     return frozenset({caller.subject})
 
@@ -108,12 +111,32 @@ def require_acknowledge(caller: Principal, unit: str) -> None:
         raise Forbidden("only the unit's own key acknowledges its reminders")
 
 
-def delivery_targets_shown(caller: Principal, units: Units) -> frozenset[tuple[str, str]]:
+def require_operator(caller: Principal) -> None:
+    """Only the IOC's operators run the register: issue by hand, resolve, retry a delivery."""
+    if caller.kind != "operator":
+        raise Forbidden("only an operator's key runs the register")
+
+
+def operator_actor(name: str) -> str:
+    """The register's word for an operator who acted (``reminder_events.actor``), from the
+    console (the key's name) or the terminal (the login's)."""
+    return f"operator {name}"
+
+
+def contacts_shown(caller: Principal, unit: str) -> bool:
+    """Whether ``caller`` sees ``unit``'s contacts (e-mail addresses, webhook): an operator's
+    key, or the unit's own."""
+    return caller.kind == "operator" or (caller.kind == "agency" and caller.subject == unit)
+
+
+def delivery_targets_shown(caller: Principal, units: Units) -> frozenset[tuple[str, str]] | None:
     """The (channel, target) pairs whose reminder deliveries ``caller`` sees whole, where they
     went and why they failed (a webhook's URL may hold its token, an SMTP error names the relay):
-    an agency's key its own unit's contacts, as its unit file gives them, not those of a unit a
-    reminder was escalated to or from; a reader key, on a wall in a public room, none. What
-    else a delivery says (channel, status, attempts, when delivered) is shown to every caller
-    who sees the reminder."""
+    None, every one, to an operator's key; an agency's key its own unit's contacts, as its unit
+    file gives them, not those of a unit a reminder was escalated to or from; a reader key, on a
+    wall in a public room, none. What else a delivery says (channel, status, attempts, when
+    delivered) is shown to every caller who sees the reminder."""
+    if caller.kind == "operator":
+        return None
     unit = units.by_code.get(caller.subject) if caller.kind == "agency" else None
     return frozenset(targets(unit)) if unit is not None else frozenset()

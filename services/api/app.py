@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from services.api import docs_page, openapi
+from services.api.console.endpoints import router as console_router
 from services.api.dependencies import AppState
 from services.api.errors import (
     ApiError,
@@ -31,6 +32,7 @@ from services.api.indicators.definitions import load_indicators
 from services.api.indicators.endpoints import router as indicators_router
 from services.api.indicators.kept_answers import KeptAnswers
 from services.api.key_usage import KeyUsage, keep_writing_uses, write_uses
+from services.api.mail.endpoints import router as mail_router
 from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
 from services.api.open_data.endpoints import router as open_data_router
@@ -181,10 +183,12 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(wall_router)
     app.include_router(upload_page_router)
     app.include_router(feed_templates_router)
+    app.include_router(console_router)
     app.include_router(sta_router)
     app.include_router(open_data_router)
     app.include_router(units_router)
     app.include_router(reminders_router)
+    app.include_router(mail_router)
     openapi.install(app, load_feeds(settings.common.schemas_dir))
     docs_page.install(app)
     return app

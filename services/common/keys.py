@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-KeyKind = Literal["agency", "reader"]
-KEY_KINDS: tuple[KeyKind, ...] = ("agency", "reader")
+KeyKind = Literal["agency", "reader", "operator"]
+KEY_KINDS: tuple[KeyKind, ...] = ("agency", "reader", "operator")
 PREFIX = "ioc_"
 SHOWN = 8  # random characters of the prefix
 LABEL_MAX = 200  # characters (the column's CHECK)
@@ -29,7 +29,7 @@ class Principal:
 
     key_id: int
     kind: KeyKind
-    subject: str  # the agency id, or the reader's name
+    subject: str  # the agency id, or the reader's or operator's name
 
 
 def new_key() -> str:

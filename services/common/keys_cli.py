@@ -27,7 +27,12 @@ def add_commands(commands: Any) -> None:
         help="a unit's code (schemas/units/, a commune's too): the key pushes to the unit's own"
         " feeds, reads them, and reads and acknowledges the unit's reminders",
     )
-    who.add_argument("--reader", help="a reader's name (a wall display, Grafana): reads")
+    who.add_argument("--reader", help="a reader's name (a wall display): reads")
+    who.add_argument(
+        "--operator",
+        help="an IOC operator's name: reads, runs the reminder register (GET /console) and sees"
+        " units' contacts; each action is recorded under the name",
+    )
     issue.add_argument(
         "--label", type=_label, help='what the key is for, shown in keys list ("wall, room 2")'
     )
@@ -64,8 +69,8 @@ def _issue(args: argparse.Namespace) -> None:
             raise CommandError(
                 f"unknown agency {args.agency!r}; known: {', '.join(sorted(agencies))}"
             )
-    kind: KeyKind = "agency" if args.agency else "reader"
-    subject: str = args.agency or args.reader
+    kind: KeyKind = "agency" if args.agency else "operator" if args.operator else "reader"
+    subject: str = args.agency or args.operator or args.reader
 
     key_id, key = with_connection(
         settings.database_url, lambda c: issue_key(c, kind, subject, args.label)
@@ -85,13 +90,13 @@ def _list(args: argparse.Namespace) -> None:
 def render(rows: list[Any]) -> list[str]:
     """A line per key; a key issued before prefixes were kept shows ``-`` for its prefix."""
     lines = [
-        f"{'id':>5}  {'kind':<7} {'subject':<20} {'prefix':<12}  {'created':<23}  "
+        f"{'id':>5}  {'kind':<8} {'subject':<20} {'prefix':<12}  {'created':<23}  "
         f"{'last used':<23}  {'state':<31}  label"
     ]
     for row in rows:
         state = f"revoked {moment(row['revoked_at'])}" if row["revoked_at"] else "active"
         lines.append(
-            f"{row['id']:>5}  {row['kind']:<7} {row['subject']:<20} {row['prefix'] or '-':<12}  "
+            f"{row['id']:>5}  {row['kind']:<8} {row['subject']:<20} {row['prefix'] or '-':<12}  "
             f"{moment(row['created_at']):<23}  {moment(row['last_used_at']):<23}  {state:<31}  "
             f"{row['label'] or '-'}"
         )

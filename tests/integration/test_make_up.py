@@ -4,6 +4,8 @@ by the API with its canonical values, and it survives `make down && make up`."""
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import json
 import os
 import re
@@ -21,7 +23,12 @@ from tests.integration.conftest import TIMESCALEDB_INSTALLED
 
 pytestmark = pytest.mark.integration
 
-PORTS = {"IOC_PG_PORT": "25452", "IOC_KAFKA_PORT": "19202", "IOC_API_PORT": "8010"}
+PORTS = {
+    "IOC_PG_PORT": "25452",
+    "IOC_KAFKA_PORT": "19202",
+    "IOC_API_PORT": "8010",
+    "IOC_MAIL_PORT": "2535",
+}
 MESSAGE = {
     "ma_tram": "CM-SAL-99",
     "thoi_gian": "25/11/2026 06:00",
@@ -121,11 +128,46 @@ def _wait_for_per_feed_metrics() -> None:
         time.sleep(1)
 
 
+def _wait_for_a_reminder_in_the_mail_sink(env: dict[str, str]) -> None:
+    """A reminder issued by hand is delivered by e-mail to the local mail sink, which keeps it
+    as a .eml file in the stack's mail/ (no relay needed on a newcomer's machine)."""
+    issued = subprocess.run(
+        [
+            str(REPO_ROOT / ".venv" / "bin" / "ioc"),
+            *("reminders", "issue", "--unit", "sxd", "--cause", "Thử gửi thư"),
+            *("--asked", "Không cần trả lời."),
+        ],
+        env={
+            **env,
+            "IOC_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{PORTS['IOC_PG_PORT']}/ioc",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    number = f"{issued.stdout.split()[2]}/PNV-IOC"
+    mail = Path(env["IOC_STACK_DIR"]) / "mail"
+    deadline = time.monotonic() + 60
+    while True:
+        subjects = [
+            str(email.message_from_bytes(f.read_bytes(), policy=email.policy.default)["Subject"])
+            for f in mail.glob("*.eml")
+        ]
+        if any(f"Phiếu nhắc việc số {number}" in subject for subject in subjects):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no e-mail of reminder {number} in {mail}: {subjects}")
+        time.sleep(1)
+
+
 def test_make_up_serves_a_produced_message_and_keeps_it_across_a_restart(
     local_stack: dict[str, str], tmp_path: Path
 ) -> None:
-    _make(local_stack, "up")
+    printed = _make(local_stack, "up")
     key = (Path(local_stack["IOC_STACK_DIR"]) / "wall-reader.key").read_text().strip()
+    operator = (Path(local_stack["IOC_STACK_DIR"]) / "console-operator.key").read_text().strip()
+    assert f"/console#key={operator}" in printed
+    assert "deliveries" in _get("/v1/deliveries", operator)  # an operator's key: no 403
     message_file = tmp_path / "message.ndjson"
     message_file.write_text(json.dumps(MESSAGE) + "\n", encoding="utf-8")
     subprocess.run(
@@ -160,6 +202,7 @@ def test_make_up_serves_a_produced_message_and_keeps_it_across_a_restart(
     ready = _get("/readyz", key)
     assert ready["storage_mode"] == ("timescaledb" if TIMESCALEDB_INSTALLED else "postgres")
     _wait_for_sparkline(key)
+    _wait_for_a_reminder_in_the_mail_sink(local_stack)
 
     again = _make(local_stack, "up")
     assert "already running" in again

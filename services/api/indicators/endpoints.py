@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from services.api.access import require_indicators
 from services.api.caching import Rendered, send
 from services.api.dependencies import Caller, Connection, State
-from services.api.errors import NotFound, Unavailable
+from services.api.errors import ApiError, NotFound, Unavailable
 from services.api.indicators.schemas import (
     IndicatorList,
     IndicatorOut,
@@ -83,7 +83,11 @@ async def get_series(
         raise NotFound(f"unknown indicator {indicator_id!r}")
     width = parse_interval(interval)
     end = end or state.clock()
-    start = start or end - timedelta(hours=24)
+    if start is None:
+        try:
+            start = end - timedelta(hours=24)
+        except OverflowError:  # `to` in the first day of year 1: schemathesis met a 500 here
+            raise ApiError("to is too early for the default 24 h window: give from") from None
     points = await series(connection, definition, start, end, width)
     return SeriesOut(
         id=definition.id,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +74,9 @@ async def _with_pool(common: CommonSettings, use: Any) -> Any:
 
 
 def _operator() -> str:
-    return f"operator {getpass.getuser()}"
+    from services.api.access import operator_actor
+
+    return operator_actor(getpass.getuser())
 
 
 def _list(args: argparse.Namespace) -> None:
@@ -195,37 +196,24 @@ def _instant(value: datetime | str) -> datetime:
 
 
 def _issue(args: argparse.Namespace) -> None:
-    from services.api.reminders import repository
-    from services.api.reminders.channels import targets
-    from services.api.reminders.evaluator import MANUAL
+    from services.api.reminders import operations
 
     common, reminding = _reminding()
     unit = reminding.units.by_code.get(args.unit)
     if unit is None:
         raise CommandError(f"no unit {args.unit!r} (schemas/units/)")
-    now = datetime.now(UTC)
-    slug = re.sub(r"\W+", "-", args.cause.casefold()).strip("-")[:60]
 
     async def issue(pool: Any) -> int | None:
         async with pool.acquire() as connection, connection.transaction():
-            new = await repository.issue(
+            return await operations.issue_by_hand(
                 connection,
-                unit=unit.code,
-                cause=f"{MANUAL}:{slug}",
-                rule=MANUAL,
-                figures={
-                    "vi": [args.cause],
-                    "en": [args.cause],
-                    "title": {"vi": "Nhắc việc", "en": "Reminder"},
-                    "asked": {"vi": args.asked, "en": args.asked},
-                },
-                respond_by=now + timedelta(hours=args.respond_within_hours),
-                now=now,
+                unit,
+                cause=args.cause,
+                asked=args.asked,
+                respond_within=timedelta(hours=args.respond_within_hours),
+                now=datetime.now(UTC),
                 actor=_operator(),
             )
-            if new is not None:
-                await repository.add_deliveries(connection, new, "issued", targets(unit), now)
-            return new
 
     new = asyncio.run(_with_pool(common, issue))
     if new is None:
@@ -234,13 +222,13 @@ def _issue(args: argparse.Namespace) -> None:
 
 
 def _resolve(args: argparse.Namespace) -> None:
-    from services.api.reminders import repository
+    from services.api.reminders import operations
 
     common, _ = _reminding()
 
     async def resolve(pool: Any) -> bool:
         async with pool.acquire() as connection, connection.transaction():
-            return await repository.resolve(
+            return await operations.resolve(
                 connection, args.reminder_id, args.how, _operator(), datetime.now(UTC)
             )
 

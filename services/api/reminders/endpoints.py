@@ -1,22 +1,39 @@
 """``/v1/reminders``: the register, each reminder with its life and deliveries, its notice as
 HTML and PDF, and a unit's acknowledgement. A unit's key sees and acknowledges only its own;
 another unit's reminder is not found (404), never forbidden, so ids reveal nothing. Where a
-delivery went and why it failed only the key of the unit it reached sees."""
+delivery went and why it failed only the key of the unit it reached sees, and an operator's.
+An operator's key (the console) also issues a reminder by hand, resolves one saying how, and
+lists failed deliveries (``/v1/deliveries``) and retries them, each an event in its name."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, Response
 
-from services.api.access import delivery_targets_shown, require_acknowledge, visible_units
+from services.api.access import (
+    delivery_targets_shown,
+    operator_actor,
+    require_acknowledge,
+    require_operator,
+    visible_units,
+)
 from services.api.dependencies import AppState, Caller, Connection, State
-from services.api.errors import Conflict, NotFound
-from services.api.reminders import repository
+from services.api.errors import Conflict, InvalidRequest, NotFound
+from services.api.reminders import operations, repository
 from services.api.reminders.notice import Notice, render_html, render_pdf
-from services.api.reminders.schemas import ReminderList, ReminderOut
+from services.api.reminders.schemas import (
+    DeliveryList,
+    DeliveryOut,
+    ManualReminderIn,
+    ReminderList,
+    ReminderOut,
+    ResolutionIn,
+)
 from services.api.schemas import error_responses
 from services.common.keys import Principal
 
@@ -76,9 +93,7 @@ async def acknowledge(
         )
     if not done and row["status"] == "resolved":
         raise Conflict(f"reminder {reminder_id} is already resolved")
-    found = await repository.reminder(connection, reminder_id)
-    assert found is not None
-    return ReminderOut.of(found, delivery_targets_shown(caller, state.reminding.units))
+    return await _shown(connection, caller, state, reminder_id)
 
 
 @router.get(
@@ -109,6 +124,111 @@ async def notice_pdf(
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{filename}"'},
     )
+
+
+@router.post(
+    "/v1/reminders",
+    response_model=ReminderOut,
+    status_code=201,
+    responses=error_responses(400, 403, 409),  # 400: a body that is not JSON
+)
+async def issue_by_hand(
+    body: ManualReminderIn, caller: Caller, connection: Connection, state: State
+) -> ReminderOut:
+    """An operator issues a reminder for a cause no rule describes (resolved by hand too),
+    delivered to the unit's contacts as any other; 409 where the same cause is open for the
+    unit already."""
+    require_operator(caller)
+    unit = state.reminding.units.by_code.get(body.unit)
+    if unit is None:
+        raise InvalidRequest(f"no unit {body.unit!r}")
+    async with connection.transaction():
+        issued = await operations.issue_by_hand(
+            connection,
+            unit,
+            cause=body.cause,
+            asked=body.asked,
+            respond_within=timedelta(hours=body.respond_within_hours),
+            now=state.clock(),
+            actor=operator_actor(caller.subject),
+        )
+    if issued is None:
+        raise Conflict(f"the same cause is open for unit {unit.code} already")
+    return await _shown(connection, caller, state, issued)
+
+
+@router.post(
+    "/v1/reminders/{reminder_id}/resolve",
+    response_model=ReminderOut,
+    responses=error_responses(400, 403, 404, 409),
+)
+async def resolve(
+    reminder_id: ReminderId,
+    body: ResolutionIn,
+    caller: Caller,
+    connection: Connection,
+    state: State,
+) -> ReminderOut:
+    """An operator resolves a reminder, saying how."""
+    require_operator(caller)
+    async with connection.transaction():
+        done = await operations.resolve(
+            connection, reminder_id, body.how, operator_actor(caller.subject), state.clock()
+        )
+    if not done:
+        await _visible(connection, caller, reminder_id)  # 404 where there is none
+        raise Conflict(f"reminder {reminder_id} is already resolved")
+    return await _shown(connection, caller, state, reminder_id)
+
+
+@router.get("/v1/deliveries", response_model=DeliveryList, responses=error_responses(403))
+async def list_deliveries(
+    caller: Caller,
+    connection: Connection,
+    status: Literal["pending", "delivered", "failed"] = "failed",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> DeliveryList:
+    """Reminders' deliveries in one status (by default those given up), newest reminder first,
+    with where each went and why it failed: an operator's."""
+    require_operator(caller)
+    rows = await repository.deliveries(connection, status, limit)
+    return DeliveryList(deliveries=[DeliveryOut.model_validate(row) for row in rows])
+
+
+@router.post(
+    "/v1/deliveries/{delivery_id}/retry",
+    response_model=DeliveryOut,
+    responses=error_responses(403, 404, 409),
+)
+async def retry_delivery(
+    delivery_id: uuid.UUID, caller: Caller, connection: Connection, state: State
+) -> DeliveryOut:
+    """An operator tries a failed delivery again now (sent within the delivery loop's period):
+    one more attempt, and its retries while under the channel's limit; 409 where the delivery
+    has not failed or its reminder is resolved."""
+    require_operator(caller)
+    async with connection.transaction():
+        done = await operations.retry(
+            connection, delivery_id, operator_actor(caller.subject), state.clock()
+        )
+    found = await repository.delivery(connection, delivery_id)
+    if found is None:
+        raise NotFound(f"no delivery {delivery_id}")
+    if not done:
+        raise Conflict(
+            f"delivery {delivery_id} is {found['status']}, its reminder"
+            f" {found['reminder_status']}: only a failed delivery of an unresolved reminder"
+            " is retried"
+        )
+    return DeliveryOut.model_validate(found)
+
+
+async def _shown(
+    connection: Any, caller: Principal, state: AppState, reminder_id: int
+) -> ReminderOut:
+    found = await repository.reminder(connection, reminder_id)
+    assert found is not None
+    return ReminderOut.of(found, delivery_targets_shown(caller, state.reminding.units))
 
 
 async def _notice(connection: Any, caller: Principal, reminder_id: int, state: AppState) -> Notice:

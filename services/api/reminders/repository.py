@@ -476,3 +476,44 @@ async def open_counts(connection: Any) -> list[tuple[str, str, int]]:
         " GROUP BY rule, unit ORDER BY rule, unit"
     )
     return [(r["rule"], r["unit"], r["n"]) for r in rows]
+
+
+DELIVERY = """
+SELECT d.id::text AS id, d.reminder_id, d.occasion, d.channel, d.target, d.status, d.attempts,
+    d.last_error, d.delivered_at, d.next_attempt_at, r.unit, r.rule, r.status AS reminder_status
+FROM reminder_deliveries d JOIN reminders r ON r.id = d.reminder_id
+"""
+
+
+async def deliveries(connection: Any, status: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Deliveries in ``status`` with their reminder's unit, rule and status, newest reminder
+    first: the console's list of those that failed."""
+    rows = await connection.fetch(
+        DELIVERY + " WHERE d.status = $1 ORDER BY d.reminder_id DESC, d.channel, d.target LIMIT $2",
+        status,
+        limit,
+    )
+    return [dict(row) for row in rows]
+
+
+async def delivery(connection: Any, delivery_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await connection.fetchrow(DELIVERY + " WHERE d.id = $1", delivery_id)
+    return dict(row) if row else None
+
+
+async def retry(connection: Any, delivery_id: uuid.UUID, actor: str, now: datetime) -> bool:
+    """A failed delivery of a reminder still unresolved made due ``now``: one more attempt
+    (and, while under the channel's limit, its retries); False where it is not such a one."""
+    row = await connection.fetchrow(
+        "UPDATE reminder_deliveries d SET status = 'pending', next_attempt_at = $2"
+        " FROM reminders r WHERE d.id = $1 AND d.status = 'failed'"
+        " AND r.id = d.reminder_id AND r.status <> 'resolved'"
+        " RETURNING d.reminder_id, d.channel, d.target, d.occasion, d.attempts",
+        delivery_id,
+        now,
+    )
+    if row is None:
+        return False
+    detail = {k: row[k] for k in ("channel", "target", "occasion", "attempts")}
+    await record(connection, row["reminder_id"], "delivery_retried", actor, now, detail)
+    return True

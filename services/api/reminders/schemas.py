@@ -12,10 +12,12 @@ ReminderStatus = Literal["open", "acknowledged", "escalated", "resolved"]
 class ReminderEvent(BaseModel):
     at: datetime
     event: str = Field(
-        description="issued, delivered, delivery_failed, acknowledged, escalated, followed_up, "
-        "resolved"
+        description="issued, delivered, delivery_failed, delivery_retried, acknowledged,"
+        " escalated, followed_up, resolved"
     )
-    actor: str = Field(description="ioc (the evaluator), or the key or operator that acted")
+    actor: str = Field(
+        description="ioc (the evaluator), key <id> (a unit's), or operator <name> that acted"
+    )
     detail: dict[str, Any]
 
 
@@ -72,9 +74,10 @@ class ReminderOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, row: dict[str, Any], shown: Collection[tuple[str, str]]) -> ReminderOut:
+    def of(cls, row: dict[str, Any], shown: Collection[tuple[str, str]] | None) -> ReminderOut:
         """The reminder, its deliveries' targets and errors (and its events' word of them) only
-        where their (channel, target) is ``shown`` (access.delivery_targets_shown)."""
+        where their (channel, target) is ``shown`` (access.delivery_targets_shown; None: every
+        one)."""
         figures = {k: v for k, v in row["figures"].items() if k not in ("title", "asked")}
         computed = ("figures", "events", "deliveries", "follow_ups")
         return cls(
@@ -102,16 +105,45 @@ class ReminderList(BaseModel):
     reminders: list[ReminderOut]
 
 
-def _delivery(delivery: dict[str, Any], shown: Collection[tuple[str, str]]) -> ReminderDelivery:
-    if (delivery["channel"], delivery["target"]) not in shown:
+def _delivery(
+    delivery: dict[str, Any], shown: Collection[tuple[str, str]] | None
+) -> ReminderDelivery:
+    if shown is not None and (delivery["channel"], delivery["target"]) not in shown:
         delivery = {**delivery, "target": None, "last_error": None}
     return ReminderDelivery.model_validate(delivery)
 
 
-def _event(event: dict[str, Any], shown: Collection[tuple[str, str]]) -> ReminderEvent:
-    """A delivery's event (delivered, delivery_failed) names its target, and its error."""
+def _event(event: dict[str, Any], shown: Collection[tuple[str, str]] | None) -> ReminderEvent:
+    """A delivery's event (delivered, delivery_failed, retried) names its target, and its
+    error."""
     detail = event["detail"]
-    if "target" in detail and (detail.get("channel"), detail["target"]) not in shown:
+    withheld = shown is not None and (detail.get("channel"), detail.get("target")) not in shown
+    if "target" in detail and withheld:
         hidden = {k: v for k, v in detail.items() if k not in ("target", "error")}
         event = {**event, "detail": hidden}
     return ReminderEvent.model_validate(event)
+
+
+class ManualReminderIn(BaseModel):
+    """A reminder issued by hand by an operator: a cause no rule describes."""
+
+    unit: str = Field(min_length=1, max_length=100, description="The unit's code")
+    cause: str = Field(min_length=1, max_length=1000, description="What is wrong, in Vietnamese")
+    asked: str = Field(min_length=1, max_length=2000, description="What the unit is asked to do")
+    respond_within_hours: float = Field(72, gt=0, le=24 * 90)
+
+
+class ResolutionIn(BaseModel):
+    how: str = Field(min_length=1, max_length=1000, description="How it was resolved")
+
+
+class DeliveryOut(ReminderDelivery):
+    reminder_id: int
+    unit: str
+    rule: str
+    reminder_status: ReminderStatus
+    next_attempt_at: datetime
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[DeliveryOut]

@@ -31,6 +31,8 @@ class ReminderSettings:
     webhook_secrets: Mapping[str, str] = field(repr=False)
     issuing_body: str  # the notices' issuing body (cơ quan ban hành)
     pdf_font: Path  # a TrueType font with Vietnamese glyphs
+    # Where a local mail sink keeps what it is sent (`make up`'s): the console lists it.
+    mail_sink_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ReminderSettings:
@@ -68,6 +70,7 @@ class ReminderSettings:
                 "IOC_ISSUING_BODY", "Trung tâm Giám sát, điều hành đô thị thông minh tỉnh Cà Mau"
             ),
             pdf_font=font,
+            mail_sink_dir=Path(env["IOC_MAIL_SINK_DIR"]) if env.get("IOC_MAIL_SINK_DIR") else None,
         )
 
 

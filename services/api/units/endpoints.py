@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from services.api.access import require_indicators
+from services.api.access import contacts_shown, require_indicators
 from services.api.dependencies import Caller, Connection, State
 from services.api.errors import NotFound
 from services.api.reminders import repository
@@ -21,11 +21,13 @@ from services.api.units.schemas import (
     DayScorecard,
     RankedUnit,
     Ranking,
+    UnitContacts,
     UnitDetail,
     UnitList,
     UnitOut,
     WindowScores,
 )
+from services.common.keys import Principal
 from services.common.province import province_day
 from services.common.units import Unit, UnitKind
 
@@ -45,7 +47,7 @@ async def list_units(caller: Caller, connection: Connection, state: State) -> Un
     return UnitList(
         as_of=now,
         units=[
-            _unit(unit, history.get(code, {}), today, opened.get(code, 0))
+            _unit(unit, history.get(code, {}), today, opened.get(code, 0), caller)
             for code, unit in sorted(units.items())
         ],
     )
@@ -95,7 +97,7 @@ async def get_unit(unit: str, caller: Caller, connection: Connection, state: Sta
     days = history.get(unit, {})
     opened = await _open_by_unit(connection)
     return UnitDetail(
-        **_unit(found, days, today, opened.get(unit, 0)).model_dump(),
+        **_unit(found, days, today, opened.get(unit, 0), caller).model_dump(),
         history=[
             DayScorecard(day=day, **scores)
             for day, scores in sorted(days.items())
@@ -105,7 +107,11 @@ async def get_unit(unit: str, caller: Caller, connection: Connection, state: Sta
 
 
 def _unit(
-    unit: Unit, days: Mapping[date, Mapping[str, Any]], today: date, open_reminders: int
+    unit: Unit,
+    days: Mapping[date, Mapping[str, Any]],
+    today: date,
+    open_reminders: int,
+    caller: Principal,
 ) -> UnitOut:
     stored = days.get(today)
     return UnitOut(
@@ -113,6 +119,9 @@ def _unit(
         kind=unit.kind,
         name=unit.name,
         name_en=unit.name_en,
+        contacts=UnitContacts(email=list(unit.emails), webhook=unit.webhook)
+        if contacts_shown(caller, unit.code)
+        else None,
         today=DayScorecard(day=today, **stored) if stored else None,
         over_7_days=WindowScores(**over_days(days, today, 7)),
         over_30_days=WindowScores(**over_days(days, today, 30)),

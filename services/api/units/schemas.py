@@ -38,11 +38,19 @@ class DayScorecard(Scores):
     )
 
 
+class UnitContacts(BaseModel):
+    email: list[str]
+    webhook: str | None
+
+
 class UnitOut(BaseModel):
     code: str
     kind: str
     name: str
     name_en: str
+    contacts: UnitContacts | None = Field(
+        None, description="Where its reminders go: shown to an operator's key and the unit's own"
+    )
     today: DayScorecard | None = Field(
         description="Today (the province's day) so far: each score is its mean over the day's "
         "time up to the last evaluation; task counts as of that evaluation"

@@ -332,6 +332,10 @@ async def test_series_are_bucketed_from_rollups_or_observations(
         params={"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z", "interval": "1m"},
     )
     assert too_many.status_code == 400
+    year_one = await client.get(  # the default window would start before year 1
+        "/v1/indicators/salinity.max_ppt/series", params={"to": "0001-01-01T01:00:00Z"}
+    )
+    assert (year_one.status_code, year_one.json()["error"]) == (400, "bad_request")
 
 
 def _canonical(feeds: dict[str, FeedDefinition], feed: str) -> list[dict[str, Any]]:

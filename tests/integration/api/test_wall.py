@@ -18,6 +18,7 @@ import pytest
 from playwright.async_api import Page, async_playwright
 
 from services.api.indicators.definitions import load_indicators
+from services.api.wall.endpoints import PAGE
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
 from services.common.province import province_day
@@ -32,7 +33,8 @@ ARTIFACTS = REPO_ROOT / "artifacts"
 
 
 @contextlib.asynccontextmanager
-async def _browser_page() -> AsyncIterator[Page]:
+async def _browser_page(timezone_id: str | None = None) -> AsyncIterator[Page]:
+    """A page of Debian's Chromium; in ``timezone_id``'s zone where given (else the host's)."""
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.fail("chromium is missing: `make tools` installs Debian's chromium package")
@@ -41,7 +43,9 @@ async def _browser_page() -> AsyncIterator[Page]:
             executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
         )
         try:
-            yield await browser.new_page(viewport={"width": 1920, "height": 1080})
+            yield await browser.new_page(
+                viewport={"width": 1920, "height": 1080}, timezone_id=timezone_id
+            )
         finally:
             await browser.close()
 
@@ -201,3 +205,19 @@ async def test_the_wall_shows_the_units_to_remind_and_the_ranking_in_both_langua
             assert "Figures missing past the deadline two days running: 1" in (
                 await page.locator("#remind .causes li").all_inner_texts()
             )
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_walls_clock_shows_the_provinces_time_whatever_the_screens_zone() -> None:
+    # 08:05 in Cà Mau is 20:05 of the day before on a screen set to New York's time.
+    moment = datetime(2026, 11, 27, 1, 5, tzinfo=UTC)
+    async with _browser_page(timezone_id="America/New_York") as page:
+        await page.clock.set_fixed_time(moment)
+        await page.route(
+            "http://wall.test/wall",
+            lambda route: route.fulfill(body=PAGE, content_type="text/html; charset=utf-8"),
+        )
+        await page.goto("http://wall.test/wall")  # the page as GET /wall serves it
+        assert await page.evaluate("new Date().getHours()") == 20  # the screen's own zone
+        await page.wait_for_function("document.getElementById('clock').textContent !== ''")
+        assert await page.inner_text("#clock") == "08:05"

@@ -5,14 +5,18 @@ from __future__ import annotations
 import pytest
 
 from services.api.access import (
+    contacts_shown,
     delivery_targets_shown,
     key_hash_of,
     may_read_indicators,
     readable_feeds,
+    require_acknowledge,
     require_definition,
     require_observations,
+    require_operator,
     require_push,
     require_read,
+    visible_units,
 )
 from services.api.errors import Forbidden, Unauthorized
 from services.common.feeds import FeedDefinition
@@ -21,6 +25,7 @@ from services.common.units import load_units
 from tests.conftest import SCHEMAS_DIR
 
 READER = Principal(1, "reader", "ioc-wall")
+OPERATOR = Principal(5, "operator", "lan")
 
 
 def _agency(feed: FeedDefinition) -> Principal:
@@ -69,10 +74,10 @@ def test_only_a_units_own_key_sees_where_its_reminders_went(
     units = load_units(SCHEMAS_DIR, feeds)
     assert delivery_targets_shown(READER, units) == frozenset()
     tthcc = Principal(3, "agency", "tthcc")
-    assert delivery_targets_shown(tthcc, units) == {("email", "tthcc@camau.gov.vn")}
+    assert delivery_targets_shown(tthcc, units) == frozenset({("email", "tthcc@camau.gov.vn")})
     # The office its reminders escalate to sees its own contacts, not the centre's.
     office = Principal(4, "agency", "vpubnd")
-    assert delivery_targets_shown(office, units) == {("email", "chidao.so@camau.gov.vn")}
+    assert delivery_targets_shown(office, units) == frozenset({("email", "chidao.so@camau.gov.vn")})
 
 
 def test_every_key_reads_every_feeds_definition(feeds: dict[str, FeedDefinition]) -> None:
@@ -112,3 +117,33 @@ def test_an_agency_reads_its_own_feeds_observations_and_the_public_ones(
         if feed.agency != hospitals.subject:  # the quarantine stays the owner's, public or not
             with pytest.raises(Forbidden):
                 require_read(hospitals, feed)
+
+
+def test_an_operator_reads_what_a_reader_does_and_sees_every_delivery_and_contact(
+    feeds: dict[str, FeedDefinition],
+) -> None:
+    units = load_units(SCHEMAS_DIR, feeds)
+    assert may_read_indicators(OPERATOR)
+    for feed in feeds.values():
+        require_read(OPERATOR, feed)
+        with pytest.raises(Forbidden):
+            require_push(OPERATOR, feed)
+    assert readable_feeds(OPERATOR, feeds) is None
+    assert visible_units(OPERATOR) is None
+    assert delivery_targets_shown(OPERATOR, units) is None  # every one, whole
+    assert all(contacts_shown(OPERATOR, code) for code in units.by_code)
+    with pytest.raises(Forbidden):  # a unit answers for its own reminders, not the IOC
+        require_acknowledge(OPERATOR, "tthcc")
+
+
+def test_only_an_operator_runs_the_register(feeds: dict[str, FeedDefinition]) -> None:
+    require_operator(OPERATOR)
+    for caller in (READER, _agency(feeds["salinity"]), Principal(6, "agency", "32150")):
+        with pytest.raises(Forbidden):
+            require_operator(caller)
+
+
+def test_a_unit_sees_its_own_contacts_and_a_reader_none() -> None:
+    assert contacts_shown(Principal(3, "agency", "tthcc"), "tthcc")
+    assert not contacts_shown(Principal(3, "agency", "tthcc"), "syt")
+    assert not contacts_shown(READER, "tthcc")
