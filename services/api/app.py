@@ -46,6 +46,7 @@ from services.api.settings import ApiSettings
 from services.api.sta.endpoints import router as sta_router
 from services.api.sta.entities import catalogue
 from services.api.stream.endpoints import router as stream_router
+from services.api.stream.holds import StreamHolds
 from services.api.units.endpoints import router as units_router
 from services.api.wall.endpoints import router as wall_router
 from services.common.db import create_pool
@@ -93,6 +94,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             principals=PrincipalCache(settings.key_cache_s),
             sensorthings=catalogue(feeds),
             reminding=reminding,
+            stream_holds=StreamHolds(settings.stream_max_per_key),
         )
         # What start-up allocated lives as long as the process: out of the collector's sight,
         # so its full collections (pauses in the wall's polls) stay short.

@@ -20,6 +20,7 @@ from services.api.push.rate_limit import RateLimiter
 from services.api.reminders.evaluator import Reminding
 from services.api.settings import ApiSettings
 from services.api.sta.entities import EntityType
+from services.api.stream.holds import StreamHolds
 from services.common.feeds import FeedDefinition
 from services.common.intake.feed_intake import FeedIntake
 from services.common.keys import Principal, find_principal_by_hash
@@ -39,6 +40,7 @@ class AppState:
     principals: PrincipalCache
     sensorthings: dict[str, EntityType]  # by entity set
     reminding: Reminding  # units, reminder rules, delivery settings
+    stream_holds: StreamHolds  # the streams each key holds open
 
 
 def _state(request: Request) -> AppState:

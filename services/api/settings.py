@@ -31,6 +31,8 @@ class ApiSettings:
     freshness_refresh_s: float  # how often the feed freshness gauges are refreshed
     indicator_refresh_s: float  # how often the wall's indicators are re-evaluated at the latest
     key_cache_s: float  # how long a found key is remembered: a revocation's delay at most
+    stream_max_per_key: int  # the most /v1/stream connections one key holds open (a process)
+    stream_key_check_s: float  # how often an open stream asks whether its key was revoked
     storage_jobs_refresh_s: float  # how often TimescaleDB's job statuses are read for /metrics
     reminders: ReminderSettings
 
@@ -54,6 +56,8 @@ class ApiSettings:
             freshness_refresh_s=env_float(env, "IOC_FRESHNESS_REFRESH_S", 5.0),
             indicator_refresh_s=env_float(env, "IOC_INDICATOR_REFRESH_S", 5.0),
             key_cache_s=env_float(env, "IOC_KEY_CACHE_S", 5.0),
+            stream_max_per_key=env_int(env, "IOC_STREAM_MAX_PER_KEY", 20),
+            stream_key_check_s=env_float(env, "IOC_STREAM_KEY_CHECK_S", 30.0),
             storage_jobs_refresh_s=env_float(env, "IOC_STORAGE_JOBS_REFRESH_S", 30.0),
             reminders=ReminderSettings.from_env(env),
         )
