@@ -33,6 +33,7 @@ from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
 from services.api.open_data.endpoints import router as open_data_router
 from services.api.principals import PrincipalCache
+from services.api.public_reads import PublicReads
 from services.api.push import idempotency
 from services.api.push.endpoints import router as push_router
 from services.api.push.gateway import KafkaGateway
@@ -95,6 +96,11 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             sensorthings=catalogue(feeds),
             reminding=reminding,
             stream_holds=StreamHolds(settings.stream_max_per_key),
+            public_reads=PublicReads(
+                settings.sta_public_connections,
+                settings.sta_public_wait_s,
+                settings.sta_public_timeout_s,
+            ),
         )
         # What start-up allocated lives as long as the process: out of the collector's sight,
         # so its full collections (pauses in the wall's polls) stay short.

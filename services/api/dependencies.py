@@ -15,6 +15,7 @@ from services.api.errors import NotFound, Unauthorized
 from services.api.indicators.board import IndicatorBoard
 from services.api.indicators.definitions import IndicatorDefinition
 from services.api.principals import PrincipalCache
+from services.api.public_reads import PublicReads
 from services.api.push.gateway import KafkaGateway
 from services.api.push.rate_limit import RateLimiter
 from services.api.reminders.evaluator import Reminding
@@ -41,6 +42,7 @@ class AppState:
     sensorthings: dict[str, EntityType]  # by entity set
     reminding: Reminding  # units, reminder rules, delivery settings
     stream_holds: StreamHolds  # the streams each key holds open
+    public_reads: PublicReads  # the share of the pool reads without a key may hold
 
 
 def _state(request: Request) -> AppState:
@@ -100,6 +102,19 @@ async def _presented(request: Request, state: AppState) -> Principal | None:
 
 Caller = Annotated[Principal, Depends(_principal)]
 OptionalCaller = Annotated[Principal | None, Depends(_optional_principal)]
+
+
+async def _read_connection(state: State, caller: OptionalCaller) -> AsyncIterator[Any]:
+    """A keyed caller's connection from the pool; a keyless one's from the public share."""
+    if caller is not None:
+        async with state.pool.acquire() as connection:
+            yield connection
+        return
+    async with state.public_reads.connection(state.pool) as connection:
+        yield connection
+
+
+ReadConnection = Annotated[Any, Depends(_read_connection)]
 
 
 def _feed(state: State, feed: str) -> FeedDefinition:

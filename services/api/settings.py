@@ -31,6 +31,9 @@ class ApiSettings:
     freshness_refresh_s: float  # how often the feed freshness gauges are refreshed
     indicator_refresh_s: float  # how often the wall's indicators are re-evaluated at the latest
     key_cache_s: float  # how long a found key is remembered: a revocation's delay at most
+    sta_public_connections: int  # the most pool connections keyless reads hold at once
+    sta_public_wait_s: float  # how long a keyless read waits for one before its 503
+    sta_public_timeout_s: float  # the longest a keyless read's statement runs
     stream_max_per_key: int  # the most /v1/stream connections one key holds open (a process)
     stream_key_check_s: float  # how often an open stream asks whether its key was revoked
     storage_jobs_refresh_s: float  # how often TimescaleDB's job statuses are read for /metrics
@@ -56,6 +59,9 @@ class ApiSettings:
             freshness_refresh_s=env_float(env, "IOC_FRESHNESS_REFRESH_S", 5.0),
             indicator_refresh_s=env_float(env, "IOC_INDICATOR_REFRESH_S", 5.0),
             key_cache_s=env_float(env, "IOC_KEY_CACHE_S", 5.0),
+            sta_public_connections=env_int(env, "IOC_STA_PUBLIC_CONNECTIONS", 4),
+            sta_public_wait_s=env_float(env, "IOC_STA_PUBLIC_WAIT_S", 2.0),
+            sta_public_timeout_s=env_float(env, "IOC_STA_PUBLIC_TIMEOUT_S", 10.0),
             stream_max_per_key=env_int(env, "IOC_STREAM_MAX_PER_KEY", 20),
             stream_key_check_s=env_float(env, "IOC_STREAM_KEY_CHECK_S", 30.0),
             storage_jobs_refresh_s=env_float(env, "IOC_STORAGE_JOBS_REFRESH_S", 30.0),
