@@ -111,7 +111,9 @@ async def read(
     except QueryError as error:
         raise ApiError(str(error)) from None
     except asyncpg.DataError as error:  # a value the query met that it cannot compute with
-        raise ApiError(f"the query cannot be evaluated on the stored data: {error}") from None
+        # Its kind, not the database's text (which may quote a value).
+        kind = type(error).__name__.removesuffix("Error")
+        raise ApiError(f"the query cannot be evaluated on the stored data ({kind})") from None
     except asyncpg.QueryCanceledError:  # a keyless read's statement ran past its limit
         raise TooLong(state.settings.sta_public_timeout_s) from None
 

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from services.api.sta.entities import EntityType, Relation, Series
-from services.api.sta.filter import LARGEST_INTEGER, QueryError, condition
+from services.api.sta.filter import LARGEST_INTEGER, QueryError, condition, conjuncts, may_fail
 from services.api.sta.request import DEFAULT_TOP, Options, ResourcePath, Step
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
@@ -161,9 +161,10 @@ WHERE id = $1 AND ($2::text[] IS NULL OR feed = ANY($2::text[]))
 
 async def _source(
     connection: Any, path: ResourcePath, types: Mapping[str, EntityType], visible: Visible
-) -> tuple[Any, list[ColumnElement[bool]], tuple[str, ...]]:
-    """What the path's last step reads: its source, the conditions that narrow it, and its
-    order. ``Datastreams(5)/Observations`` reads that one series by its key."""
+) -> tuple[Any, list[ColumnElement[bool]], tuple[str, ...], bool]:
+    """What the path's last step reads: its source, the conditions that narrow it, its order,
+    and whether rows the caller may not see are among them (narrowed out by the conditions).
+    ``Datastreams(5)/Observations`` reads that one series by its key, found visible first."""
     entity, steps = path.entity, path.steps
     if (
         entity.of_series is not None
@@ -175,9 +176,9 @@ async def _source(
         shown = None if visible is None else sorted(visible)
         found = await connection.fetchrow(SERIES, steps[-2].entity_id, shown)
         if found is not None:
-            return entity.of_series(Series(*found)).alias(), [], ("phenomenonTime",)
+            return entity.of_series(Series(*found)).alias(), [], ("phenomenonTime",), False
     source, conditions = _narrowed(path, types, visible)
-    return source, conditions, entity.order
+    return source, conditions, entity.order, visible is not None
 
 
 async def fetch_page(
@@ -188,9 +189,19 @@ async def fetch_page(
     visible: Visible,
 ) -> Page:
     entity = path.entity
-    source, conditions, order = await _source(connection, path, types, visible)
+    source, conditions, order, hidden_rows = await _source(connection, path, types, visible)
     if options.filter is not None:
-        conditions.append(condition(options.filter, entity, source, types.__getitem__))
+        parts = conjuncts(options.filter)
+        safe = [part for part in parts if not may_fail(part)]
+        risky = [part for part in parts if may_fail(part)]
+        conditions += [condition(part, entity, source, types.__getitem__) for part in safe]
+        if risky and hidden_rows:
+            # The caller's computations reach only the rows it may see: PostgreSQL neither
+            # pushes a condition into a subquery with an OFFSET nor pulls one out of it, so a
+            # computation that fails (an overflow) cannot say which hidden values exist.
+            source = select(source).where(*conditions).offset(0).subquery("visible")
+            conditions = []
+        conditions += [condition(part, entity, source, types.__getitem__) for part in risky]
     ordering = _ordering(entity, order, options)
     paging = list(conditions)
     if options.skiptoken is not None:
