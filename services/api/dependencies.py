@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -104,17 +105,16 @@ Caller = Annotated[Principal, Depends(_principal)]
 OptionalCaller = Annotated[Principal | None, Depends(_optional_principal)]
 
 
-async def _read_connection(state: State, caller: OptionalCaller) -> AsyncIterator[Any]:
-    """A keyed caller's connection from the pool; a keyless one's from the public share."""
+@asynccontextmanager
+async def read_connection(state: AppState, caller: Principal | None) -> AsyncIterator[Any]:
+    """A keyed caller's connection from the pool; a keyless one's from the public share (a 503
+    where none is free in time). Taken by a handler once the request has parsed."""
     if caller is not None:
         async with state.pool.acquire() as connection:
             yield connection
         return
     async with state.public_reads.connection(state.pool) as connection:
         yield connection
-
-
-ReadConnection = Annotated[Any, Depends(_read_connection)]
 
 
 def _feed(state: State, feed: str) -> FeedDefinition:
