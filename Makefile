@@ -91,6 +91,7 @@ test: lint typecheck tools
 FAULT_TESTS := tests/integration/ingest/test_faults.py tests/integration/ingest/test_flood.py \
   tests/integration/test_kafka_cluster.py tests/integration/api/test_openapi_conformance.py \
   tests/integration/api/test_access.py tests/integration/api/test_push.py \
+  tests/integration/api/test_hostile.py \
   tests/integration/common/test_stack.py tests/unit/test_config_guard.py \
   tests/unit/common/intake/test_normalise_properties.py
 test-faults: lint typecheck tools

@@ -37,6 +37,7 @@ from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
 from services.api.open_data.endpoints import router as open_data_router
 from services.api.principals import PrincipalCache
+from services.api.public_reads import PublicReads
 from services.api.push import idempotency
 from services.api.push.endpoints import router as push_router
 from services.api.push.gateway import KafkaGateway
@@ -50,6 +51,7 @@ from services.api.settings import ApiSettings
 from services.api.sta.endpoints import router as sta_router
 from services.api.sta.entities import catalogue
 from services.api.stream.endpoints import router as stream_router
+from services.api.stream.holds import StreamHolds
 from services.api.units import repository as units_register
 from services.api.units.endpoints import router as units_router
 from services.api.upload_page.endpoints import router as upload_page_router
@@ -106,6 +108,12 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             key_usage=key_usage,
             sensorthings=catalogue(feeds),
             reminding=reminding,
+            stream_holds=StreamHolds(settings.stream_max_per_key),
+            public_reads=PublicReads(
+                settings.sta_public_connections,
+                settings.sta_public_wait_s,
+                settings.sta_public_timeout_s,
+            ),
         )
         # What start-up allocated lives as long as the process: out of the collector's sight,
         # so its full collections (pauses in the wall's polls) stay short.

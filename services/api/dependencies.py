@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -16,11 +17,13 @@ from services.api.indicators.board import IndicatorBoard
 from services.api.indicators.definitions import IndicatorDefinition
 from services.api.key_usage import KeyUsage
 from services.api.principals import PrincipalCache
+from services.api.public_reads import PublicReads
 from services.api.push.gateway import KafkaGateway
 from services.api.push.rate_limit import RateLimiter
 from services.api.reminders.evaluator import Reminding
 from services.api.settings import ApiSettings
 from services.api.sta.entities import EntityType
+from services.api.stream.holds import StreamHolds
 from services.common.feeds import FeedDefinition
 from services.common.intake.feed_intake import FeedIntake
 from services.common.keys import Principal, find_principal_by_hash, hash_key
@@ -41,6 +44,8 @@ class AppState:
     key_usage: KeyUsage  # when keys were last used; refused keys logged by prefix
     sensorthings: dict[str, EntityType]  # by entity set
     reminding: Reminding  # units, reminder rules, delivery settings
+    stream_holds: StreamHolds  # the streams each key holds open
+    public_reads: PublicReads  # the share of the pool reads without a key may hold
 
 
 def _state(request: Request) -> AppState:
@@ -102,6 +107,18 @@ async def _presented(request: Request, state: AppState) -> Principal | None:
 
 Caller = Annotated[Principal, Depends(_principal)]
 OptionalCaller = Annotated[Principal | None, Depends(_optional_principal)]
+
+
+@asynccontextmanager
+async def read_connection(state: AppState, caller: Principal | None) -> AsyncIterator[Any]:
+    """A keyed caller's connection from the pool; a keyless one's from the public share (a 503
+    where none is free in time). Taken by a handler once the request has parsed."""
+    if caller is not None:
+        async with state.pool.acquire() as connection:
+            yield connection
+        return
+    async with state.public_reads.connection(state.pool) as connection:
+        yield connection
 
 
 def _feed(state: State, feed: str) -> FeedDefinition:

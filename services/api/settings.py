@@ -32,6 +32,11 @@ class ApiSettings:
     indicator_refresh_s: float  # how often the wall's indicators are re-evaluated at the latest
     key_cache_s: float  # how long a found key is remembered: a revocation's delay at most
     key_usage_every_s: float  # how often the keys' last uses are written (one statement)
+    sta_public_connections: int  # the most pool connections keyless reads hold at once
+    sta_public_wait_s: float  # how long a keyless read waits for one before its 503
+    sta_public_timeout_s: float  # the longest a keyless read's statement runs
+    stream_max_per_key: int  # the most /v1/stream connections one key holds open (a process)
+    stream_key_check_s: float  # how often an open stream asks whether its key was revoked
     storage_jobs_refresh_s: float  # how often TimescaleDB's job statuses are read for /metrics
     upload_max_bytes: int  # the largest spreadsheet accepted (IOC_UPLOAD_MAX_BYTES)
     upload_max_rows: int  # the most data rows one upload holds
@@ -61,6 +66,11 @@ class ApiSettings:
             indicator_refresh_s=env_float(env, "IOC_INDICATOR_REFRESH_S", 5.0),
             key_cache_s=env_float(env, "IOC_KEY_CACHE_S", 5.0),
             key_usage_every_s=env_float(env, "IOC_KEY_USAGE_EVERY_S", 60.0),
+            sta_public_connections=env_int(env, "IOC_STA_PUBLIC_CONNECTIONS", 4),
+            sta_public_wait_s=env_float(env, "IOC_STA_PUBLIC_WAIT_S", 2.0),
+            sta_public_timeout_s=env_float(env, "IOC_STA_PUBLIC_TIMEOUT_S", 10.0),
+            stream_max_per_key=env_int(env, "IOC_STREAM_MAX_PER_KEY", 20),
+            stream_key_check_s=env_float(env, "IOC_STREAM_KEY_CHECK_S", 30.0),
             storage_jobs_refresh_s=env_float(env, "IOC_STORAGE_JOBS_REFRESH_S", 30.0),
             upload_max_bytes=env_int(env, "IOC_UPLOAD_MAX_BYTES", 20 * 1024 * 1024),
             upload_max_rows=env_int(env, "IOC_UPLOAD_MAX_ROWS", 100_000),

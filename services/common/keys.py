@@ -105,3 +105,11 @@ async def find_principal_by_hash(connection: Any, key_hash: str) -> Principal | 
     if row is None:
         return None
     return Principal(key_id=row["id"], kind=row["kind"], subject=row["subject"])
+
+
+async def key_is_live(connection: Any, key_id: int) -> bool:
+    """Whether the key is still known and not revoked: what an open stream asks now and then."""
+    live: bool | None = await connection.fetchval(
+        "SELECT revoked_at IS NULL FROM api_keys WHERE id = $1", key_id
+    )
+    return live is True

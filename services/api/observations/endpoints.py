@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from services.api.access import require_observations
-from services.api.dependencies import Connection, Feed, OptionalCaller, State
+from services.api.dependencies import Feed, OptionalCaller, State, read_connection
 from services.api.errors import ApiError
 from services.api.instants import Instant
 from services.api.observations.paging import CursorError, Order, Position, decode, encode
@@ -27,7 +27,6 @@ async def list_observations(
     request: Request,
     feed: Feed,
     caller: OptionalCaller,
-    connection: Connection,
     state: State,
     entity: str | None = None,
     metric: str | None = None,
@@ -54,10 +53,12 @@ async def list_observations(
     except CursorError as error:
         raise ApiError(str(error)) from None
     size = min(limit or state.settings.max_page, state.settings.max_page)
-    rows = await fetch_observations(
-        connection,
-        ObservationQuery(feed.feed, entity, metric, start, end, size + 1, order, after),
-    )
+    # Without a key (a public feed), from the public reads' bounded share of the pool.
+    async with read_connection(state, caller) as connection:
+        rows = await fetch_observations(
+            connection,
+            ObservationQuery(feed.feed, entity, metric, start, end, size + 1, order, after),
+        )
     page, truncated = rows[:size], len(rows) > size
     next_cursor = None
     if truncated:

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import ORJSONResponse, PlainTextResponse, Response
 
 from services.api.access import readable_feeds
-from services.api.dependencies import Connection, OptionalCaller, State
+from services.api.dependencies import OptionalCaller, State, read_connection
 from services.api.errors import ApiError, NotFound
+from services.api.public_reads import TooLong
 from services.api.schemas import error_responses
 from services.api.sta.entities import EntityType, Property
 from services.api.sta.filter import QueryError
@@ -44,7 +45,7 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
             "text/plain": {"schema": {"type": "string"}},
         },
     },
-    **error_responses(400, 401, 404, 422),
+    **error_responses(400, 401, 404, 422, 503),
 }
 
 
@@ -82,7 +83,6 @@ async def read(
     resource: Annotated[str, Path(description="Things, Things(5)/Datastreams, ...")],
     state: State,
     caller: OptionalCaller,
-    connection: Connection,
     top: Annotated[str | None, _option("$top: how many (at most the server's page)")] = None,
     skip: Annotated[str | None, _option("$skip: how many to pass over")] = None,
     count: Annotated[str | None, _option("$count: true to add @iot.count")] = None,
@@ -98,19 +98,27 @@ async def read(
     try:
         path = resource_path(resource, state.sensorthings)
         asked = options(dict(request.query_params), path.entity, max_top=state.settings.max_page)
-        page = await fetch_page(connection, path, asked, state.sensorthings, visible)
-        parent = path.parent
-        if parent is not None and not await exists(connection, parent, state.sensorthings, visible):
-            raise NotFound(f"no {parent.entity.singular} at {resource}")
+        # A connection only for a request that parsed: bad input costs none.
+        async with read_connection(state, caller) as connection:
+            page = await fetch_page(connection, path, asked, state.sensorthings, visible)
+            parent = path.parent
+            if parent is not None and not await exists(
+                connection, parent, state.sensorthings, visible
+            ):
+                raise NotFound(f"no {parent.entity.singular} at {resource}")
+            if path.single:
+                if not page.rows:
+                    raise NotFound(f"no {path.entity.singular} at {resource}")
+                return await _one(connection, path, asked, page.rows[0], root, state, visible)
+            return await _collection(request, connection, path, asked, page, root, state, visible)
     except QueryError as error:
         raise ApiError(str(error)) from None
     except asyncpg.DataError as error:  # a value the query met that it cannot compute with
-        raise ApiError(f"the query cannot be evaluated on the stored data: {error}") from None
-    if path.single:
-        if not page.rows:
-            raise NotFound(f"no {path.entity.singular} at {resource}")
-        return await _one(connection, path, asked, page.rows[0], root, state, visible)
-    return await _collection(request, connection, path, asked, page, root, state, visible)
+        # Its kind, not the database's text (which may quote a value).
+        kind = type(error).__name__.removesuffix("Error")
+        raise ApiError(f"the query cannot be evaluated on the stored data ({kind})") from None
+    except asyncpg.QueryCanceledError:  # a keyless read's statement ran past its limit
+        raise TooLong(state.settings.sta_public_timeout_s) from None
 
 
 async def _one(

@@ -309,6 +309,34 @@ def parse(expression: str) -> Node:
     return _Parser(expression).parse()
 
 
+# Operators and functions whose SQL can fail on a row's value (an overflow, a negative length):
+# a condition holding one is evaluated only on rows the caller may see (``repository``).
+_MAY_FAIL = {"add", "sub", "mul", "div", "mod", "neg"}
+
+
+def conjuncts(node: Node) -> tuple[Node, ...]:
+    """The conditions a ``$filter`` ANDs at its top, each one a condition of its own."""
+    if isinstance(node, Operation) and node.operator == "and":
+        return node.operands
+    return (node,)
+
+
+def may_fail(node: Node) -> bool:
+    """Whether evaluating ``node`` on some row could raise a database error rather than give
+    true, false or unknown: it computes (arithmetic) or calls a function. Comparisons of
+    properties, paths and literals cannot. Walked without recursion."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Call):
+            return True
+        if isinstance(current, Operation):
+            if current.operator in _MAY_FAIL:
+                return True
+            stack.extend(current.operands)
+    return False
+
+
 # --- building SQL ----------------------------------------------------------------------------
 Typed = tuple[Any, Type]
 

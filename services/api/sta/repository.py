@@ -11,11 +11,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, select, tuple_
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
 from services.api.sta.entities import EntityType, Relation, Series
-from services.api.sta.filter import LARGEST_INTEGER, QueryError, condition
+from services.api.sta.filter import LARGEST_INTEGER, QueryError, condition, conjuncts, may_fail
 from services.api.sta.request import DEFAULT_TOP, Options, ResourcePath, Step
 
 _DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
@@ -149,9 +161,10 @@ WHERE id = $1 AND ($2::text[] IS NULL OR feed = ANY($2::text[]))
 
 async def _source(
     connection: Any, path: ResourcePath, types: Mapping[str, EntityType], visible: Visible
-) -> tuple[Any, list[ColumnElement[bool]], tuple[str, ...]]:
-    """What the path's last step reads: its source, the conditions that narrow it, and its
-    order. ``Datastreams(5)/Observations`` reads that one series by its key."""
+) -> tuple[Any, list[ColumnElement[bool]], tuple[str, ...], bool]:
+    """What the path's last step reads: its source, the conditions that narrow it, its order,
+    and whether rows the caller may not see are among them (narrowed out by the conditions).
+    ``Datastreams(5)/Observations`` reads that one series by its key, found visible first."""
     entity, steps = path.entity, path.steps
     if (
         entity.of_series is not None
@@ -163,9 +176,9 @@ async def _source(
         shown = None if visible is None else sorted(visible)
         found = await connection.fetchrow(SERIES, steps[-2].entity_id, shown)
         if found is not None:
-            return entity.of_series(Series(*found)).alias(), [], ("phenomenonTime",)
+            return entity.of_series(Series(*found)).alias(), [], ("phenomenonTime",), False
     source, conditions = _narrowed(path, types, visible)
-    return source, conditions, entity.order
+    return source, conditions, entity.order, visible is not None
 
 
 async def fetch_page(
@@ -176,9 +189,19 @@ async def fetch_page(
     visible: Visible,
 ) -> Page:
     entity = path.entity
-    source, conditions, order = await _source(connection, path, types, visible)
+    source, conditions, order, hidden_rows = await _source(connection, path, types, visible)
     if options.filter is not None:
-        conditions.append(condition(options.filter, entity, source, types.__getitem__))
+        parts = conjuncts(options.filter)
+        safe = [part for part in parts if not may_fail(part)]
+        risky = [part for part in parts if may_fail(part)]
+        conditions += [condition(part, entity, source, types.__getitem__) for part in safe]
+        if risky and hidden_rows:
+            # The caller's computations reach only the rows it may see: PostgreSQL neither
+            # pushes a condition into a subquery with an OFFSET nor pulls one out of it, so a
+            # computation that fails (an overflow) cannot say which hidden values exist.
+            source = select(source).where(*conditions).offset(0).subquery("visible")
+            conditions = []
+        conditions += [condition(part, entity, source, types.__getitem__) for part in risky]
     ordering = _ordering(entity, order, options)
     paging = list(conditions)
     if options.skiptoken is not None:
@@ -219,20 +242,24 @@ async def fetch_related(
     visible: Visible,
 ) -> dict[Any, list[dict[str, Any]]]:
     """The entities ``relation`` reaches from entities whose ``here`` values are ``keys``, by
-    key: at most DEFAULT_TOP each (``$expand``)."""
+    key: at most DEFAULT_TOP each (``$expand``). Each parent's rows are read apart, in order, up
+    to that limit (a LATERAL join), so a parent with a million observations costs what one
+    with a hundred does: nothing numbers every related row to keep the first hundred."""
+    parents = (
+        func.unnest(bindparam("keys", list(keys), type_=ARRAY(BigInteger)))
+        .table_valued("key")
+        .render_derived(name="parents")
+    )
     source = target.source.alias()
     there = source.c[relation.there]
-    rank = func.row_number().over(partition_by=there, order_by=[source.c[c] for c in target.order])
-    ranked = (
-        select(source, rank.label("rank_in_parent"))
-        .where(there.in_(list(keys)), *_visible_in(source, visible))
-        .subquery()
+    each = (
+        select(source)
+        .where(there == parents.c.key, *_visible_in(source, visible))
+        .order_by(*(source.c[c] for c in target.order))
+        .limit(DEFAULT_TOP)
+        .lateral("related")
     )
-    statement = (
-        select(ranked)
-        .where(ranked.c.rank_in_parent <= DEFAULT_TOP)
-        .order_by(ranked.c[relation.there], ranked.c.rank_in_parent)
-    )
+    statement = select(each).select_from(parents.join(each, true()))
     related: dict[Any, list[dict[str, Any]]] = {}
     sql, args = compiled(statement)
     for row in await connection.fetch(sql, *args):

@@ -368,3 +368,47 @@ async def test_select_expand_orderby_count_and_where_things_are(
     assert sorted(r["@iot.selfLink"] for r in references) == sorted(
         d["@iot.selfLink"] for d in station["Datastreams"]
     )
+
+
+def _numbers(feed: FeedDefinition) -> set[float]:
+    return {
+        float(value)
+        for row in _expected(feed)
+        for value in row["observations"].values()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_computation_that_fails_on_a_value_says_nothing_of_values_the_caller_cannot_see(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], client: httpx.AsyncClient, db: Any
+) -> None:
+    """``substring('ab', 0, 2 sub 3 div (1 add (result sub V) mul (result sub V)))`` asks for a
+    negative length, a database error, only on a row whose result is within about 0.7 of V. A
+    keyless caller must get the same answer whether V is a hidden feed's value or no value at
+    all: the computation reaches only the rows it may see."""
+    await ingest_every_example(settings, feeds)
+    shown = set().union(*(_numbers(f) for f in feeds.values() if f.public))
+    hidden = sorted(
+        v
+        for f in feeds.values()
+        if not f.public
+        for v in _numbers(f)
+        if all(abs(v - s) >= 1 for s in shown)
+    )
+    assert hidden, "the examples hold a hidden value away from every public one"
+    private = hidden[len(hidden) // 2]
+    nowhere = max(shown | set(hidden)) + 1000.5
+
+    def probe(value: float) -> str:
+        near = f"(result sub {value}) mul (result sub {value})"
+        return f"{STA}/Observations?$filter=substring('ab', 0, 2 sub 3 div (1 add {near})) eq 'x'"
+
+    answers = [await client.get(probe(value)) for value in (private, nowhere)]
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    assert answers[0].json() == answers[1].json()
+    # A key that may read the hidden feed meets its value, and is told only the error's kind.
+    reader = await _bearer(db, "reader", "auditor")
+    seen = await client.get(probe(private), headers=reader)
+    assert seen.status_code == 400
+    assert "negative substring" not in seen.json()["detail"]

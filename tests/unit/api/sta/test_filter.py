@@ -21,6 +21,8 @@ from services.api.sta.filter import (
     Operation,
     QueryError,
     condition,
+    conjuncts,
+    may_fail,
     parse,
 )
 from services.api.sta.filter import Path as FilterPath
@@ -252,3 +254,27 @@ def test_the_schemas_folder_is_where_the_catalogue_reads_feeds() -> None:
         "Observations",
         "FeaturesOfInterest",
     }
+
+
+@pytest.mark.parametrize(
+    ("expression", "fails"),
+    [
+        ("result gt 3", False),
+        ("name eq 'x' or not (id lt 4)", False),
+        ("Datastream/id eq 5", False),
+        ("result sub 1 gt 3", True),
+        ("1 mod result eq 0", True),
+        ("-result lt 0", True),
+        ("length(name) eq 3", True),
+        ("name eq 'x' or substring(name, 0, id) eq 'y'", True),
+    ],
+)
+def test_a_condition_that_computes_or_calls_may_fail_and_a_comparison_may_not(
+    expression: str, fails: bool
+) -> None:
+    assert may_fail(parse(expression)) is fails
+
+
+def test_a_filters_top_level_and_is_split_into_its_conditions() -> None:
+    assert len(conjuncts(parse("a eq 1 and b eq 2 and c sub 1 eq 3"))) == 3
+    assert len(conjuncts(parse("a eq 1 or b eq 2"))) == 1

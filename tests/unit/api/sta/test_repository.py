@@ -10,7 +10,7 @@ import pytest
 
 from services.api.sta.entities import catalogue
 from services.api.sta.filter import LARGEST_INTEGER, QueryError
-from services.api.sta.repository import fetch_page
+from services.api.sta.repository import fetch_page, fetch_related
 from services.api.sta.request import Options, resource_path
 from services.common.feeds import load_feeds
 from services.common.settings import REPO_ROOT
@@ -65,3 +65,24 @@ async def test_a_token_the_service_did_not_give_is_refused(token: str) -> None:
     with pytest.raises(QueryError, match=r"^\$skiptoken is not one this service gave"):
         await fetch_page(connection, THINGS, Options(skiptoken=_token(token)), TYPES, None)
     assert connection.arguments == []
+
+
+@pytest.mark.asyncio
+async def test_an_expand_reads_each_parents_related_rows_up_to_the_limit_alone() -> None:
+    """A to-many ``$expand`` reads each parent's rows by a LATERAL join with its own LIMIT, not
+    by numbering every related row (``row_number()`` over a million observations)."""
+
+    class Recording:
+        sql = ""
+
+        async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+            self.sql = sql
+            return []
+
+    connection = Recording()
+    datastreams = TYPES["Datastreams"]
+    relation = datastreams.relation("Observations")
+    assert relation is not None
+    await fetch_related(connection, relation, TYPES["Observations"], [1, 2], None)
+    assert "LATERAL" in connection.sql
+    assert "row_number" not in connection.sql.lower()

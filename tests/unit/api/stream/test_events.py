@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.api.caching import Rendered
-from services.api.stream.endpoints import _events
+from services.api.stream.endpoints import REVOKED, _events
 
 IDS = ["air.aqi_max", "salinity.max_ppt"]
 
@@ -49,12 +49,28 @@ class Board:
             self.subscribers.discard(queue)
 
 
+class StandingKey:
+    """The part of KeyCheck the stream uses: a key that stands, or is revoked at the next check."""
+
+    def __init__(self, *, revoked: bool = False) -> None:
+        self.answer = revoked
+        self.checks = 0
+
+    def wait_s(self) -> float:
+        return 0.05
+
+    async def revoked(self) -> bool:
+        self.checks += 1
+        return self.answer
+
+
 @pytest.mark.asyncio
 async def test_each_indicator_is_sent_once_on_connect_then_each_change() -> None:
     board, sent = Board(), []
 
     async def listen() -> None:
-        async for event in _events(board, IDS, "vi"):  # type: ignore[arg-type]  # its stream side
+        events = _events(board, IDS, "vi", StandingKey())  # type: ignore[arg-type]  # stand-ins
+        async for event in events:
             sent.append(event.split(b"\ndata: ")[1].strip())
 
     listening = asyncio.create_task(listen())
@@ -66,3 +82,17 @@ async def test_each_indicator_is_sent_once_on_connect_then_each_change() -> None
     listening.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await listening
+
+
+@pytest.mark.asyncio
+async def test_a_stream_whose_key_is_revoked_says_so_and_ends() -> None:
+    board = Board()
+    key = StandingKey()
+    sent = []
+    events = _events(board, IDS, "vi", key)  # type: ignore[arg-type]  # stand-ins
+    sent += [await anext(events), await anext(events)]
+    key.answer = True
+    async with asyncio.timeout(5):  # a guard against a stream that never ends, not a measure
+        sent += [event async for event in events]
+    assert sent[-1] == REVOKED
+    assert key.checks >= 1
