@@ -479,8 +479,9 @@ async def open_counts(connection: Any) -> list[tuple[str, str, int]]:
 
 
 DELIVERY = """
-SELECT d.id::text AS id, d.reminder_id, d.occasion, d.channel, d.target, d.status, d.attempts,
-    d.last_error, d.delivered_at, d.next_attempt_at, r.unit, r.rule, r.status AS reminder_status
+SELECT d.id::text AS id, d.reminder_id, d.occasion, d.follow_up, d.channel, d.target, d.status,
+    d.attempts, d.last_error, d.delivered_at, d.next_attempt_at, r.unit, r.rule,
+    r.status AS reminder_status
 FROM reminder_deliveries d JOIN reminders r ON r.id = d.reminder_id
 """
 

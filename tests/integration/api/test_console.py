@@ -57,6 +57,10 @@ async def test_an_operator_follows_the_register_ranking_and_failed_deliveries_in
             today - timedelta(days=back),
             score,
         )
+    # The IOC scored the department yesterday too: a missed deadline's evidence is two days.
+    await db.execute(
+        "INSERT INTO unit_scores (unit, day) VALUES ('tthcc', $1)", today - timedelta(days=1)
+    )
     port, relay = free_port(), free_port()  # nothing listens at the relay's port at first
     mail = tmp_path / "mail"
     mail.mkdir()

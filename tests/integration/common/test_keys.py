@@ -82,9 +82,9 @@ async def test_a_key_has_its_label_and_prefix_and_keys_list_filters_by_kind_and_
     stored = await db.fetchrow("SELECT prefix, label FROM api_keys WHERE id = $1", wall_id)
     assert (stored["prefix"], stored["label"]) == (prefix, "wall, meeting room 2")
 
-    refused = run_ioc(env, "keys", "list", "--kind", "operator")
+    refused = run_ioc(env, "keys", "list", "--kind", "robot")
     assert refused.returncode == 2  # argparse's own usage error names the choices
-    assert "invalid choice: 'operator'" in refused.stderr
+    assert "invalid choice: 'robot'" in refused.stderr
     too_long = run_ioc(env, "keys", "issue", "--reader", "x", "--label", "y" * 201)
     assert too_long.returncode == 2
     assert "at most 200 characters" in too_long.stderr
