@@ -58,7 +58,8 @@ async def test_refused_keys_are_counted_by_reason(client: httpx.AsyncClient, db:
     _, agency_key = await issue_key(db, "agency", "snnmt")
     another_agencys = "/v1/feeds/hospital-beds/rejections"
 
-    assert (await client.get("/v1/feeds/salinity/observations")).status_code == 401
+    # A feed that is not public (salinity is: its observations need no key).
+    assert (await client.get("/v1/feeds/hospital-beds/observations")).status_code == 401
     bad = {"Authorization": "Bearer not-a-key"}
     assert (await client.get("/v1/feeds", headers=bad)).status_code == 401
     owner = {"Authorization": f"Bearer {agency_key}"}
