@@ -261,7 +261,7 @@ def _topics(args: argparse.Namespace) -> None:
 def _grafana_role(args: argparse.Namespace) -> None:
     import asyncpg
 
-    from services.common.grafana_role import DASHBOARD_RELATIONS, grant
+    from services.common.grafana_role import DASHBOARD_COLUMNS, DASHBOARD_RELATIONS, grant
 
     password = os.environ.get(args.password_env) or None
 
@@ -278,7 +278,8 @@ def _grafana_role(args: argparse.Namespace) -> None:
     created = with_connection(CommonSettings.from_env().database_url, run)
     print(
         f"role {args.role} {'created' if created else 'updated'}: SELECT on "
-        f"{', '.join(DASHBOARD_RELATIONS)}"
+        f"{', '.join(DASHBOARD_RELATIONS)}; "
+        + ", ".join(f"{t} ({', '.join(c)})" for t, c in DASHBOARD_COLUMNS.items())
         + ("" if password else f" (no password set: ${args.password_env} is empty)")
     )
 

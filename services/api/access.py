@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from services.api.errors import Forbidden, Unauthorized
 from services.api.reminders.channels import targets
 from services.common.feeds import FeedDefinition
-from services.common.keys import Principal, hash_key
+from services.common.keys import KEY_KINDS, Principal, hash_key
 from services.common.units import Units
 
 
@@ -50,7 +50,7 @@ def require_definition(caller: Principal, feed: FeedDefinition) -> None:
     """A feed's definition (its fields, examples and spreadsheet template) is read by every key:
     ``/v1/feeds`` names every feed to any key, and the OpenAPI document shows each one's format
     and examples."""
-    if caller.kind not in ("reader", "agency"):
+    if caller.kind not in KEY_KINDS:
         raise Forbidden(f"this key may not read feed {feed.feed!r}'s definition")
 
 

@@ -17,8 +17,10 @@ DASHBOARD_RELATIONS = (
     "unit_scores",
     "units",
     "reminders",
-    "reminder_deliveries",
 )
+# Where a table holds what only a unit and the IOC's operators may see (a delivery's target: an
+# e-mail address, a webhook URL with its token; its error), only the columns the panels read.
+DASHBOARD_COLUMNS = {"reminder_deliveries": ("id", "reminder_id", "status")}
 
 
 async def grant(connection: Any, role: str, password: str | None) -> bool:
@@ -37,4 +39,6 @@ async def grant(connection: Any, role: str, password: str | None) -> bool:
         await connection.execute(f"GRANT USAGE ON SCHEMA public TO {quoted}")
         relations = ", ".join(DASHBOARD_RELATIONS)
         await connection.execute(f"GRANT SELECT ON {relations} TO {quoted}")
+        for table, columns in DASHBOARD_COLUMNS.items():
+            await connection.execute(f"GRANT SELECT ({', '.join(columns)}) ON {table} TO {quoted}")
     return not exists

@@ -157,7 +157,7 @@ api_keys = Table(
     "api_keys",
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column("kind", Text, nullable=False),  # 'agency' or 'reader'
+    Column("kind", Text, nullable=False),  # 'agency', 'reader' or 'operator' (0016)
     Column("subject", Text, nullable=False),  # the agency id or the reader's name
     Column("key_hash", Text, nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

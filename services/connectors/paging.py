@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from services.common.paths import value_at
 
@@ -58,7 +58,20 @@ class NextLink:
             return None
         if not isinstance(link, str):
             raise PagingError(f"{self.path} must be the next page's URL, got {link!r}")
-        return Request(urljoin(request.url, link), {}, request.number + 1)
+        following = urljoin(request.url, link)
+        # The connector's headers (the platform's key) go with every page: never to another
+        # scheme, host or port than the page that named it (as redirects are never followed).
+        if _origin(following) != _origin(request.url):
+            raise PagingError(
+                f"{self.path} names a page on another origin ({_origin(following)}): not followed,"
+                " the connector's headers would go with it"
+            )
+        return Request(following, {}, request.number + 1)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,19 +112,22 @@ def in_words(row: dict[str, Any]) -> str:
 
 
 def delivered(deliveries: list[dict[str, Any]]) -> str:
-    """``2/2 delivered``, ``1/2, 1 failed``, ``0/1, trying``; ``no contact`` when nothing is
-    addressed (a unit without e-mail or webhook)."""
+    """``2/2 delivered``, ``1/2, 1 failed``, ``0/1, trying``, ``0/1, 1 cancelled`` (its
+    reminder resolved before it went out); ``no contact`` when nothing is addressed (a unit
+    without e-mail or webhook)."""
     if not deliveries:
         return "no contact"
-    done = sum(1 for delivery in deliveries if delivery["status"] == "delivered")
-    failed = sum(1 for delivery in deliveries if delivery["status"] == "failed")
-    pending = len(deliveries) - done - failed
+    counts = {status: 0 for status in ("delivered", "failed", "cancelled", "pending")}
+    for delivery in deliveries:
+        counts[delivery["status"]] += 1
+    done = counts["delivered"]
     if done == len(deliveries):
         return f"{done}/{len(deliveries)} delivered"
     return (
         f"{done}/{len(deliveries)}"
-        + (f", {failed} failed" if failed else "")
-        + (", trying" if pending else "")
+        + (f", {counts['failed']} failed" if counts["failed"] else "")
+        + (f", {counts['cancelled']} cancelled" if counts["cancelled"] else "")
+        + (", trying" if counts["pending"] else "")
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +31,10 @@ from services.common.logs import redact
 log = logging.getLogger("ioc.reminders")
 
 SEND_TIMEOUT_S = 60.0  # one attempt at most; a hang is a failed attempt, not a stuck loop
-LEASE = timedelta(seconds=5 * SEND_TIMEOUT_S)  # longer than any attempt: claimed, sent once
+# A claim's deliveries go one after another: the lease outlasts them all, so no other process
+# claims one again while this one may still send it.
+CLAIMED_AT_ONCE = 4
+LEASE = timedelta(seconds=(CLAIMED_AT_ONCE + 1) * SEND_TIMEOUT_S)
 
 
 def retry_at(attempts: int, now: datetime, base_s: float, max_attempts: int) -> datetime | None:
@@ -41,9 +45,25 @@ def retry_at(attempts: int, now: datetime, base_s: float, max_attempts: int) -> 
 
 
 async def deliver_due(pool: Any, reminding: Reminding, now: datetime) -> int:
-    """Sends what is due now; returns how many were delivered."""
+    """Sends what is due now, a few claimed at a time; returns how many were delivered."""
+    started, sent = time.monotonic(), 0
+    while True:
+        # Each claim's lease runs from when it is made: ``now`` moved on by the time sent so far.
+        at = now + timedelta(seconds=time.monotonic() - started)
+        async with pool.acquire() as connection:
+            claimed = await repository.claim_due(connection, at, LEASE, CLAIMED_AT_ONCE)
+        if not claimed:
+            break
+        sent += await _send_claimed(pool, reminding, claimed, at)
     async with pool.acquire() as connection:
-        claimed = await repository.claim_due(connection, now, LEASE)
+        counts = await repository.delivery_counts(connection)
+    _publish(counts)
+    return sent
+
+
+async def _send_claimed(
+    pool: Any, reminding: Reminding, claimed: list[repository.DueDelivery], now: datetime
+) -> int:
     sent = 0
     for due in claimed:
         async with pool.acquire() as connection:
@@ -60,9 +80,6 @@ async def deliver_due(pool: Any, reminding: Reminding, now: datetime) -> int:
                 sent += 1
             else:
                 await _failed(connection, reminding, due, error, now)
-    async with pool.acquire() as connection:
-        counts = await repository.delivery_counts(connection)
-    _publish(counts)
     return sent
 
 

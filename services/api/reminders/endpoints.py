@@ -7,6 +7,7 @@ lists failed deliveries (``/v1/deliveries``) and retries them, each an event in 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Annotated, Any, Literal
@@ -119,8 +120,10 @@ async def notice_pdf(
     """The phiếu nhắc việc as PDF, as attached to its e-mail."""
     notice = await _notice(connection, caller, reminder_id, state)
     filename = f"phieu-nhac-viec-{reminder_id}.pdf"
+    # Rendered in a thread, as for its e-mail: tens of milliseconds the wall's polls do not wait.
+    document = await asyncio.to_thread(render_pdf, notice, state.reminding.settings.pdf_font)
     return Response(
-        render_pdf(notice, state.reminding.settings.pdf_font),
+        document,
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{filename}"'},
     )

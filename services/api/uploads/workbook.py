@@ -1,11 +1,19 @@
 """An uploaded file's sheets, row by row: ``.xlsx`` and ``.xls`` through python-calamine (which
-reads both, and hands rows over one at a time), ``.csv`` as UTF-8 (with or without a BOM),
-separated by commas or semicolons (what Excel writes where the decimal mark is a comma)."""
+reads both), ``.csv`` as UTF-8 (with or without a BOM), separated by commas or semicolons (what
+Excel writes where the decimal mark is a comma).
+
+calamine holds a whole sheet as a grid from its first used cell to its last: a 2 KB ``.xlsx``
+with cells at A1 and XFD1048576 asks for hundreds of gigabytes. So an ``.xlsx`` is measured first,
+unzipped in chunks (its size bounded too: a zip bomb), and one whose sheets span more than
+``MAX_CELLS`` is refused before calamine reads it. (An ``.xls`` cannot reach that far: the format
+stops at 65,536 rows and 256 columns.)"""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from collections.abc import Iterator
 from typing import Literal
 
@@ -28,6 +36,10 @@ KINDS_BY_MEDIA_TYPE: dict[str, FileKind] = {
 _ZIP = b"PK\x03\x04"  # an .xlsx is a zip archive
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an .xls is an OLE2 compound file
 SNIFFED_LINES = 20
+MAX_CELLS = 5_000_000  # a sheet's span, rows times columns: 100,000 rows of 50 columns
+MAX_UNZIPPED = 256 * 1024 * 1024  # what an .xlsx may unzip to, all its parts together
+_CELL = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+_CHUNK = 1024 * 1024
 
 
 class Unreadable(ValueError):
@@ -54,6 +66,8 @@ def sheets_of(content: bytes, kind: FileKind) -> Iterator[SheetRows]:
     if kind == "csv":
         yield _csv(content)
         return
+    if kind == "xlsx":
+        _measure_xlsx(content)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
     except (CalamineError, ValueError, OSError) as error:
@@ -67,6 +81,51 @@ def sheets_of(content: bytes, kind: FileKind) -> Iterator[SheetRows]:
             continue  # an empty sheet
         # Rows come from the sheet's first row, cells from its first used column.
         yield SheetRows(name, enumerate(sheet.iter_rows(), start=1), first_column=sheet.start[1])
+
+
+def _measure_xlsx(content: bytes) -> None:
+    """Refuses an .xlsx that unzips too large or whose sheets span more than ``MAX_CELLS``."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise Unreadable(_reason(error)) from None
+    with archive:
+        members = archive.infolist()
+        if sum(member.file_size for member in members) > MAX_UNZIPPED:
+            raise Unreadable(f"the workbook unzips to more than {MAX_UNZIPPED // 2**20} MiB")
+        for member in members:
+            if member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml"):
+                rows, columns = _span(archive, member)
+                if rows * columns > MAX_CELLS:
+                    raise Unreadable(
+                        f"a sheet spans {rows:,} rows and {columns:,} columns, more than"
+                        f" {MAX_CELLS:,} cells: delete the stray cells far below or right of"
+                        " the table"
+                    )
+
+
+def _span(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[int, int]:
+    """The last row and column any cell of the sheet names, read in chunks."""
+    rows = columns = 0
+    tail = b""
+    try:
+        with archive.open(member) as stream:
+            while chunk := stream.read(_CHUNK):
+                text = tail + chunk
+                for found in _CELL.finditer(text):
+                    rows = max(rows, int(found.group(2)))
+                    columns = max(columns, _column_number(found.group(1)))
+                tail = text[-256:]  # a cell tag cut by the chunk's end is read whole next time
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise Unreadable(_reason(error)) from None
+    return rows, columns
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - ord("A") + 1
+    return number
 
 
 def _csv(content: bytes) -> SheetRows:

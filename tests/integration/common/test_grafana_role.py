@@ -41,6 +41,10 @@ async def test_the_grafana_role_reads_the_dashboards_relations_and_not_the_keys(
         assert await grafana.fetchval("SELECT count(*) FROM unit_scores") >= 0
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await grafana.fetch("SELECT key_hash FROM api_keys")
+        # A delivery's status, not where it went (a webhook's token) nor why it failed.
+        assert await grafana.fetchval("SELECT count(status) FROM reminder_deliveries") >= 0
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await grafana.fetch("SELECT target FROM reminder_deliveries")
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await grafana.execute("DELETE FROM reminders")
     finally:

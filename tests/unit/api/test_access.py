@@ -85,6 +85,7 @@ def test_every_key_reads_every_feeds_definition(feeds: dict[str, FeedDefinition]
     for feed in feeds.values():
         require_definition(READER, feed)
         require_definition(_agency(feeds["salinity"]), feed)
+        require_definition(OPERATOR, feed)
     with pytest.raises(Forbidden):
         require_definition(Principal(3, "robot", "x"), feeds["salinity"])  # type: ignore[arg-type]
 

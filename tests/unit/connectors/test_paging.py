@@ -33,8 +33,19 @@ def test_a_next_link_is_followed_as_given_relative_to_the_page() -> None:
     first = paging.first(URL, {"tu": "2026-11-25"})
     following = paging.following(first, {"links": {"next": "?vi_tri=50&tu=x"}}, 50)
     assert following == Request(URL + "?vi_tri=50&tu=x", {}, 2)
-    absolute = paging.following(first, {"links": {"next": "https://other.vn/p2"}}, 50)
-    assert absolute == Request("https://other.vn/p2", {}, 2)
+    absolute = paging.following(first, {"links": {"next": "https://LGSP.example.vn/p2"}}, 50)
+    assert absolute == Request("https://LGSP.example.vn/p2", {}, 2)
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["https://other.vn/p2", "http://lgsp.example.vn/p2", "https://lgsp.example.vn:8443/p2"],
+)
+def test_a_next_link_to_another_origin_is_not_followed(link: str) -> None:
+    # The connector's key goes with every page: not to another host, nor down to http.
+    paging = NextLink("links.next")
+    with pytest.raises(PagingError, match="names a page on another origin"):
+        paging.following(paging.first(URL, {}), {"links": {"next": link}}, 50)
 
 
 @pytest.mark.parametrize("link", [None, ""])
