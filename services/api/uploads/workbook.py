@@ -5,8 +5,8 @@ Excel writes where the decimal mark is a comma).
 calamine holds a whole sheet as a grid from its first used cell to its last: a 2 KB ``.xlsx``
 with cells at A1 and XFD1048576 asks for hundreds of gigabytes. So an ``.xlsx`` is measured first,
 unzipped in chunks (its size bounded too: a zip bomb), and one whose sheets span more than
-``MAX_CELLS`` is refused before calamine reads it. (An ``.xls`` cannot reach that far: the format
-stops at 65,536 rows and 256 columns.)"""
+``MAX_CELLS`` is refused before calamine reads it. (An ``.xls`` is not measured: its format
+stops at 65,536 rows and 256 columns, about half a gigabyte of grid at worst.)"""
 
 from __future__ import annotations
 
