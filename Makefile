@@ -73,9 +73,13 @@ tools:
 
 # No test may depend on the wall clock: the unit tests and the store's tests run once more with
 # the clock a year ahead (libfaketime). The broker keeps the real clock (libfaketime makes its
-# JVM spin) and takes records stamped ahead of it.
-FAKE_CLOCK := FAKETIME_SKIP_CMDS=java \
-  IOC_KAFKA_OVERRIDES=log.message.timestamp.after.max.ms=9223372036854775807 faketime -f +365d
+# JVM spin) and takes records stamped ahead of it. The library is preloaded directly, not by the
+# `faketime` wrapper: the wrapper names a shared semaphore after its PID, which collides with
+# one an earlier run left in /dev/shm ("sem_open: File exists") and which PostgreSQL, run as its
+# own user, may not open (it did not start). A plain offset needs no shared state.
+FAKETIME_LIB = $(firstword $(wildcard /usr/lib/*/faketime/libfaketimeMT.so.1))
+FAKE_CLOCK = FAKETIME_SKIP_CMDS=java FAKETIME=+365d LD_PRELOAD=$(FAKETIME_LIB) \
+  IOC_KAFKA_OVERRIDES=log.message.timestamp.after.max.ms=9223372036854775807
 
 # The whole suite on TimescaleDB (where installed: `make tools` builds it), then every test
 # that touches the store again on plain PostgreSQL, the fallback mode, then the clock moved.
@@ -83,6 +87,7 @@ test: lint typecheck tools
 	$(BIN)/pytest -p no:cacheprovider
 	IOC_STORAGE_MODE=postgres $(BIN)/pytest -p no:cacheprovider -m "storage and not timescaledb" \
 	  tests/integration
+	@test -n "$(FAKETIME_LIB)" || { echo "libfaketime is missing: make tools installs it"; exit 1; }
 	$(FAKE_CLOCK) $(BIN)/pytest -p no:cacheprovider -m "(not integration or storage) and not real_clock" \
 	  tests/unit tests/integration
 
