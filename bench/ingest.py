@@ -40,7 +40,7 @@ from services.common.storage_mode import StorageMode
 from services.common.tables import BUCKET_ORIGIN_SQL
 from services.common.topics import Topics, ensure_topics
 from services.ingest.batch import assemble
-from services.ingest.rollups import WIDTHS
+from services.ingest.rollups import ACROSS, WIDTHS
 from services.ingest.worker import feed_intakes
 from services.ingest.writer import STAGED, prepare_connection, stage, write_batch
 
@@ -228,6 +228,17 @@ SELECT feed, entity, metric, date_bin('1 hour', bucket, {BUCKET_ORIGIN_SQL}),
        sum(n), sum(total), min(minimum), max(maximum)
 FROM observations_5m WHERE entity LIKE $1 GROUP BY 1, 2, 3, 4
 """,
+    *(
+        f"""
+INSERT INTO {across} AS r (feed, metric, bucket, n, total, minimum, maximum)
+SELECT feed, metric, bucket, sum(n), sum(total), min(minimum), max(maximum)
+FROM {per_entity} WHERE entity LIKE $1 GROUP BY 1, 2, 3
+ON CONFLICT (feed, metric, bucket) DO UPDATE
+SET n = r.n + EXCLUDED.n, total = r.total + EXCLUDED.total,
+    minimum = least(r.minimum, EXCLUDED.minimum), maximum = greatest(r.maximum, EXCLUDED.maximum)
+"""
+        for (per_entity, _), (across, _) in zip(WIDTHS, ACROSS, strict=True)
+    ),
 )
 
 
@@ -243,7 +254,7 @@ async def bring_rollups_up_to_date(
         for statement in PLAIN_ROLLUPS:
             await connection.execute(statement, entities_like)
         return
-    for view, _ in WIDTHS:
+    for view, _ in (*WIDTHS, *ACROSS):  # in order: those across entities read those per entity
         while True:
             try:
                 await connection.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")

@@ -90,6 +90,29 @@ BUCKET_ORIGIN_SQL = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
 observations_5m = _rollup("observations_5m")
 observations_1h = _rollup("observations_1h")
 
+
+def _rollup_across(name: str) -> Table:
+    """A feed's metric over fixed buckets, every entity summed: what a series reads (a row a
+    bucket, not a row a bucket and entity). Kept like the per-entity rollups, per mode."""
+    return Table(
+        name,
+        metadata,
+        Column("feed", Text, nullable=False),
+        Column("metric", Text, nullable=False),
+        Column("bucket", DateTime(timezone=True), nullable=False),
+        Column("n", Integer, nullable=False),
+        Column("total", Float, nullable=False),
+        Column("minimum", Float, nullable=False),
+        Column("maximum", Float, nullable=False),
+        PrimaryKeyConstraint("feed", "metric", "bucket"),
+    )
+
+
+observations_5m_all = _rollup_across("observations_5m_all")
+observations_1h_all = _rollup_across("observations_1h_all")
+# Every rollup: continuous aggregates (views) in TimescaleDB mode, tables in plain mode.
+ROLLUPS = ("observations_5m", "observations_1h", "observations_5m_all", "observations_1h_all")
+
 # The newest value of every series; it only moves forward in event time.
 latest = Table(
     "latest",

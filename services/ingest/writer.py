@@ -16,7 +16,7 @@ from typing import Any
 from services.common.canonical import Observation
 from services.common.db import INGESTED_CHANNEL
 from services.ingest.batch import Batch, Received, Row
-from services.ingest.rollups import adding, recompute_rollups
+from services.ingest.rollups import adding, keep_across, recompute_rollups
 
 # Each connection's own staging tables, emptied by every commit (and by a rollback): COPY is
 # the cheapest way in for rows, on both sides; the statements below read them from there.
@@ -28,6 +28,10 @@ CREATE TEMP TABLE IF NOT EXISTS staged_numbers (
 CREATE TEMP TABLE IF NOT EXISTS staged_states (
     feed text, entity text, metric text, ts timestamptz, value text,
     src_partition integer, src_offset bigint
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS staged_sums (
+    feed text, metric text, bucket timestamptz, n integer, total double precision,
+    minimum double precision, maximum double precision
 ) ON COMMIT DELETE ROWS;
 """
 STAGED = {"observations": "staged_numbers", "states": "staged_states"}
@@ -142,6 +146,7 @@ async def write_batch(
     async with connection.transaction():
         await stage(connection, numeric, text)
         added = await connection.fetch(INSERT_NEW_PLAIN if rollups else INSERT_NEW_TIMESCALE)
+        corrected: list[Row] = []
         if sum(feed["rows"] for feed in added) < len(rows):
             # Some rows were already held: replays (which change nothing) or corrections.
             corrected = await _upsert(connection, "observations", numeric)
@@ -172,6 +177,8 @@ async def write_batch(
             )
         new_records = {feed["feed"]: feed["records"] for feed in added}
         await _add_hourly_counts(connection, batch, new_records, received_at)
+        if rollups and numeric:  # last: rows every worker shares (see rollups)
+            await keep_across(connection, [row.observation for row in corrected])
 
 
 async def stage(connection: Any, numeric: list[Row], text: list[Row]) -> None:

@@ -1,7 +1,7 @@
 """The indicators feature's SQL beside its kinds' own (``kinds/``): how new an indicator's data
-is, and an indicator's metric in time buckets, read from the rollups whose width divides the
-interval (exact in plain mode, continuous aggregates in TimescaleDB mode) or else from the
-observations themselves."""
+is, and an indicator's metric in time buckets, read from the rollups across entities whose width
+divides the interval (a row a bucket; exact in plain mode, continuous aggregates in TimescaleDB
+mode) or else from the observations themselves."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ WHERE feed = $1 AND metric = ANY($2::text[])
 
 # (table, time column, aggregates of one bucket's count, sum, min, max)
 _RAW = ("observations", "ts", "count(*)", "sum(value)", "min(value)", "max(value)")
-_FIVE = ("observations_5m", "bucket", "sum(n)", "sum(total)", "min(minimum)", "max(maximum)")
-_HOUR = ("observations_1h", "bucket", "sum(n)", "sum(total)", "min(minimum)", "max(maximum)")
+_FIVE = ("observations_5m_all", "bucket", "sum(n)", "sum(total)", "min(minimum)", "max(maximum)")
+_HOUR = ("observations_1h_all", "bucket", "sum(n)", "sum(total)", "min(minimum)", "max(maximum)")
 
 BUCKETS = """
 SELECT date_bin($1::interval, {time}, {origin}) AS at,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from services.common.db import sqlalchemy_url
 from services.common.migrate import upgrade
 from services.common.storage_mode import MODES, StorageMode, StorageModeError
-from services.common.tables import metadata
+from services.common.tables import ROLLUPS, metadata
 from tests.integration.conftest import (
     TIMESCALEDB_INSTALLED,
     StackUnderTest,
@@ -34,11 +34,7 @@ def _differences(connection: Connection) -> list[Any]:
         # Partitions and Alembic's own table are not part of the described schema, and in
         # TimescaleDB mode the rollups are continuous aggregates (views), not tables.
         if not (diff[0] == "remove_table" and _is_managed(diff[1].name))
-        and not (
-            diff[0] == "add_table"
-            and diff[1].name in ("observations_5m", "observations_1h")
-            and _is_timescaledb(connection)
-        )
+        and not (diff[0] == "add_table" and diff[1].name in ROLLUPS and _is_timescaledb(connection))
     ]
 
 
