@@ -8,10 +8,16 @@ from typing import Any
 
 import pytest
 
+from services.api.indicators.definitions import load_indicators
+from services.api.indicators.series import parse_interval, series
 from services.common.feeds import FeedDefinition
 from services.common.settings import CommonSettings
+from services.common.tables import BUCKET_ORIGIN_SQL
+from services.ingest.rollups import ACROSS, WIDTHS
+from tests.conftest import SCHEMAS_DIR
 from tests.integration.conftest import StackUnderTest
 from tests.integration.ingest.test_worker import SALINITY_FIRST
+from tests.integration.messages import salinity_reading
 from tests.integration.pipeline import all_committed, eventually, produce, running_worker
 
 pytestmark = pytest.mark.integration
@@ -62,6 +68,61 @@ async def test_rollups_are_exact_and_follow_a_correction(
         12.0,
         12.0,
     )
+
+
+# What a rollup across entities holds, computed from the stored rows themselves.
+ACROSS_FROM_ROWS = f"""
+SELECT feed, metric, date_bin($1::interval, ts, {BUCKET_ORIGIN_SQL}) AS bucket,
+       count(*)::integer AS n, round(sum(value)::numeric, 6) AS total,
+       min(value) AS minimum, max(value) AS maximum
+FROM observations GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+"""
+ACROSS_KEPT = """
+SELECT feed, metric, bucket, n, round(total::numeric, 6) AS total, minimum, maximum
+FROM {table} ORDER BY 1, 2, 3
+"""
+
+
+async def _refresh(db: Any, stack: StackUnderTest) -> None:
+    """TimescaleDB: every aggregate refreshed in the order of their policies (plain: kept)."""
+    if stack.storage_mode == "timescaledb":
+        for view, _ in (*WIDTHS, *ACROSS):
+            await db.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_rollups_across_entities_hold_the_rows_through_late_records_and_corrections(
+    settings: CommonSettings,
+    feeds: dict[str, FeedDefinition],
+    db: Any,
+    stack: StackUnderTest,
+) -> None:
+    examples = feeds["salinity"].examples_path.read_bytes().splitlines()
+    first = datetime(2026, 11, 24, 23, tzinfo=UTC)  # the examples' first reading, 06:00 local
+    later = [
+        salinity_reading(first - timedelta(hours=2), "7,7", station="CM-SAL-03"),  # late
+        salinity_reading(first, "8,1", station="CM-SAL-09"),  # a new station, a held bucket
+        SALINITY_FIRST.replace(b"06:00", b"06:15").replace(b'"9,2"', b'"25,0"'),  # was 9.3
+    ]
+    async with running_worker(settings, feeds) as worker:
+        await produce(settings, "salinity", examples)
+        await eventually(lambda: all_committed(worker, "salinity", len(examples)))
+        await _refresh(db, stack)  # what follows lands behind TimescaleDB's watermarks
+        await produce(settings, "salinity", later)
+        await eventually(lambda: all_committed(worker, "salinity", len(examples) + 3))
+    await _refresh(db, stack)
+
+    for table, seconds in ACROSS:
+        kept = await db.fetch(ACROSS_KEPT.format(table=table))
+        assert [tuple(r) for r in kept] == [
+            tuple(r) for r in await db.fetch(ACROSS_FROM_ROWS, timedelta(seconds=seconds))
+        ], table
+    highest = load_indicators(SCHEMAS_DIR, feeds)["salinity.max_ppt"]
+    points = await series(
+        db, highest, first - timedelta(hours=3), first + timedelta(hours=1), parse_interval("5m")
+    )
+    assert {p.ts: p.value for p in points}[first - timedelta(hours=2)] == 7.7
+    assert {p.ts: p.value for p in points}[first + timedelta(minutes=15)] == 25.0  # the highest now
 
 
 @pytest.mark.asyncio(loop_scope="session")
