@@ -214,25 +214,26 @@ async def ensure_partitions(connection: Any, oldest: datetime) -> None:
 
 
 # Plain mode's rollups of rows written around the worker (a bulk load): what its batches would
-# have added. The entities' LIKE pattern picks the loaded rows.
+# have added. The entities' LIKE pattern picks the loaded rows, and so does a bound in time:
+# rows before it (an hour's start), a load older than what the rollups already hold.
 PLAIN_ROLLUPS = (
     f"""
 INSERT INTO observations_5m (feed, entity, metric, bucket, n, total, minimum, maximum)
 SELECT feed, entity, metric, date_bin('5 minutes', ts, {BUCKET_ORIGIN_SQL}),
        count(*), sum(value), min(value), max(value)
-FROM observations WHERE entity LIKE $1 GROUP BY 1, 2, 3, 4
+FROM observations WHERE entity LIKE $1 AND ts < $2 GROUP BY 1, 2, 3, 4
 """,
     f"""
 INSERT INTO observations_1h (feed, entity, metric, bucket, n, total, minimum, maximum)
 SELECT feed, entity, metric, date_bin('1 hour', bucket, {BUCKET_ORIGIN_SQL}),
        sum(n), sum(total), min(minimum), max(maximum)
-FROM observations_5m WHERE entity LIKE $1 GROUP BY 1, 2, 3, 4
+FROM observations_5m WHERE entity LIKE $1 AND bucket < $2 GROUP BY 1, 2, 3, 4
 """,
     *(
         f"""
 INSERT INTO {across} AS r (feed, metric, bucket, n, total, minimum, maximum)
 SELECT feed, metric, bucket, sum(n), sum(total), min(minimum), max(maximum)
-FROM {per_entity} WHERE entity LIKE $1 GROUP BY 1, 2, 3
+FROM {per_entity} WHERE entity LIKE $1 AND bucket < $2 GROUP BY 1, 2, 3
 ON CONFLICT (feed, metric, bucket) DO UPDATE
 SET n = r.n + EXCLUDED.n, total = r.total + EXCLUDED.total,
     minimum = least(r.minimum, EXCLUDED.minimum), maximum = greatest(r.maximum, EXCLUDED.maximum)
@@ -240,10 +241,11 @@ SET n = r.n + EXCLUDED.n, total = r.total + EXCLUDED.total,
         for (per_entity, _), (across, _) in zip(WIDTHS, ACROSS, strict=True)
     ),
 )
+UNBOUNDED = datetime.max.replace(tzinfo=UTC)
 
 
 async def bring_rollups_up_to_date(
-    connection: Any, mode: StorageMode, entities_like: str = "%"
+    connection: Any, mode: StorageMode, entities_like: str = "%", before: datetime = UNBOUNDED
 ) -> None:
     """After a bulk load, the rollups as the store keeps them: the loaded rows added to plain
     mode's tables, TimescaleDB's aggregates refreshed. Without it, TimescaleDB's next scheduled
@@ -252,7 +254,7 @@ async def bring_rollups_up_to_date(
     rows)."""
     if mode == "postgres":
         for statement in PLAIN_ROLLUPS:
-            await connection.execute(statement, entities_like)
+            await connection.execute(statement, entities_like, before)
         return
     for view, _ in (*WIDTHS, *ACROSS):  # in order: those across entities read those per entity
         while True:
