@@ -26,23 +26,82 @@ SELECT max(ts) AS as_of, max(updated_at) AS updated_at FROM latest
 WHERE feed = $1 AND metric = ANY($2::text[])
 """
 
-# (table, time column, aggregates of one bucket's count, sum, min, max)
-_RAW = ("observations", "ts", "count(*)", "sum(value)", "min(value)", "max(value)")
-_FIVE = ("observations_5m_all", "bucket", "sum(n)", "sum(total)", "min(minimum)", "max(maximum)")
-_HOUR = ("observations_1h_all", "bucket", "sum(n)", "sum(total)", "min(minimum)", "max(maximum)")
-
-BUCKETS = """
-SELECT date_bin($1::interval, {time}, {origin}) AS at,
-       {count} FILTER (WHERE metric = $3) AS n,
-       {total} FILTER (WHERE metric = $3) AS total,
-       {minimum} FILTER (WHERE metric = $3) AS minimum,
-       {maximum} FILTER (WHERE metric = $3) AS maximum,
-       {total} FILTER (WHERE metric = $4) AS other
-FROM {table}
-WHERE feed = $2 AND metric IN ($3, $4) AND {time} >= $5 AND {time} < $6
+# A bucket's aggregates over the observations themselves (any interval).
+RAW_BUCKETS = """
+SELECT date_bin($1::interval, ts, {origin}) AS at,
+       count(*) FILTER (WHERE metric = $3) AS n,
+       sum(value) FILTER (WHERE metric = $3) AS total,
+       min(value) FILTER (WHERE metric = $3) AS minimum,
+       max(value) FILTER (WHERE metric = $3) AS maximum,
+       sum(value) FILTER (WHERE metric = $4) AS other
+FROM observations
+WHERE feed = $2 AND metric IN ($3, $4) AND ts >= $5 AND ts < $6
 GROUP BY 1
 ORDER BY 1
 """
+
+# A rollup across entities holds its buckets up to its watermark (``ioc_rollup_watermark``,
+# migration 0017: plain mode's tables are exact, so infinity; TimescaleDB's aggregates are
+# materialized up to their last refresh). The buckets at and after it, the open tail, are summed
+# from the rows themselves, found series by series (each in ``latest``; one whose newest row is
+# older has none there) through the primary key: the rows of the newest chunk are not scanned
+# (``o.ts >= $4`` leaves the chunks before the range out as the scan starts). Columns: metric,
+# rollup bucket ``b``, its count, sum, minimum, maximum. $1 feed, $2 and $3 the metrics, $4 and
+# $5 from and to.
+ROLLUP_AND_TAIL = """
+SELECT metric, bucket AS b, n, total, minimum, maximum FROM {table}
+WHERE feed = $1 AND metric IN ($2, $3) AND bucket >= $4 AND bucket < $5 AND bucket < {w}
+UNION ALL
+SELECT metric, b, count(*)::integer, sum(value), min(value), max(value)
+FROM (
+    SELECT l.metric, date_bin(INTERVAL '{width} seconds', o.ts, {origin}) AS b,
+           o.value
+    FROM latest l
+    CROSS JOIN LATERAL (
+        SELECT ts, value FROM observations o
+        WHERE o.feed = l.feed AND o.entity = l.entity AND o.metric = l.metric
+          AND o.ts >= greatest({w}, $4) AND o.ts >= $4 AND o.ts < $5 + INTERVAL '{width} seconds'
+    ) o
+    WHERE l.feed = $1 AND l.metric IN ($2, $3) AND l.ts >= {w}
+      AND {w} < $5 + INTERVAL '{width} seconds'
+) AS tail
+WHERE b >= $4 AND b < $5
+GROUP BY 1, 2
+"""
+
+# Wider buckets from the rollup's: $6 the interval.
+BUCKETS = """
+SELECT date_bin($6::interval, b, {origin}) AS at,
+       sum(n) FILTER (WHERE metric = $2) AS n,
+       sum(total) FILTER (WHERE metric = $2) AS total,
+       min(minimum) FILTER (WHERE metric = $2) AS minimum,
+       max(maximum) FILTER (WHERE metric = $2) AS maximum,
+       sum(total) FILTER (WHERE metric = $3) AS other
+FROM rows
+GROUP BY 1
+ORDER BY 1
+"""
+# One metric at the rollup's own width: its rows as they are, no binning or grouping.
+AT_WIDTH = """
+SELECT b AS at, n, total, minimum, maximum, total AS other
+FROM rows
+ORDER BY 1
+"""
+ROLLUPS_ACROSS = (("observations_1h_all", 3600), ("observations_5m_all", 300))  # widest first
+# Each query over a rollup: its rows and the tail's as ``rows``. The watermark is a scalar
+# subquery, a value known before the scan, so the tail's bound is an index condition.
+OVER_ROLLUP = """
+WITH rows AS ({rows})
+{query}
+"""
+WATERMARK = "(SELECT ioc_rollup_watermark('{table}'))"
+
+
+def _over_rollup(query: str, table: str, width: int) -> str:
+    rows = ROLLUP_AND_TAIL.format(
+        table=table, width=width, origin=BUCKET_ORIGIN_SQL, w=WATERMARK.format(table=table)
+    )
+    return OVER_ROLLUP.format(rows=rows, query=query.format(origin=BUCKET_ORIGIN_SQL))
 
 
 async def evaluate(connection: Any, d: IndicatorDefinition, now: datetime) -> Evaluation:
@@ -66,21 +125,19 @@ async def buckets(
 ) -> list[Any]:
     """Per bucket ``at``: the metric's (or numerator's) ``n``, ``total``, ``minimum`` and
     ``maximum``, and the denominator's sum as ``other``."""
-    seconds = int(interval.total_seconds())
-    table, time, count, total, minimum, maximum = (
-        _HOUR if seconds % 3600 == 0 else _FIVE if seconds % 300 == 0 else _RAW
-    )
+    seconds = interval.total_seconds()
     first, second = (d.numerator, d.denominator) if d.numerator else (d.metric, d.metric)
-    sql = BUCKETS.format(
-        table=table,
-        time=time,
-        origin=BUCKET_ORIGIN_SQL,
-        count=count,
-        total=total,
-        minimum=minimum,
-        maximum=maximum,
+    for table, width in ROLLUPS_ACROSS:
+        if seconds % width == 0:
+            args = (d.feed, first, second, start, end)
+            if seconds == width and first == second:
+                sql = _over_rollup(AT_WIDTH, table, width)
+                return await connection.fetch(sql, *args)  # type: ignore[no-any-return]
+            sql = _over_rollup(BUCKETS, table, width)
+            return await connection.fetch(sql, *args, interval)  # type: ignore[no-any-return]
+    return await connection.fetch(  # type: ignore[no-any-return]
+        RAW_BUCKETS.format(origin=BUCKET_ORIGIN_SQL), interval, d.feed, first, second, start, end
     )
-    return await connection.fetch(sql, interval, d.feed, first, second, start, end)  # type: ignore[no-any-return]
 
 
 def _metrics(d: IndicatorDefinition) -> list[str]:
