@@ -154,6 +154,11 @@ def _storage(figures: dict[str, Any]) -> list[str]:
     ]
     target = figures.get("target_ms")
     for mode, measured in figures["modes"].items():
+        if "year_rows" in measured:
+            lines.append(
+                f"| rows stored: 30 days / a year | {mode} | {measured['rows']:,} / "
+                f"{measured['year_rows']:,} | | |"
+            )
         for prefix, store in (("series", ""), ("year_series", ", store holding a year")):
             for interval in ("5m", "1h"):
                 if f"{prefix}_{interval}_p99_ms" not in measured:
