@@ -126,6 +126,33 @@ async def test_rollups_across_entities_hold_the_rows_through_late_records_and_co
 
 
 @pytest.mark.asyncio(loop_scope="session")
+async def test_a_series_shows_a_row_written_a_moment_ago_before_any_refresh(
+    settings: CommonSettings,
+    feeds: dict[str, FeedDefinition],
+    db: Any,
+    stack: StackUnderTest,
+) -> None:
+    examples = feeds["salinity"].examples_path.read_bytes().splitlines()
+    later = datetime(2026, 11, 25, 2, 10, tzinfo=UTC)  # after every example
+    async with running_worker(settings, feeds) as worker:
+        await produce(settings, "salinity", examples)
+        await eventually(lambda: all_committed(worker, "salinity", len(examples)))
+        await _refresh(db, stack)  # what follows lies past TimescaleDB's watermarks: the tail
+        await produce(settings, "salinity", [salinity_reading(later, "30,5", "CM-SAL-09")])
+        await eventually(lambda: all_committed(worker, "salinity", len(examples) + 1))
+
+    highest = load_indicators(SCHEMAS_DIR, feeds)["salinity.max_ppt"]
+    for interval, bucket in (
+        ("5m", later),
+        ("1h", later.replace(minute=0)),
+        ("15m", later.replace(minute=0)),
+    ):
+        width = parse_interval(interval)
+        points = await series(db, highest, later - timedelta(hours=3), later + width, width)
+        assert {p.ts: p.value for p in points}[bucket] == 30.5, interval
+
+
+@pytest.mark.asyncio(loop_scope="session")
 async def test_the_storage_policy_keeps_partitions_ahead_and_drops_those_past_retention(
     db: Any, stack: StackUnderTest
 ) -> None:
