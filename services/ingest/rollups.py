@@ -57,7 +57,7 @@ staged_for_across AS (
 def adding(source: str) -> list[str]:
     """Common table expressions adding the rows of ``source`` (new observations: feed, entity,
     metric, ts, value) to every per-entity rollup, and staging them for the rollups across
-    entities (``add_across``), for a statement that inserts them."""
+    entities (``keep_across``), for a statement that inserts them."""
     return [
         *(
             ADD.format(
