@@ -4,10 +4,12 @@ corrected file; the refusals."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,15 +19,26 @@ import pytest
 import pytest_asyncio
 
 from services.api.app import create_app
+from services.api.push.gateway import KafkaGateway
 from services.api.uploads import repository
-from services.api.uploads.service import STALE_CLAIM
+from services.api.uploads.body import UploadedFile
+from services.api.uploads.service import STALE_CLAIM, Uploading, upload
+from services.common.db import create_pool
+from services.common.feed_fields import fields_of
 from services.common.feeds import FeedDefinition
+from services.common.intake.feed_intake import FeedIntake
 from services.common.kafka import KafkaConnection
 from services.common.keys import issue_key
 from services.common.settings import REPO_ROOT, CommonSettings
 from tests.integration.api.conftest import api_settings
 from tests.integration.conftest import db_connection
-from tests.integration.pipeline import all_committed, eventually, read_topic, running_worker
+from tests.integration.pipeline import (
+    all_committed,
+    eventually,
+    read_topic,
+    running_worker,
+    topic_size,
+)
 from tests.unit.api.uploads.workbooks import dossier_row, ward_report
 
 pytestmark = pytest.mark.integration
@@ -47,6 +60,16 @@ async def client(settings: CommonSettings) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
             yield client
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pool(database_url: str) -> AsyncIterator[Any]:
+    """A pool as the API's: JSON in and out (the receipts)."""
+    made = await create_pool(database_url, min_size=1, max_size=2)
+    try:
+        yield made
+    finally:
+        await made.close()
 
 
 async def _key(db: Any, agency: str = "tthcc") -> dict[str, str]:
@@ -307,3 +330,144 @@ async def test_an_unreachable_broker_gives_503_keeps_nothing_and_the_file_goes_t
     later = await client.post(URL, headers=headers, **_form(content))
     assert later.status_code == 202
     assert (later.json()["accepted"], later.json()["produced"]) == (2, 2)
+
+
+class _CountingPool:
+    """The store's pool, counting the connections an upload holds at each moment."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self.held = 0
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        async with self._pool.acquire() as connection:
+            self.held += 1
+            try:
+                yield connection
+            finally:
+                self.held -= 1
+
+
+class _WatchedGateway(KafkaGateway):
+    """The real gateway, noting how many connections the upload holds while the broker acks."""
+
+    def __init__(self, kafka: KafkaConnection, pool: _CountingPool) -> None:
+        super().__init__(kafka, timeout_s=30)
+        self.pool = pool
+        self.held_while_producing: list[int] = []
+
+    async def send_all(
+        self,
+        topic: str,
+        messages: Sequence[tuple[bytes | None, bytes]],
+        *,
+        headers: Sequence[tuple[str, bytes]] = (),
+        timeout_s: float | None = None,
+    ) -> None:
+        self.held_while_producing.append(self.pool.held)
+        await super().send_all(topic, messages, headers=headers, timeout_s=timeout_s)
+        self.held_while_producing.append(self.pool.held)
+
+
+class _CancelledMidway(KafkaGateway):
+    """Sends the first half of an upload's rows; then its caller is cancelled (a server
+    stopping, a client gone) as the rest are handed to the producer."""
+
+    async def send_all(
+        self,
+        topic: str,
+        messages: Sequence[tuple[bytes | None, bytes]],
+        *,
+        headers: Sequence[tuple[str, bytes]] = (),
+        timeout_s: float | None = None,
+    ) -> None:
+        half = len(messages) // 2
+        await super().send_all(topic, messages[:half], headers=headers, timeout_s=timeout_s)
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await super().send_all(topic, messages[half:], headers=headers, timeout_s=timeout_s)
+
+
+def _uploading(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], gateway: KafkaGateway
+) -> Uploading:
+    feed = feeds["admin-dossiers"]
+    return Uploading(
+        feed=feed,
+        fields=fields_of(feed),
+        intake=FeedIntake.of(feed),
+        gateway=gateway,
+        topic=settings.topics.raw("admin-dossiers"),
+        now=NOW,
+        future_bound=settings.future_bound,
+        max_rows=100,
+        broker_timeout_s=30,
+    )
+
+
+async def _upload(pool: Any, content: bytes, uploading: Uploading) -> dict[str, Any]:
+    file = UploadedFile(content, "bao-cao.xlsx", "xlsx")
+    receipt = await upload(pool, file, uploading, unit="tthcc", key_id=1, language="en")
+    return receipt.model_dump()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_no_connection_is_held_while_the_broker_acknowledges(
+    db: Any, pool: Any, settings: CommonSettings, feeds: dict[str, FeedDefinition]
+) -> None:
+    counting = _CountingPool(pool)
+    gateway = _WatchedGateway(settings.kafka, counting)
+    content = ward_report([dossier_row(1, 1, 32002), dossier_row(2, 2, 32002)])
+    try:
+        receipt = await _upload(counting, content, _uploading(settings, feeds, gateway))
+    finally:
+        await gateway.close()
+    assert receipt["produced"] == 2
+    assert gateway.held_while_producing == [0, 0]
+    assert counting.held == 0
+    assert await db.fetchval("SELECT count(*) FROM upload_rows") == 2  # kept after the acks
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_cancelled_upload_keeps_nothing_and_the_same_file_again_stores_each_row_once(
+    db: Any, pool: Any, settings: CommonSettings, feeds: dict[str, FeedDefinition]
+) -> None:
+    days = (1, 2, 3, 4)
+    content = ward_report([dossier_row(day, day, 32002, received=100 + day) for day in days])
+    cancelled = _CancelledMidway(settings.kafka, timeout_s=30)
+    uploading = _uploading(settings, feeds, cancelled)
+    try:
+        uploading_task = asyncio.create_task(_upload(pool, content, uploading))
+        with pytest.raises(asyncio.CancelledError):
+            await uploading_task
+    finally:
+        await cancelled.close()
+    # Its claim released, nothing kept; the rows acknowledged before the cancellation are on
+    # the topic, and the rest were dropped from the producer rather than sent.
+    assert await db.fetchval("SELECT count(*) FROM uploads") == 0
+    assert await db.fetchval("SELECT count(*) FROM upload_rows") == 0
+    topic = settings.topics.raw("admin-dossiers")
+    landed = await topic_size(settings.kafka, topic)
+    assert 2 <= landed <= 4
+
+    gateway = KafkaGateway(settings.kafka, timeout_s=30)
+    try:
+        receipt = await _upload(pool, content, _uploading(settings, feeds, gateway))
+    finally:
+        await gateway.close()
+    assert (receipt["accepted"], receipt["produced"]) == (4, 4)  # all of them, read again
+    await _ingest(settings, feeds, landed + 4)
+    assert await _stored(db, "received") == [
+        ("32002", "2026-12-01", 101.0),
+        ("32002", "2026-12-02", 102.0),
+        ("32002", "2026-12-03", 103.0),
+        ("32002", "2026-12-04", 104.0),
+    ]
+    # each row stored once; sạch counts the rows sent twice as repeats, as it would a retry
+    counts = await db.fetchrow(
+        "SELECT sum(records) AS records, sum(repeated) AS repeated FROM feed_hourly_counts"
+        " WHERE feed = 'admin-dossiers'"
+    )
+    assert (counts["records"], counts["repeated"]) == (landed + 4, landed)
