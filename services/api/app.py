@@ -57,6 +57,7 @@ from services.api.units.endpoints import router as units_router
 from services.api.upload_page.endpoints import router as upload_page_router
 from services.api.uploads import service as uploads
 from services.api.uploads.endpoints import router as uploads_router
+from services.api.uploads.slots import UploadSlots
 from services.api.wall.endpoints import router as wall_router
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
@@ -109,6 +110,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             sensorthings=catalogue(feeds),
             reminding=reminding,
             stream_holds=StreamHolds(settings.stream_max_per_key),
+            upload_slots=UploadSlots(settings.upload_concurrency),
             public_reads=PublicReads(
                 settings.sta_public_connections,
                 settings.sta_public_wait_s,

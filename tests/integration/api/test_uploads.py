@@ -471,3 +471,34 @@ async def test_a_cancelled_upload_keeps_nothing_and_the_same_file_again_stores_e
         " WHERE feed = 'admin-dossiers'"
     )
     assert (counts["records"], counts["repeated"]) == (landed + 4, landed)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_upload_beyond_the_process_cap_is_503_with_retry_after(
+    settings: CommonSettings, db: Any
+) -> None:
+    app = create_app(replace(api_settings(settings), upload_concurrency=1), clock=lambda: NOW)
+    headers = {**await _key(db), "Content-Type": "text/csv"}
+    text = "Ngày;Mã đơn vị;Tiếp nhận;Đã giải quyết;Đúng hạn;Trễ hạn;Đang xử lý\n"
+    reading, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield text.encode()
+        reading.set()  # the first upload holds the one slot while its file arrives
+        await go_on.wait()
+        yield b"01/12/2026;32002;10;8;8;0;2\n"
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
+            first = asyncio.create_task(client.post(URL, headers=headers, content=slow_body()))
+            await reading.wait()
+            refused = await client.post(URL, headers=headers, content=b"x;y\n")
+            go_on.set()
+            answered = await first
+            later = await client.post(URL, headers=headers, content=b"x;y\n")
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "10"
+    assert "IOC_UPLOAD_CONCURRENCY" in refused.json()["detail"]
+    assert answered.status_code == 202, answered.text
+    assert later.status_code == 422  # the slot is free again: read, and found no table
