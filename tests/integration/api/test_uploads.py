@@ -39,7 +39,7 @@ from tests.integration.pipeline import (
     running_worker,
     topic_size,
 )
-from tests.unit.api.uploads.workbooks import dossier_row, ward_report
+from tests.unit.api.uploads.workbooks import dossier_row, ward_report, ward_report_xls
 
 pytestmark = pytest.mark.integration
 URL = "/v1/feeds/admin-dossiers/uploads"
@@ -213,6 +213,49 @@ async def test_a_bad_row_named_the_same_file_twice_and_a_correction_of_one_row(
     assert [u["upload"] for u in uploads] == [fixed["upload"], receipt["upload"]]
     assert [u["receipt"] for u in uploads] == [fixed, receipt]
     assert all(u["file_kept"] for u in uploads)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_xls_with_typed_cells_and_a_bad_row_uploads_into_the_store(
+    client: httpx.AsyncClient, db: Any, settings: CommonSettings, feeds: dict[str, FeedDefinition]
+) -> None:
+    content = ward_report_xls(
+        [
+            dossier_row(1, 1, 32002, received=141),
+            dossier_row(2, 2, 32002, received=-5),  # the bad row: below the schema's minimum
+            dossier_row(3, 3, 32150, received=97.0),
+        ]
+    )
+    form = {"file": ("bao-cao.xls", content, "application/vnd.ms-excel")}
+    response = await client.post(URL, headers=await _key(db), files=form)
+    assert response.status_code == 202, response.text
+    receipt = response.json()
+    assert (receipt["rows"], receipt["accepted"], receipt["produced"]) == (3, 2, 2)
+    assert receipt["rejected"] == [
+        {
+            "sheet": "Biểu 01",
+            "row": 4,  # the header on row 2, data from row 3
+            "column": "E",
+            "error": "schema: ho_so/tiep_nhan: -5 is less than the minimum of 0",
+        }
+    ]
+    assert [(i["row"], i["column"], i["reason"]) for i in receipt["ignored"]] == [
+        (1, None, "phía trên dòng tiêu đề (tiêu đề, quốc hiệu)"),
+        (None, "A", "cột số thứ tự"),
+        (None, "J", "cột 'Ghi chú' không phải trường của admin-dossiers (ghi chú)"),
+        (6, None, "dòng tổng cộng"),
+        (8, None, "phía dưới bảng (chữ ký, ghi chú)"),
+    ]
+    records = await read_topic(settings.kafka, settings.topics.raw("admin-dossiers"), 2)
+    assert sorted((r.key, json.loads(r.value)["ngay"]) for r in records) == [
+        (b"32002", "2026-12-01"),
+        (b"32150", "2026-12-03"),
+    ]
+    await _ingest(settings, feeds, 2)
+    assert await _stored(db, "received") == [
+        ("32002", "2026-12-01", 141.0),
+        ("32150", "2026-12-03", 97.0),
+    ]
 
 
 @pytest.mark.asyncio(loop_scope="session")
