@@ -36,6 +36,7 @@ from services.api.mail.endpoints import router as mail_router
 from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
 from services.api.open_data.endpoints import router as open_data_router
+from services.api.pages.endpoints import router as pages_router
 from services.api.principals import PrincipalCache
 from services.api.public_reads import PublicReads
 from services.api.push import idempotency
@@ -190,6 +191,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(feeds_router)
     app.include_router(quality_router)
     app.include_router(stream_router)
+    app.include_router(pages_router)
     app.include_router(wall_router)
     app.include_router(upload_page_router)
     app.include_router(feed_templates_router)
