@@ -91,6 +91,10 @@ async def upload(
     try:
         receipts = await _upload(pool, file, uploading, claimed.upload, digest, unit, language)
     except BaseException:
+        # A refusal, a failure or a cancellation: nothing is kept, and the claim goes, so the
+        # same file may be sent again. A cancelled upload sends no more rows (the gateway drops
+        # what its producer held), but those already sent may be on the topic: sent again, they
+        # are stored once (the reasons are where the rows are kept, below).
         async with pool.acquire() as connection:
             await repository.release(connection, claimed.upload)
         raise
