@@ -36,6 +36,7 @@ from services.api.mail.endpoints import router as mail_router
 from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
 from services.api.open_data.endpoints import router as open_data_router
+from services.api.pages.endpoints import router as pages_router
 from services.api.principals import PrincipalCache
 from services.api.public_reads import PublicReads
 from services.api.push import idempotency
@@ -57,6 +58,7 @@ from services.api.units.endpoints import router as units_router
 from services.api.upload_page.endpoints import router as upload_page_router
 from services.api.uploads import service as uploads
 from services.api.uploads.endpoints import router as uploads_router
+from services.api.uploads.slots import UploadSlots
 from services.api.wall.endpoints import router as wall_router
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
@@ -109,6 +111,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             sensorthings=catalogue(feeds),
             reminding=reminding,
             stream_holds=StreamHolds(settings.stream_max_per_key),
+            upload_slots=UploadSlots(settings.upload_concurrency),
             public_reads=PublicReads(
                 settings.sta_public_connections,
                 settings.sta_public_wait_s,
@@ -188,6 +191,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(feeds_router)
     app.include_router(quality_router)
     app.include_router(stream_router)
+    app.include_router(pages_router)
     app.include_router(wall_router)
     app.include_router(upload_page_router)
     app.include_router(feed_templates_router)

@@ -24,6 +24,7 @@ from services.api.reminders.evaluator import Reminding
 from services.api.settings import ApiSettings
 from services.api.sta.entities import EntityType
 from services.api.stream.holds import StreamHolds
+from services.api.uploads.slots import UploadSlots
 from services.common.feeds import FeedDefinition
 from services.common.intake.feed_intake import FeedIntake
 from services.common.keys import Principal, find_principal_by_hash, hash_key
@@ -46,6 +47,7 @@ class AppState:
     reminding: Reminding  # units, reminder rules, delivery settings
     stream_holds: StreamHolds  # the streams each key holds open
     public_reads: PublicReads  # the share of the pool reads without a key may hold
+    upload_slots: UploadSlots  # the uploads this process serves at once
 
 
 def _state(request: Request) -> AppState:
