@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.api.reminders.settings import ReminderSettings
+from services.api.units.settings import ScorecardSettings
 from services.common.settings import CommonSettings, env_float, env_int
 
 
@@ -44,6 +45,7 @@ class ApiSettings:
     upload_kept: timedelta  # how long an uploaded file is kept (its receipt stays)
     upload_purge_every_s: float  # how often files kept that long are deleted
     reminders: ReminderSettings
+    scorecards: ScorecardSettings
 
     @classmethod
     def from_env(
@@ -78,4 +80,5 @@ class ApiSettings:
             upload_kept=timedelta(days=env_float(env, "IOC_UPLOAD_KEPT_DAYS", 90.0)),
             upload_purge_every_s=env_float(env, "IOC_UPLOAD_PURGE_EVERY_S", 3_600.0),
             reminders=ReminderSettings.from_env(env),
+            scorecards=ScorecardSettings.from_env(env),
         )

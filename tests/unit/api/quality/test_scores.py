@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.api.feeds.window import FeedWindow
 from services.api.quality import scores
 from services.api.quality.service import report_of
 from services.common.feeds import FeedDefinition
@@ -46,9 +47,11 @@ def test_the_report_scores_each_feed_and_names_the_laggards(
     report = report_of(
         salinity,
         NOW,
-        received={"salinity": scores.Received(records=100, quarantined=10, repeated=10)},
-        held={"salinity": (96, 2)},  # 2 stations, 96 readings each expected in 24 h
-        newest={"salinity": NOW - age},
+        FeedWindow(
+            received={"salinity": scores.Received(records=100, quarantined=10, repeated=10)},
+            held={"salinity": (96, 2)},  # 2 stations, 96 readings each expected in 24 h
+            newest={"salinity": NOW - age},
+        ),
     )
     [agency] = report.agencies
     [feed] = agency.feeds
@@ -61,7 +64,7 @@ def test_the_report_scores_each_feed_and_names_the_laggards(
 def test_a_feed_never_heard_from_is_silent_and_unscored(
     feeds: dict[str, FeedDefinition],
 ) -> None:
-    report = report_of(feeds, NOW, received={}, held={}, newest={})
+    report = report_of(feeds, NOW, FeedWindow(received={}, held={}, newest={}))
     every = [feed for agency in report.agencies for feed in agency.feeds]
     assert {feed.feed for feed in every} == set(feeds)
     assert all(feed.status == "silent" and feed.correct is None for feed in every)

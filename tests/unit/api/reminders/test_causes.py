@@ -14,8 +14,8 @@ from services.api.feeds.status import days_behind
 from services.api.programme.tasks import Task
 from services.api.reminders.causes import Found
 from services.api.reminders.rules import RuleDefinitionError, load_rules
-from services.api.reminders.scorecards import day_scores, never_sent_since
-from services.api.reminders.situation import Situation
+from services.api.units.scorecards import day_scores, never_sent_since
+from services.api.units.situation import Situation
 from services.common.feeds import load_feeds
 from services.common.units import load_units
 from tests.conftest import SCHEMAS_DIR

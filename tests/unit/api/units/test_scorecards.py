@@ -12,8 +12,8 @@ from services.api.quality.schemas import FeedQuality
 from services.api.quality.scores import Received
 from services.api.reminders.delivery import retry_at
 from services.api.reminders.rules import RuleDefinitionError, load_rules
-from services.api.reminders.scorecards import day_scores, leaders_and_laggards, over_days, ranking
-from services.api.reminders.situation import Situation
+from services.api.units.scorecards import day_scores, leaders_and_laggards, over_days, ranking
+from services.api.units.situation import Situation
 from services.common.feeds import load_feeds
 from services.common.units import load_units
 from tests.conftest import SCHEMAS_DIR

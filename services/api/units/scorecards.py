@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar, get_args
 from services.api.feeds.status import days_behind, feed_status
 from services.api.programme.tasks import TASK_DONE
 from services.api.quality import scores
-from services.api.reminders.situation import Situation
+from services.api.units.situation import Situation
 from services.common.units import Unit, UnitKind
 
 UnitHistory = Mapping[date, Mapping[str, Any]]  # a unit's stored days: its scores, what lagged
@@ -208,3 +208,8 @@ def leaders_and_laggards(ranked: Iterable[K], each: int = 3) -> tuple[list[K], l
         leaders += best
         laggards += list(reversed(order[len(best) :]))[:each]
     return leaders, laggards
+
+
+def scorecards_now(situation: Situation) -> dict[str, DayScores]:
+    """Every unit's scores at the situation's moment."""
+    return {code: day_scores(unit, situation) for code, unit in situation.units.by_code.items()}
