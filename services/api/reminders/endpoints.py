@@ -35,6 +35,7 @@ from services.api.reminders.schemas import (
     ReminderOut,
     ResolutionIn,
 )
+from services.api.reminders.status import Listed, ReminderStatus
 from services.api.schemas import error_responses
 from services.common.keys import Principal
 
@@ -48,7 +49,7 @@ async def list_reminders(
     connection: Connection,
     state: State,
     unit: str | None = None,
-    status: Literal["open", "acknowledged", "escalated", "resolved", "unresolved"] | None = None,
+    status: Listed | None = None,
     rule: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ReminderList:
@@ -92,7 +93,7 @@ async def acknowledge(
         done = await repository.acknowledge(
             connection, reminder_id, caller.subject, f"key {caller.key_id}", state.clock()
         )
-    if not done and row["status"] == "resolved":
+    if not done and row["status"] == ReminderStatus.RESOLVED:
         raise Conflict(f"reminder {reminder_id} is already resolved")
     return await _shown(connection, caller, state, reminder_id)
 

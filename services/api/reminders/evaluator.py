@@ -28,6 +28,7 @@ from services.api.reminders.causes import Found
 from services.api.reminders.channels import targets
 from services.api.reminders.rules import Rule, RuleDefinitionError, load_rules
 from services.api.reminders.settings import ReminderSettings
+from services.api.reminders.status import ReminderStatus, may_become
 from services.api.units.scoring import score
 from services.common.db import DATABASE_UNAVAILABLE
 from services.common.feeds import FeedDefinition
@@ -163,11 +164,15 @@ async def _reconcile(
             continue
         cause = found[key][1]
         followed_up += await _follow_up(connection, reminding, rule_of, reminder, cause, now)
-        if reminder.status == "open" and now - reminder.issued_at >= rule_of.escalate_after:
+        escalates = may_become(reminder.status, ReminderStatus.ESCALATED)
+        if escalates and now - reminder.issued_at >= rule_of.escalate_after:
             addressee = reminding.units.by_code.get(reminder.unit)
             above = reminding.units.by_code.get(addressee.escalate_to or "") if addressee else None
-            if addressee is not None and above is not None:
-                await repository.escalate(connection, reminder.id, above.code, ACTOR, now)
+            if (
+                addressee is not None
+                and above is not None
+                and await repository.escalate(connection, reminder.id, above.code, ACTOR, now)
+            ):
                 again = [*targets(above), *targets(addressee)]
                 await repository.add_deliveries(connection, reminder.id, "escalated", again, now)
                 escalated += 1

@@ -13,6 +13,7 @@ from typing import Any
 
 from fpdf import FPDF
 
+from services.api.reminders.status import ReminderStatus
 from services.common.province import ZONE
 from services.common.units import Units
 
@@ -59,7 +60,7 @@ class Notice:
             asked=figures.get("asked", {}).get("vi", ""),
             respond_by=_moment(reminder["respond_by"]),
             copies=(f"{above.name} (để báo cáo)",) if above else (),
-            escalated=reminder["status"] == "escalated",
+            escalated=reminder["status"] == ReminderStatus.ESCALATED,
         )
         if not follow_up:
             return notice
