@@ -35,7 +35,7 @@ from services.api.reminders.schemas import (
     ReminderOut,
     ResolutionIn,
 )
-from services.api.reminders.status import Listed, ReminderStatus
+from services.api.reminders.status import Listed, ReminderStatus, TransitionRefused, check
 from services.api.schemas import error_responses
 from services.common.keys import Principal
 
@@ -93,8 +93,8 @@ async def acknowledge(
         done = await repository.acknowledge(
             connection, reminder_id, caller.subject, f"key {caller.key_id}", state.clock()
         )
-    if not done and row["status"] == ReminderStatus.RESOLVED:
-        raise Conflict(f"reminder {reminder_id} is already resolved")
+    if not done and row["status"] != ReminderStatus.ACKNOWLEDGED:  # acknowledged twice: as once
+        raise _refused(reminder_id, row["status"], ReminderStatus.ACKNOWLEDGED)
     return await _shown(connection, caller, state, reminder_id)
 
 
@@ -180,8 +180,8 @@ async def resolve(
             connection, reminder_id, body.how, operator_actor(caller.subject), state.clock()
         )
     if not done:
-        await _visible(connection, caller, reminder_id)  # 404 where there is none
-        raise Conflict(f"reminder {reminder_id} is already resolved")
+        row = await _visible(connection, caller, reminder_id)  # 404 where there is none
+        raise _refused(reminder_id, row["status"], ReminderStatus.RESOLVED)
     return await _shown(connection, caller, state, reminder_id)
 
 
@@ -225,6 +225,15 @@ async def retry_delivery(
             " is retried"
         )
     return DeliveryOut.model_validate(found)
+
+
+def _refused(reminder_id: int, current: str, new: ReminderStatus) -> Conflict:
+    """The 409 of a change the register did not make: the machine's refusal, in its words."""
+    try:
+        check(ReminderStatus(current), new)
+    except TransitionRefused as refused:
+        return Conflict(f"reminder {reminder_id}: {refused}")
+    return Conflict(f"reminder {reminder_id} changed meanwhile: read it again")
 
 
 async def _shown(

@@ -175,7 +175,9 @@ async def test_an_operator_issues_resolves_and_retries_in_their_own_name(
         ("delivered", "ioc"),
         ("resolved", "operator lan"),
     ]
-    assert (await client.post(resolve, json=how, headers=operator)).status_code == 409
+    again = await client.post(resolve, json=how, headers=operator)
+    assert again.status_code == 409  # the state machine's refusal, in its words
+    assert "a reminder resolved cannot become resolved" in again.json()["detail"]
     assert (
         await client.post("/v1/reminders/999999/resolve", json=how, headers=operator)
     ).status_code == 404
