@@ -7,7 +7,6 @@ lists failed deliveries (``/v1/deliveries``) and retries them, each an event in 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 from typing import Annotated, Any, Literal
@@ -26,7 +25,7 @@ from services.api.access import (
 from services.api.dependencies import AppState, Caller, Connection, State
 from services.api.errors import Conflict, InvalidRequest, NotFound
 from services.api.reminders import operations, repository
-from services.api.reminders.notice import Notice, render_html, render_pdf
+from services.api.reminders.notice import Notice, render_html, render_pdf_aside
 from services.api.reminders.schemas import (
     DeliveryList,
     DeliveryOut,
@@ -121,8 +120,7 @@ async def notice_pdf(
     """The phiếu nhắc việc as PDF, as attached to its e-mail."""
     notice = await _notice(connection, caller, reminder_id, state)
     filename = f"phieu-nhac-viec-{reminder_id}.pdf"
-    # Rendered in a thread, as for its e-mail: tens of milliseconds the wall's polls do not wait.
-    document = await asyncio.to_thread(render_pdf, notice, state.reminding.settings.pdf_font)
+    document = await render_pdf_aside(notice, state.reminding.settings.pdf_font)
     return Response(
         document,
         media_type="application/pdf",

@@ -4,6 +4,7 @@ when, who else receives it), as HTML and as PDF. One ``Notice`` feeds both."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -115,6 +116,13 @@ def render_html(notice: Notice) -> str:
 <p><strong>3. Thời hạn phản hồi:</strong> trước {e(notice.respond_by)}.</p>
 <footer><p><strong>Nơi nhận:</strong></p><ul>{copies}</ul></footer></body></html>
 """
+
+
+async def render_pdf_aside(notice: Notice, font: Path) -> bytes:
+    """``render_pdf`` in a worker thread, for a caller on the event loop: tens of milliseconds
+    of CPU that the wall's polls and the streams do not wait for. (The e-mail channel renders
+    inside the thread that sends, which is aside already.)"""
+    return await asyncio.to_thread(render_pdf, notice, font)
 
 
 def render_pdf(notice: Notice, font: Path) -> bytes:

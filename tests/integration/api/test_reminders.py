@@ -386,8 +386,8 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
     acked = await client.post(f"{url}/ack", headers=keys["tthcc"])
     assert acked.status_code == 200
     assert acked.json()["status"] == "acknowledged"
-    again = await client.post(f"{url}/ack", headers=keys["tthcc"])  # twice is as once
-    assert (again.status_code, again.json()["events"]) == (200, acked.json()["events"])
+    twice = await client.post(f"{url}/ack", headers=keys["tthcc"])  # twice is as once
+    assert (twice.status_code, twice.json()["events"]) == (200, acked.json()["events"])
 
     # The feed catches up (the 26th to the 29th), but for one ward, two days behind: the
     # department's reminder resolves itself, the ward gets one of its own.
