@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from services.api.access import contacts_shown, require_indicators
 from services.api.dependencies import Caller, Connection, State
 from services.api.errors import NotFound
-from services.api.reminders import repository as reminders
+from services.api.reminders.service import unresolved_by_unit
 from services.api.schemas import error_responses
 from services.api.units import repository
 from services.api.units.schemas import (
@@ -43,7 +43,7 @@ async def list_units(caller: Caller, connection: Connection, state: State) -> Un
     now = state.clock()
     today = province_day(now)
     history = await repository.score_history(connection, today - timedelta(days=HISTORY_DAYS))
-    opened = await _open_by_unit(connection)
+    opened = await unresolved_by_unit(connection)
     units = state.units.by_code
     return UnitList(
         as_of=now,
@@ -96,7 +96,7 @@ async def get_unit(unit: str, caller: Caller, connection: Connection, state: Sta
     today = province_day(state.clock())
     history = await repository.score_history(connection, today - timedelta(days=HISTORY_DAYS), unit)
     days = history.get(unit, {})
-    opened = await _open_by_unit(connection)
+    opened = await unresolved_by_unit(connection)
     return UnitDetail(
         **_unit(found, days, today, opened.get(unit, 0), caller).model_dump(),
         history=[
@@ -128,10 +128,3 @@ def _unit(
         over_30_days=WindowScores(**over_days(days, today, 30)),
         open_reminders=open_reminders,
     )
-
-
-async def _open_by_unit(connection: Any) -> dict[str, int]:
-    opened: dict[str, int] = {}
-    for _, unit, count in await reminders.open_counts(connection):
-        opened[unit] = opened.get(unit, 0) + count
-    return opened
