@@ -34,7 +34,7 @@ from services.api.reminders.schemas import (
     ReminderOut,
     ResolutionIn,
 )
-from services.api.reminders.status import Listed, ReminderStatus, TransitionRefused, check
+from services.api.reminders.status import ListedStatus, ReminderStatus, TransitionRefused, check
 from services.api.schemas import error_responses
 from services.common.keys import Principal
 
@@ -48,7 +48,7 @@ async def list_reminders(
     connection: Connection,
     state: State,
     unit: str | None = None,
-    status: Listed | None = None,
+    status: ListedStatus | None = None,
     rule: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ReminderList:

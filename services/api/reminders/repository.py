@@ -12,7 +12,7 @@ from typing import Any
 from services.api.reminders.status import (
     ISSUED,
     UNRESOLVED,
-    Listed,
+    ListedStatus,
     ReminderStatus,
     before,
     listed,
@@ -285,7 +285,7 @@ async def reminders(
     *,
     unit: str | None = None,
     units: Sequence[str] | None = None,
-    status: Listed | None = None,
+    status: ListedStatus | None = None,
     rule: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:

@@ -69,7 +69,7 @@ def before(new: ReminderStatus) -> list[str]:
     return sorted(status for status, allowed in ALLOWED.items() if new in allowed)
 
 
-class Listed(StrEnum):
+class ListedStatus(StrEnum):
     """What a listing of the register asks for: one status, or every unresolved one."""
 
     OPEN = ReminderStatus.OPEN.value
@@ -79,6 +79,6 @@ class Listed(StrEnum):
     UNRESOLVED = "unresolved"
 
 
-def listed(asked: Listed) -> list[str]:
+def listed(asked: ListedStatus) -> list[str]:
     """The statuses a listing for ``asked`` shows."""
-    return sorted(UNRESOLVED) if asked is Listed.UNRESOLVED else [asked.value]
+    return sorted(UNRESOLVED) if asked is ListedStatus.UNRESOLVED else [asked.value]

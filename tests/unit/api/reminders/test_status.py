@@ -13,7 +13,7 @@ import pytest
 from services.api.reminders.status import (
     ISSUED,
     UNRESOLVED,
-    Listed,
+    ListedStatus,
     ReminderStatus,
     TransitionRefused,
     before,
@@ -72,9 +72,9 @@ def test_the_repository_changes_a_status_only_from_those_allowed() -> None:
 
 
 def test_a_listing_asks_for_one_status_or_every_unresolved_one() -> None:
-    assert {member.value for member in Listed} == {*ReminderStatus, "unresolved"}
-    assert listed(Listed.UNRESOLVED) == ["acknowledged", "escalated", "open"]
-    assert listed(Listed.ESCALATED) == ["escalated"]
+    assert {member.value for member in ListedStatus} == {*ReminderStatus, "unresolved"}
+    assert listed(ListedStatus.UNRESOLVED) == ["acknowledged", "escalated", "open"]
+    assert listed(ListedStatus.ESCALATED) == ["escalated"]
 
 
 def test_the_store_checks_the_same_statuses() -> None:
