@@ -21,7 +21,10 @@ from services.api.reminders.status import (
     listed,
     may_become,
 )
+from services.common.settings import REPO_ROOT
 from services.common.tables import metadata, reminders
+
+CONSOLE = REPO_ROOT / "services" / "api" / "console" / "page.html"
 
 OPEN, ACKNOWLEDGED, ESCALATED, RESOLVED = (
     ReminderStatus.OPEN,
@@ -88,3 +91,14 @@ def test_the_store_checks_the_same_statuses() -> None:
         if i.name == "reminders_one_open_per_cause"
     ]
     assert index.dialect_options["postgresql"]["where"].right.value == RESOLVED  # status <> it
+
+
+def test_the_console_offers_and_names_the_machines_statuses() -> None:
+    """The console is a static page with its own words for each status: it offers every status
+    a listing may ask for, and names each one in both languages."""
+    page = CONSOLE.read_text(encoding="utf-8")
+    [offered] = re.findall(r'\.\.\.\[("unresolved"[^\]]*)\]\.map', page)
+    assert re.findall(r'"(\w+)"', offered) == ["unresolved", *ReminderStatus]
+    vietnamese, english = re.findall(r"statuses: \{([^}]*)\}", page)
+    for words in (vietnamese, english):
+        assert set(ListedStatus) <= set(re.findall(r"(\w+):", words))
