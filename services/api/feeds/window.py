@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.api.feeds.repository import newest_events
-from services.api.quality.scores import Received
 from services.common.feeds import FeedDefinition
 
 # Hours, not days: 24 of the worker's hourly counts whatever the time of day (a province day,
@@ -34,6 +33,15 @@ SELECT f.feed,
        (SELECT count(*) FROM entities e WHERE e.feed = f.feed) AS entities
 FROM unnest($1::text[]) AS f (feed)
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A feed's records in the window: all it sent, those quarantined, those repeated."""
+
+    records: int
+    quarantined: int
+    repeated: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.api.feeds.status import feed_status
-from services.api.feeds.window import WINDOW, FeedWindow, read_window
+from services.api.feeds.window import WINDOW, FeedWindow, Received, read_window
 from services.api.programme.repository import read_tasks
 from services.api.quality import scores
 from services.api.quality.schemas import AgencyQuality, FeedQuality, QualityReport, UnknownUnit
@@ -42,7 +42,7 @@ def report_of(
     by_agency: dict[str, list[FeedQuality]] = defaultdict(list)
     for name, feed in sorted(feeds.items()):
         status = feed_status(newest.get(name), feed, now)
-        counts = received.get(name, scores.Received(0, 0, 0))
+        counts = received.get(name, Received(0, 0, 0))
         sufficient = None
         if name in held:
             records, entities = held[name]

@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
+from services.api.feeds.window import Received
 from services.api.programme.tasks import Task
 from services.api.quality.schemas import FeedQuality
-from services.api.quality.scores import Received
 from services.api.reminders.rules import load_rules
 from services.api.units.scorecards import day_scores, leaders_and_laggards, over_days, ranking
 from services.api.units.situation import Situation
