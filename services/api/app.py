@@ -55,6 +55,7 @@ from services.api.stream.endpoints import router as stream_router
 from services.api.stream.holds import StreamHolds
 from services.api.units import repository as units_register
 from services.api.units.endpoints import router as units_router
+from services.api.units.scoring import keep_scoring
 from services.api.upload_page.endpoints import router as upload_page_router
 from services.api.uploads import service as uploads
 from services.api.uploads.endpoints import router as uploads_router
@@ -74,9 +75,9 @@ def utc_now() -> datetime:
 
 
 def _report_death(task: asyncio.Task[None]) -> None:
-    """A background loop (freshness, indicators, reminders) waits out database outages itself;
-    one that ends otherwise is a bug, and says so loudly rather than leaving its figures to age
-    quietly."""
+    """A background loop (freshness, indicators, scorecards, reminders) waits out database
+    outages itself; one that ends otherwise is a bug, and says so loudly rather than leaving its
+    figures to age quietly."""
     if not task.cancelled() and task.exception() is not None:
         log.critical(
             "background task %r died; restart the API", task.get_name(), exc_info=task.exception()
@@ -109,6 +110,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             principals=PrincipalCache(settings.key_cache_s),
             key_usage=key_usage,
             sensorthings=catalogue(feeds),
+            units=reminding.units,
             reminding=reminding,
             stream_holds=StreamHolds(settings.stream_max_per_key),
             upload_slots=UploadSlots(settings.upload_concurrency),
@@ -150,6 +152,9 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
                 keep_writing_uses(pool, key_usage, settings.key_usage_every_s), name="key uses"
             ),
         ]
+        if settings.scorecards.enabled:  # /v1/units, whether or not reminders run here
+            scoring = keep_scoring(pool, feeds, reminding.units, clock, settings.scorecards.every_s)
+            background.append(asyncio.create_task(scoring, name="scorecards"))
         if settings.reminders.enabled:
             background += [
                 asyncio.create_task(keep_evaluating(pool, reminding, clock), name="reminders"),
