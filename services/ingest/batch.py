@@ -50,8 +50,9 @@ class Received(NamedTuple):
     invalid: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
+    """One canonical row and the record it came from (a tuple: one is made for every row)."""
+
     observation: Observation
     partition: int
     offset: int
