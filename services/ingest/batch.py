@@ -92,9 +92,9 @@ class Batch:
                 )
             )
             return
+        rows, partition, offset = self.rows, record.partition, record.offset
         for observation in outcome.observations:
-            key = (observation.feed, observation.entity, observation.metric, observation.ts)
-            self.rows[key] = Row(observation, record.partition, record.offset)
+            rows[observation[:4]] = Row(observation, partition, offset)  # feed, entity, metric, ts
         entity_key = (outcome.feed, outcome.entity)
         known = self.entities.get(entity_key)
         if known is None or outcome.ts >= known.ts:

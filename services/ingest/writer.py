@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from services.common.canonical import Observation
 from services.common.db import INGESTED_CHANNEL
-from services.ingest.batch import Batch, Received, Row
+from services.ingest.batch import Batch, Received
 from services.ingest.rollups import Key, adding, recompute_rollups
 
 # Each connection's own staging tables, emptied by every commit (and by a rollback): COPY is
@@ -150,20 +150,25 @@ class Prepared:
 def prepared(batch: Batch) -> Prepared:
     numbers: list[tuple[Any, ...]] = []
     states: list[tuple[Any, ...]] = []
-    for row in batch.rows.values():
-        o = row.observation
-        if o.value is not None:
-            numbers.append((o.feed, o.entity, o.metric, o.ts, o.value, row.partition, row.offset))
-        elif o.text is not None:
-            states.append((o.feed, o.entity, o.metric, o.ts, o.text, row.partition, row.offset))
-    newest = _newest_per_series(batch.rows.values())
+    # Each series' newest observation in the batch; at equal times the later record wins (the
+    # rows are in log order, and a later record replaced an earlier one of the same key).
+    newest: dict[tuple[str, str, str], Observation] = {}
+    for observation, partition, offset in batch.rows.values():
+        feed, entity, metric, ts, value, text = observation
+        if value is not None:
+            numbers.append((feed, entity, metric, ts, value, partition, offset))
+        elif text is not None:
+            states.append((feed, entity, metric, ts, text, partition, offset))
+        known = newest.get((feed, entity, metric))
+        if known is None or ts >= known.ts:
+            newest[(feed, entity, metric)] = observation
     records = list(batch.entities.values())
     feeds, entities, times = _arrays(records, "feed", "entity", "ts")
     attributes = [json.dumps(r.attributes, ensure_ascii=False, sort_keys=True) for r in records]
     return Prepared(
         numbers,
         states,
-        _arrays(newest, "feed", "entity", "metric", "ts", "value", "text"),
+        [list(column) for column in zip(*newest.values(), strict=True)] or [[]] * 6,
         [feeds, entities, attributes, times],
         sorted({key[0] for key in batch.rows}),
     )
@@ -254,15 +259,3 @@ def counts(uncounted: Sequence[Received], new: dict[str, int]) -> list[list[Any]
 def _arrays(items: Sequence[object], *fields: str) -> list[list[Any]]:
     """One array per field, for ``unnest``: the batch's rows as columns."""
     return [[getattr(item, field) for item in items] for field in fields]
-
-
-def _newest_per_series(rows: Iterable[Row]) -> list[Observation]:
-    """Each series' newest observation in the batch; at equal times the later record wins."""
-    newest: dict[tuple[str, str, str], Observation] = {}
-    for row in rows:  # in log order
-        o = row.observation
-        key = (o.feed, o.entity, o.metric)
-        known = newest.get(key)
-        if known is None or o.ts >= known.ts:
-            newest[key] = o
-    return list(newest.values())
