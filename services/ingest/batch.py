@@ -10,10 +10,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from services.common.canonical import Normalised, Observation, Rejection
-from services.common.intake.decode import decode
 from services.common.intake.feed_intake import FeedIntake
 from services.common.topics import PULLED_FROM
 
@@ -122,11 +121,6 @@ def assemble(
     at = now()
     for record in records:
         intake = intakes[record.topic]
-        decoded: Any = decode(record.value)
-        outcome = (
-            decoded
-            if isinstance(decoded, Rejection)
-            else intake.check(decoded, now=at, future_bound=future_bound)
-        )
+        outcome = intake.check_record(record.value, now=at, future_bound=future_bound)
         batch.add(record, outcome, intake.feed)
     return batch

@@ -19,6 +19,7 @@ from jsonschema.exceptions import best_match
 
 from services.common.canonical import Normalised, Observation, Rejection
 from services.common.feeds import FeedDefinition, LocationSpec, MetricSpec, TimeSpec
+from services.common.intake.typed_decoder import typed_decoder
 from services.common.paths import PathMissing, path_reader
 
 _T = TypeVar("_T")
@@ -43,6 +44,7 @@ class Normaliser:
         )
         self._metrics = tuple((spec.name, _metric_reader(spec)) for spec in definition.metrics)
         self._read_location = _location_reader(definition.location)
+        self._typed = typed_decoder(definition.schema, _paths_read(definition))
 
     def __call__(self, message: object) -> Normalised | Rejection:
         if not isinstance(message, dict):
@@ -51,6 +53,20 @@ class Normaliser:
             self._is_valid(message)
         except fastjsonschema.JsonSchemaException as invalid:
             return Rejection(f"schema: {self._explanation(message, invalid)}")
+        try:
+            return self._map(message)
+        except (Unmappable, PathMissing) as unmappable:
+            return Rejection(f"mapping: {unmappable}")
+
+    def from_bytes(self, value: bytes | None) -> Normalised | Rejection | None:
+        """A record's value decoded, validated and normalised, where the feed's typed decoder
+        takes it; None where it does not (or the feed has none): the reference way (``decode``,
+        then calling the normaliser) decides then, and words any rejection."""
+        if self._typed is None or value is None:
+            return None
+        message = self._typed(value)
+        if message is None:
+            return None
         try:
             return self._map(message)
         except (Unmappable, PathMissing) as unmappable:
@@ -106,6 +122,16 @@ class Normaliser:
                 _refuse_nul(reading, name)
                 observations.append(Observation(feed, entity, name, ts, None, reading))
         return Normalised(feed, entity, ts, attributes, tuple(observations))
+
+
+def _paths_read(definition: FeedDefinition) -> list[str]:
+    """Every dotted path normalising reads from a message."""
+    paths = [definition.entity, definition.time.field, *definition.attributes.values()]
+    for spec in definition.metrics:
+        paths += [spec.field] if spec.weight is None else [spec.field, spec.weight]
+    if definition.location is not None:
+        paths += [definition.location.lat, definition.location.lon]
+    return paths
 
 
 def _scalar_text(value: Any, path: str) -> str:
