@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -287,7 +288,24 @@ def _metric_reader(spec: MetricSpec) -> Callable[[dict[str, Any]], MetricReading
             number *= spec.scale
         return _checked(float(number), raw, spec)
 
-    return read
+    if spec.parse == "text" or spec.reduce is not None:
+        return read
+    # The common case first, checked in one go: a JSON number, unscaled or scaled exactly.
+    low, high = spec.bounds or (-sys.float_info.max, sys.float_info.max)  # finite, so in bounds
+    exact = spec.scale is None or divisor is not None
+
+    def read_number(message: dict[str, Any]) -> MetricReading:
+        raw = read_raw(message)
+        kind = type(raw)
+        if kind is float and spec.scale is None:
+            value = raw
+        elif kind is int and exact:
+            value = raw / divisor if divisor else float(raw)
+        else:
+            return read(message)
+        return value if low <= value <= high else _checked(value, raw, spec)
+
+    return read_number
 
 
 def _state(raw: Any, spec: MetricSpec) -> str:
@@ -349,6 +367,16 @@ def _number(raw: Any, spec: MetricSpec) -> Decimal:
     return number
 
 
+def _decimal(item: Any, spec: MetricSpec) -> Decimal:
+    """``_number`` for the common case, a JSON number, in one step: the same Decimal."""
+    kind = type(item)
+    if kind is int:
+        return Decimal(item)
+    if kind is float and math.isfinite(item):
+        return Decimal(repr(item))
+    return _number(item, spec)
+
+
 def _as_list(raw: Any, spec: MetricSpec) -> list[Any]:
     if not isinstance(raw, list):
         raise Unmappable(f"{spec.field} must read a list to {spec.reduce}")
@@ -356,8 +384,8 @@ def _as_list(raw: Any, spec: MetricSpec) -> list[Any]:
 
 
 def _weighted_mean(raw: Any, raw_weights: Any, spec: MetricSpec) -> Decimal | None:
-    values = [_number(item, spec) for item in _as_list(raw, spec)]
-    weights = [_number(item, spec) for item in _as_list(raw_weights, spec)]
+    values = [_decimal(item, spec) for item in _as_list(raw, spec)]
+    weights = [_decimal(item, spec) for item in _as_list(raw_weights, spec)]
     total = sum(weights, Decimal(0))
     if total == 0:
         return None
