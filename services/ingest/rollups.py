@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.common.canonical import Observation
 from services.common.tables import BUCKET_ORIGIN, BUCKET_ORIGIN_SQL
 
 WIDTHS = (("observations_5m", 300), ("observations_1h", 3600))  # in order: hours read 5 min
@@ -87,8 +86,9 @@ def bucket_of(ts: datetime, seconds: int) -> datetime:
     return BUCKET_ORIGIN + timedelta(seconds=offset)
 
 
-async def recompute_rollups(connection: Any, corrected: Sequence[Observation]) -> None:
-    """Recomputes the buckets of stored observations whose value this batch changed."""
+async def recompute_rollups(connection: Any, corrected: Sequence[Key]) -> None:
+    """Recomputes the buckets of stored observations whose value this batch changed (their
+    keys: feed, entity, metric, ts)."""
     if not corrected:
         return
     for table, seconds in WIDTHS:
@@ -100,6 +100,6 @@ async def recompute_rollups(connection: Any, corrected: Sequence[Observation]) -
         )
 
 
-def _key(observation: Observation, seconds: int) -> Key:
-    o = observation
-    return (o.feed, o.entity, o.metric, bucket_of(o.ts, seconds))
+def _key(key: Key, seconds: int) -> Key:
+    feed, entity, metric, ts = key
+    return (feed, entity, metric, bucket_of(ts, seconds))
