@@ -42,7 +42,7 @@ from services.common.topics import Topics, ensure_topics
 from services.ingest.batch import assemble
 from services.ingest.rollups import ACROSS, WIDTHS
 from services.ingest.worker import feed_intakes
-from services.ingest.writer import STAGED, prepare_connection, stage, write_batch
+from services.ingest.writer import STAGED, prepare_connection, prepared, stage, write_batch
 
 WORKER_BATCH = 5000  # records: the worker's default IOC_BATCH_MAX_RECORDS
 FILLER = "fill-"  # the growth run's filler series: their entities' prefix
@@ -266,7 +266,7 @@ async def bring_rollups_up_to_date(
 
 
 @dataclass(slots=True)
-class _Polled:
+class Polled:
     """A record as the worker polls it, for writing batches without Kafka."""
 
     topic: str
@@ -307,7 +307,7 @@ async def writes_alone(
         seconds = 0.0
         for start in range(0, len(records), WORKER_BATCH):
             polled = [
-                _Polled(topics.raw(r.feed), 0, start + n, r.value)
+                Polled(topics.raw(r.feed), 0, start + n, r.value)
                 for n, r in enumerate(records[start : start + WORKER_BATCH])
             ]
             batch = assemble(
@@ -318,13 +318,9 @@ async def writes_alone(
                 now = datetime.now(UTC)
                 await write_batch(connection, batch, rollups=mode == "postgres", received_at=now)
             else:
-                rows = list(batch.rows.values())
+                write = prepared(batch)
                 async with connection.transaction():
-                    await stage(
-                        connection,
-                        [r for r in rows if r.observation.value is not None],
-                        [r for r in rows if r.observation.text is not None],
-                    )
+                    await stage(connection, write.numbers, write.states)
                     for table, staged in STAGED.items():
                         await connection.execute(
                             IDEMPOTENT_INSERT.format(table=table, staged=staged)

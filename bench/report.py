@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from bench.results import read_figures
@@ -218,11 +220,35 @@ def _sensorthings(figures: dict[str, Any]) -> list[str]:
     return lines
 
 
+def previous_sections(path: Path) -> dict[str, list[str]]:
+    """The measured sections of the BENCHMARKS.md being replaced, by heading. The results behind
+    them are not committed, so a bench not run again this time (in this clone) keeps the figures
+    it last wrote, each section saying when they were measured."""
+    sections: dict[str, list[str]] = {}
+    heading = ""
+    for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
+        if line.startswith("## "):
+            heading = line
+            sections[heading] = ["", heading]
+        elif heading:
+            sections[heading].append(line)
+    return {heading: _strip_trailing_blanks(lines) for heading, lines in sections.items()}
+
+
+def _strip_trailing_blanks(lines: list[str]) -> list[str]:
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
+
+
 def main() -> None:
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    ingests = [
-        figures for mode in MODE_TITLES if (figures := read_figures(f"ingest-{mode}")) is not None
-    ]
+    previous = previous_sections(REPO_ROOT / "BENCHMARKS.md")
+
+    def measured_or_kept(name: str, heading: str, section: Callable[[Any], list[str]]) -> list[str]:
+        figures = read_figures(name)
+        return section(figures) if figures is not None else previous.get(f"## {heading}", [])
+
     lines = [
         "# Benchmarks",
         "",
@@ -235,95 +261,100 @@ def main() -> None:
         "",
         f"Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}, "
         f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, Kafka, PostgreSQL and the worker side by "
-        f"side; storage modes: {', '.join(f['storage_mode'] for f in ingests)}. Each section "
-        "says when its figures were measured (one bench can be run again alone).",
+        f"side; storage modes: {', '.join(MODE_TITLES)}. Each section says when its figures "
+        "were measured: one bench can be run again alone, and a section whose bench did not run "
+        "keeps its last figures.",
     ]
-    for figures in ingests:
-        lines += _ingest(figures)
-    storage = read_figures("storage")
-    if storage is not None:
-        lines += _storage(storage)
-    http = read_figures("http")
-    if http is not None:
-        rate, ratio = http["http_messages_per_s"], http["http_ratio_to_producer"]
-        lines += [
-            "",
-            "## HTTP push",
-            "",
-            _measured(http),
-            f"{http['messages']:,} salinity readings pushed to `POST /v1/feeds/salinity/messages` "
-            "in batches of 500 by 32 concurrent clients (one API process, every message "
-            "validated, 202 only after acks=all). The ceiling is a bare aiokafka producer "
-            "(acks=all, idempotent) sending the same messages.",
-            "",
-            "| figure | value | target | met |",
-            "|---|---:|---|---|",
-            f"| messages/s accepted | {rate:,} | >= 20,000 | {'yes' if rate >= 20_000 else 'NO'} |",
-            f"| HTTP / bare producer | {ratio} | >= 0.40 | {'yes' if ratio >= 0.4 else 'NO'} |",
-            f"| latency p50 (ms) | {http['latency_p50_ms']} | | |",
-            f"| latency p99 (ms) | {http['latency_p99_ms']} | | |",
-            f"| bare producer ceiling, messages/s | {http['producer_ceiling_messages_per_s']:,} |"
-            " | |",
-        ]
-    uploads = read_figures("uploads")
-    if uploads is not None:
-        seconds, rate = uploads["upload_s"], uploads["upload_rows_per_s"]
-        lines += [
-            "",
-            "## Spreadsheet uploads",
-            "",
-            _measured(uploads),
-            f"One workbook of {uploads['rows']:,} salinity rows ({uploads['workbook_bytes']:,} "
-            "bytes; date cells, number cells, the commune's code typed as a number) uploaded to "
-            "`POST /v1/feeds/salinity/uploads`: seconds until its receipt, every row checked "
-            "and acknowledged by the broker (one API process). Against the push path: the same "
-            "rows as messages pushed by one client in batches of 500.",
-            "",
-            "| figure | value | target | met |",
-            "|---|---:|---|---|",
-            f"| seconds for {uploads['rows']:,} rows | {seconds} | < 10 | "
-            f"{'yes' if seconds < 10 else 'NO'} |",
-            f"| rows/s uploaded | {rate:,} | | |",
-            f"| rows/s pushed (same rows, one client) | {uploads['push_rows_per_s']:,} | | |",
-            f"| upload / push | {uploads['upload_ratio_to_push']} | | |",
-            f"| API process memory, before / peak (MiB) | {uploads['api_rss_before_mib']} / "
-            f"{uploads['api_peak_rss_mib']} | | |",
-        ]
-    api = read_figures("api")
-    if api is not None:
-        p99, ratio = api["load_p99_ms"], api["not_modified_ratio_to_trivial"]
-        lines += [
-            "",
-            "## API for the wall",
-            "",
-            _measured(api),
-            f"{api['displays']} simulated displays poll `GET /v1/indicators` every "
-            f"{api['poll_s']:g} s with If-None-Match, each starting with a cold full fetch "
-            "(one API process, the indicators of every department's examples). Then 304s back to "
-            "back, against a trivial FastAPI endpoint (same uvicorn, same client) as the ceiling.",
-            "",
-            "| figure | value | target | met |",
-            "|---|---:|---|---|",
-            f"| p99 at that load (ms) | {p99} | < 25 | {'yes' if p99 < 25 else 'NO'} |",
-            f"| 304s/s / trivial | {ratio} | >= 0.60 | {'yes' if ratio >= 0.6 else 'NO'} |",
-            f"| requests/s at that load | {api['load_requests_per_s']:,} | | |",
-            f"| p50 at that load (ms) | {api['load_p50_ms']} | | |",
-            f"| cold full fetch p99 (ms) | {api['load_cold_p99_ms']} | | |",
-            f"| 304s/s, one process | {api['not_modified_per_s']:,} | | |",
-            f"| trivial endpoint ceiling, requests/s | {api['trivial_per_s']:,} | | |",
-            f"| trivial endpoint p99 at the same load (ms) | {api['trivial_load_p99_ms']} | | |",
-        ]
-    fresh = read_figures("freshness")
-    if fresh is not None:
-        lines += _freshness(fresh)
-    sensorthings = read_figures("sta")
-    if sensorthings is not None:
-        lines += _sensorthings(sensorthings)
+    for mode, title in MODE_TITLES.items():
+        lines += measured_or_kept(f"ingest-{mode}", f"Ingest, {title}", _ingest)
+    lines += measured_or_kept("storage", "Series and compression", _storage)
+    lines += measured_or_kept("http", "HTTP push", _http)
+    lines += measured_or_kept("uploads", "Spreadsheet uploads", _uploads)
+    lines += measured_or_kept("api", "API for the wall", _api)
+    lines += measured_or_kept("freshness", "Freshness: from a push's 202 to the wall", _freshness)
+    lines += measured_or_kept(
+        "sta", "SensorThings: a datastream's month, page by page", _sensorthings
+    )
     notes = REPO_ROOT / "bench" / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text(encoding="utf-8").strip()]
     (REPO_ROOT / "BENCHMARKS.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("BENCHMARKS.md written")
+
+
+def _http(http: dict[str, Any]) -> list[str]:
+    """Pushes over HTTP against a bare producer."""
+    rate, ratio = http["http_messages_per_s"], http["http_ratio_to_producer"]
+    return [
+        "",
+        "## HTTP push",
+        "",
+        _measured(http),
+        f"{http['messages']:,} salinity readings pushed to `POST /v1/feeds/salinity/messages` "
+        "in batches of 500 by 32 concurrent clients (one API process, every message "
+        "validated, 202 only after acks=all). The ceiling is a bare aiokafka producer "
+        "(acks=all, idempotent) sending the same messages.",
+        "",
+        "| figure | value | target | met |",
+        "|---|---:|---|---|",
+        f"| messages/s accepted | {rate:,} | >= 20,000 | {'yes' if rate >= 20_000 else 'NO'} |",
+        f"| HTTP / bare producer | {ratio} | >= 0.40 | {'yes' if ratio >= 0.4 else 'NO'} |",
+        f"| latency p50 (ms) | {http['latency_p50_ms']} | | |",
+        f"| latency p99 (ms) | {http['latency_p99_ms']} | | |",
+        f"| bare producer ceiling, messages/s | {http['producer_ceiling_messages_per_s']:,} | | |",
+    ]
+
+
+def _uploads(uploads: dict[str, Any]) -> list[str]:
+    """One large workbook uploaded, against the same rows pushed."""
+    seconds, rate = uploads["upload_s"], uploads["upload_rows_per_s"]
+    return [
+        "",
+        "## Spreadsheet uploads",
+        "",
+        _measured(uploads),
+        f"One workbook of {uploads['rows']:,} salinity rows ({uploads['workbook_bytes']:,} "
+        "bytes; date cells, number cells, the commune's code typed as a number) uploaded to "
+        "`POST /v1/feeds/salinity/uploads`: seconds until its receipt, every row checked "
+        "and acknowledged by the broker (one API process). Against the push path: the same "
+        "rows as messages pushed by one client in batches of 500.",
+        "",
+        "| figure | value | target | met |",
+        "|---|---:|---|---|",
+        f"| seconds for {uploads['rows']:,} rows | {seconds} | < 10 | "
+        f"{'yes' if seconds < 10 else 'NO'} |",
+        f"| rows/s uploaded | {rate:,} | | |",
+        f"| rows/s pushed (same rows, one client) | {uploads['push_rows_per_s']:,} | | |",
+        f"| upload / push | {uploads['upload_ratio_to_push']} | | |",
+        f"| API process memory, before / peak (MiB) | {uploads['api_rss_before_mib']} / "
+        f"{uploads['api_peak_rss_mib']} | | |",
+    ]
+
+
+def _api(api: dict[str, Any]) -> list[str]:
+    """The wall's polling against a trivial endpoint."""
+    p99, ratio = api["load_p99_ms"], api["not_modified_ratio_to_trivial"]
+    return [
+        "",
+        "## API for the wall",
+        "",
+        _measured(api),
+        f"{api['displays']} simulated displays poll `GET /v1/indicators` every "
+        f"{api['poll_s']:g} s with If-None-Match, each starting with a cold full fetch "
+        "(one API process, the indicators of every department's examples). Then 304s back to "
+        "back, against a trivial FastAPI endpoint (same uvicorn, same client) as the ceiling.",
+        "",
+        "| figure | value | target | met |",
+        "|---|---:|---|---|",
+        f"| p99 at that load (ms) | {p99} | < 25 | {'yes' if p99 < 25 else 'NO'} |",
+        f"| 304s/s / trivial | {ratio} | >= 0.60 | {'yes' if ratio >= 0.6 else 'NO'} |",
+        f"| requests/s at that load | {api['load_requests_per_s']:,} | | |",
+        f"| p50 at that load (ms) | {api['load_p50_ms']} | | |",
+        f"| cold full fetch p99 (ms) | {api['load_cold_p99_ms']} | | |",
+        f"| 304s/s, one process | {api['not_modified_per_s']:,} | | |",
+        f"| trivial endpoint ceiling, requests/s | {api['trivial_per_s']:,} | | |",
+        f"| trivial endpoint p99 at the same load (ms) | {api['trivial_load_p99_ms']} | | |",
+    ]
 
 
 def _measured(figures: dict[str, Any]) -> str:

@@ -369,6 +369,7 @@ def _produce(args: argparse.Namespace) -> None:
 def _worker(args: argparse.Namespace) -> None:
     from prometheus_client import start_http_server
 
+    from services.ingest import heap
     from services.ingest.settings import WorkerSettings
     from services.ingest.worker import run_worker
 
@@ -377,6 +378,7 @@ def _worker(args: argparse.Namespace) -> None:
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
     with using_store(settings.common.database_url):
+        heap.settle()
         _run_until_signalled(lambda stop: run_worker(settings, feeds.values(), stop))
 
 

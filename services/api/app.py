@@ -36,6 +36,7 @@ from services.api.mail.endpoints import router as mail_router
 from services.api.metrics import RequestMetrics
 from services.api.observations.endpoints import router as observations_router
 from services.api.open_data.endpoints import router as open_data_router
+from services.api.pages.endpoints import router as pages_router
 from services.api.principals import PrincipalCache
 from services.api.public_reads import PublicReads
 from services.api.push import idempotency
@@ -54,9 +55,11 @@ from services.api.stream.endpoints import router as stream_router
 from services.api.stream.holds import StreamHolds
 from services.api.units import repository as units_register
 from services.api.units.endpoints import router as units_router
+from services.api.units.scoring import keep_scoring
 from services.api.upload_page.endpoints import router as upload_page_router
 from services.api.uploads import service as uploads
 from services.api.uploads.endpoints import router as uploads_router
+from services.api.uploads.slots import UploadSlots
 from services.api.wall.endpoints import router as wall_router
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
@@ -72,9 +75,9 @@ def utc_now() -> datetime:
 
 
 def _report_death(task: asyncio.Task[None]) -> None:
-    """A background loop (freshness, indicators, reminders) waits out database outages itself;
-    one that ends otherwise is a bug, and says so loudly rather than leaving its figures to age
-    quietly."""
+    """A background loop (freshness, indicators, scorecards, reminders) waits out database
+    outages itself; one that ends otherwise is a bug, and says so loudly rather than leaving its
+    figures to age quietly."""
     if not task.cancelled() and task.exception() is not None:
         log.critical(
             "background task %r died; restart the API", task.get_name(), exc_info=task.exception()
@@ -107,8 +110,10 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
             principals=PrincipalCache(settings.key_cache_s),
             key_usage=key_usage,
             sensorthings=catalogue(feeds),
+            units=reminding.units,
             reminding=reminding,
             stream_holds=StreamHolds(settings.stream_max_per_key),
+            upload_slots=UploadSlots(settings.upload_concurrency),
             public_reads=PublicReads(
                 settings.sta_public_connections,
                 settings.sta_public_wait_s,
@@ -147,6 +152,9 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
                 keep_writing_uses(pool, key_usage, settings.key_usage_every_s), name="key uses"
             ),
         ]
+        if settings.scorecards.enabled:  # /v1/units, whether or not reminders run here
+            scoring = keep_scoring(pool, feeds, reminding.units, clock, settings.scorecards.every_s)
+            background.append(asyncio.create_task(scoring, name="scorecards"))
         if settings.reminders.enabled:
             background += [
                 asyncio.create_task(keep_evaluating(pool, reminding, clock), name="reminders"),
@@ -188,6 +196,7 @@ def create_app(settings: ApiSettings, *, clock: Callable[[], datetime] = utc_now
     app.include_router(feeds_router)
     app.include_router(quality_router)
     app.include_router(stream_router)
+    app.include_router(pages_router)
     app.include_router(wall_router)
     app.include_router(upload_page_router)
     app.include_router(feed_templates_router)

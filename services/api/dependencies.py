@@ -24,9 +24,11 @@ from services.api.reminders.evaluator import Reminding
 from services.api.settings import ApiSettings
 from services.api.sta.entities import EntityType
 from services.api.stream.holds import StreamHolds
+from services.api.uploads.slots import UploadSlots
 from services.common.feeds import FeedDefinition
 from services.common.intake.feed_intake import FeedIntake
 from services.common.keys import Principal, find_principal_by_hash, hash_key
+from services.common.units import Units
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +45,11 @@ class AppState:
     principals: PrincipalCache
     key_usage: KeyUsage  # when keys were last used; refused keys logged by prefix
     sensorthings: dict[str, EntityType]  # by entity set
-    reminding: Reminding  # units, reminder rules, delivery settings
+    units: Units  # departments and communes/wards (schemas/units/)
+    reminding: Reminding  # the units again, reminder rules, delivery settings
     stream_holds: StreamHolds  # the streams each key holds open
     public_reads: PublicReads  # the share of the pool reads without a key may hold
+    upload_slots: UploadSlots  # the uploads this process serves at once
 
 
 def _state(request: Request) -> AppState:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.api.reminders.settings import ReminderSettings
+from services.api.units.settings import ScorecardSettings
 from services.common.settings import CommonSettings, env_float, env_int
 
 
@@ -43,7 +44,9 @@ class ApiSettings:
     upload_read_timeout_s: float  # how long an upload's file may take to arrive
     upload_kept: timedelta  # how long an uploaded file is kept (its receipt stays)
     upload_purge_every_s: float  # how often files kept that long are deleted
+    upload_concurrency: int  # the most uploads one API process serves at once
     reminders: ReminderSettings
+    scorecards: ScorecardSettings
 
     @classmethod
     def from_env(
@@ -77,5 +80,7 @@ class ApiSettings:
             upload_read_timeout_s=env_float(env, "IOC_UPLOAD_READ_TIMEOUT_S", 120.0),
             upload_kept=timedelta(days=env_float(env, "IOC_UPLOAD_KEPT_DAYS", 90.0)),
             upload_purge_every_s=env_float(env, "IOC_UPLOAD_PURGE_EVERY_S", 3_600.0),
+            upload_concurrency=env_int(env, "IOC_UPLOAD_CONCURRENCY", 4),
             reminders=ReminderSettings.from_env(env),
+            scorecards=ScorecardSettings.from_env(env),
         )

@@ -28,6 +28,16 @@ def path_reader(path: str) -> Callable[[Any], Any]:
 
         return read_each
     keys = tuple(path.split("."))
+    if len(keys) == 1:  # most paths: one step, without the loop
+        (key,) = keys
+
+        def read_one(message: Any) -> Any:
+            try:
+                return message[key]
+            except (KeyError, TypeError, IndexError):
+                raise PathMissing(f"{path} is missing") from None
+
+        return read_one
 
     def read(message: Any) -> Any:
         try:

@@ -10,10 +10,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from services.common.canonical import Normalised, Observation, Rejection
-from services.common.intake.decode import decode
 from services.common.intake.feed_intake import FeedIntake
 from services.common.topics import PULLED_FROM
 
@@ -50,8 +49,9 @@ class Received(NamedTuple):
     invalid: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
+    """One canonical row and the record it came from (a tuple: one is made for every row)."""
+
     observation: Observation
     partition: int
     offset: int
@@ -91,9 +91,9 @@ class Batch:
                 )
             )
             return
+        rows, partition, offset = self.rows, record.partition, record.offset
         for observation in outcome.observations:
-            key = (observation.feed, observation.entity, observation.metric, observation.ts)
-            self.rows[key] = Row(observation, record.partition, record.offset)
+            rows[observation[:4]] = Row(observation, partition, offset)  # feed, entity, metric, ts
         entity_key = (outcome.feed, outcome.entity)
         known = self.entities.get(entity_key)
         if known is None or outcome.ts >= known.ts:
@@ -121,11 +121,6 @@ def assemble(
     at = now()
     for record in records:
         intake = intakes[record.topic]
-        decoded: Any = decode(record.value)
-        outcome = (
-            decoded
-            if isinstance(decoded, Rejection)
-            else intake.check(decoded, now=at, future_bound=future_bound)
-        )
+        outcome = intake.check_record(record.value, now=at, future_bound=future_bound)
         batch.add(record, outcome, intake.feed)
     return batch

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.common.canonical import Observation
 from services.common.tables import BUCKET_ORIGIN, BUCKET_ORIGIN_SQL
 
 WIDTHS = (("observations_5m", 300), ("observations_1h", 3600))  # in order: hours read 5 min
@@ -130,7 +129,7 @@ SET n = EXCLUDED.n, total = EXCLUDED.total, minimum = EXCLUDED.minimum, maximum 
 }
 
 
-async def keep_across(connection: Any, corrected: Sequence[Observation]) -> None:
+async def keep_across(connection: Any, corrected: Sequence[Key]) -> None:
     """Adds the batch's staged sums to the rollups across entities and recomputes the buckets
     of ``corrected`` observations; the transaction's last writes (see the module's doc)."""
     changed = {
@@ -146,8 +145,8 @@ async def keep_across(connection: Any, corrected: Sequence[Observation]) -> None
             await connection.execute(RECOMPUTE_ACROSS[table], *changed[table])
 
 
-def _across_keys(corrected: Sequence[Observation], seconds: int) -> set[tuple[str, str, datetime]]:
-    return {(o.feed, o.metric, bucket_of(o.ts, seconds)) for o in corrected}
+def _across_keys(corrected: Sequence[Key], seconds: int) -> set[tuple[str, str, datetime]]:
+    return {(feed, metric, bucket_of(ts, seconds)) for feed, _, metric, ts in corrected}
 
 
 # LATERAL keeps each recomputation an index range scan of one series.
@@ -188,8 +187,9 @@ def bucket_of(ts: datetime, seconds: int) -> datetime:
     return BUCKET_ORIGIN + timedelta(seconds=offset)
 
 
-async def recompute_rollups(connection: Any, corrected: Sequence[Observation]) -> None:
-    """Recomputes the buckets of stored observations whose value this batch changed."""
+async def recompute_rollups(connection: Any, corrected: Sequence[Key]) -> None:
+    """Recomputes the buckets of stored observations whose value this batch changed (their
+    keys: feed, entity, metric, ts)."""
     if not corrected:
         return
     for table, seconds in WIDTHS:
@@ -201,6 +201,6 @@ async def recompute_rollups(connection: Any, corrected: Sequence[Observation]) -
         )
 
 
-def _key(observation: Observation, seconds: int) -> Key:
-    o = observation
-    return (o.feed, o.entity, o.metric, bucket_of(o.ts, seconds))
+def _key(key: Key, seconds: int) -> Key:
+    feed, entity, metric, ts = key
+    return (feed, entity, metric, bucket_of(ts, seconds))

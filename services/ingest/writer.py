@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from services.common.canonical import Observation
 from services.common.db import INGESTED_CHANNEL
-from services.ingest.batch import Batch, Received, Row
-from services.ingest.rollups import adding, keep_across, recompute_rollups
+from services.ingest.batch import Batch, Received
+from services.ingest.rollups import Key, adding, keep_across, recompute_rollups
 
 # Each connection's own staging tables, emptied by every commit (and by a rollback): COPY is
 # the cheapest way in for rows, on both sides; the statements below read them from there.
@@ -134,40 +135,74 @@ async def prepare_connection(connection: Any) -> None:
     await connection.execute(STAGING)
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a batch's write sends, made in Python before its transaction opens: the event rows
+    as COPY records, and the latest values and entities as columns for ``unnest``."""
+
+    numbers: list[tuple[Any, ...]]  # staged_numbers' EVENT_COLUMNS
+    states: list[tuple[Any, ...]]  # staged_states' EVENT_COLUMNS
+    latest: list[list[Any]]  # feed, entity, metric, ts, value, text
+    entities: list[list[Any]]  # feed, entity, attributes (JSON text), ts
+    feeds: list[str]  # that have rows, sorted: the NOTIFY's payload
+
+    @property
+    def rows(self) -> int:
+        return len(self.numbers) + len(self.states)
+
+
+def prepared(batch: Batch) -> Prepared:
+    numbers: list[tuple[Any, ...]] = []
+    states: list[tuple[Any, ...]] = []
+    # Each series' newest observation in the batch; at equal times the later record wins (the
+    # rows are in log order, and a later record replaced an earlier one of the same key).
+    newest: dict[tuple[str, str, str], Observation] = {}
+    for observation, partition, offset in batch.rows.values():
+        feed, entity, metric, ts, value, text = observation
+        if value is not None:
+            numbers.append((feed, entity, metric, ts, value, partition, offset))
+        elif text is not None:
+            states.append((feed, entity, metric, ts, text, partition, offset))
+        known = newest.get((feed, entity, metric))
+        if known is None or ts >= known.ts:
+            newest[(feed, entity, metric)] = observation
+    records = list(batch.entities.values())
+    feeds, entities, times = _arrays(records, "feed", "entity", "ts")
+    attributes = [json.dumps(r.attributes, ensure_ascii=False, sort_keys=True) for r in records]
+    return Prepared(
+        numbers,
+        states,
+        [list(column) for column in zip(*newest.values(), strict=True)] or [[]] * 6,
+        [feeds, entities, attributes, times],
+        sorted({key[0] for key in batch.rows}),
+    )
+
+
 async def write_batch(
     connection: Any, batch: Batch, *, rollups: bool, received_at: datetime
 ) -> None:
     """Writes the batch in one transaction; nothing of it is visible unless all of it is.
     ``rollups``: keep the rollup tables exact too (plain mode). ``received_at``: the moment whose
     hour the feeds' counts are added to."""
-    rows = list(batch.rows.values())
-    numeric = [row for row in rows if row.observation.value is not None]
-    text = [row for row in rows if row.observation.text is not None]
+    write = prepared(batch)
     async with connection.transaction():
-        await stage(connection, numeric, text)
+        await stage(connection, write.numbers, write.states)
         added = await connection.fetch(INSERT_NEW_PLAIN if rollups else INSERT_NEW_TIMESCALE)
-        corrected: list[Row] = []
-        if sum(feed["rows"] for feed in added) < len(rows):
+        corrected: list[Key] = []
+        if sum(feed["rows"] for feed in added) < write.rows:
             # Some rows were already held: replays (which change nothing) or corrections.
-            corrected = await _upsert(connection, "observations", numeric)
-            await _upsert(connection, "states", text)
+            corrected = await _upsert(connection, "observations", bool(write.numbers))
+            await _upsert(connection, "states", bool(write.states))
             if rollups:
-                await recompute_rollups(connection, [row.observation for row in corrected])
-        newest = _newest_per_series(rows)
-        if newest:
+                await recompute_rollups(connection, corrected)
+        if write.latest[0]:
+            await connection.execute(UPSERT_LATEST, *write.latest)
+        if write.entities[0]:
+            await connection.execute(UPSERT_ENTITIES, *write.entities)
+        if write.feeds:  # delivered on commit, to the API processes listening
             await connection.execute(
-                UPSERT_LATEST, *_arrays(newest, "feed", "entity", "metric", "ts", "value", "text")
+                "SELECT pg_notify($1, $2)", INGESTED_CHANNEL, ",".join(write.feeds)
             )
-        if batch.entities:
-            records = list(batch.entities.values())
-            feeds, entities, times = _arrays(records, "feed", "entity", "ts")
-            attributes = [
-                json.dumps(r.attributes, ensure_ascii=False, sort_keys=True) for r in records
-            ]
-            await connection.execute(UPSERT_ENTITIES, feeds, entities, attributes, times)
-        if rows:  # delivered on commit, to the API processes listening
-            changed_feeds = ",".join(sorted({row.observation.feed for row in rows}))
-            await connection.execute("SELECT pg_notify($1, $2)", INGESTED_CHANNEL, changed_feeds)
         if batch.quarantined:
             await connection.execute(
                 INSERT_REJECTIONS,
@@ -177,40 +212,26 @@ async def write_batch(
             )
         new_records = {feed["feed"]: feed["records"] for feed in added}
         await _add_hourly_counts(connection, batch, new_records, received_at)
-        if rollups and numeric:  # last: rows every worker shares (see rollups)
-            await keep_across(connection, [row.observation for row in corrected])
+        if rollups and write.numbers:  # last: rows every worker shares (see rollups)
+            await keep_across(connection, corrected)
 
 
-async def stage(connection: Any, numeric: list[Row], text: list[Row]) -> None:
+async def stage(
+    connection: Any, numbers: list[tuple[Any, ...]], states: list[tuple[Any, ...]]
+) -> None:
     """Copies a batch's event rows into this connection's staging tables (in a transaction)."""
-    for table, rows, value in (("observations", numeric, _number), ("states", text, _text)):
-        if rows:
-            await connection.copy_records_to_table(
-                STAGED[table], records=[_staged(row, value) for row in rows], columns=EVENT_COLUMNS
-            )
+    for staged, records in (("staged_numbers", numbers), ("staged_states", states)):
+        if records:
+            await connection.copy_records_to_table(staged, records=records, columns=EVENT_COLUMNS)
 
 
-def _staged(row: Row, value: Callable[[Row], object]) -> tuple[object, ...]:
-    o = row.observation
-    return (o.feed, o.entity, o.metric, o.ts, value(row), row.partition, row.offset)
-
-
-async def _upsert(connection: Any, table: str, rows: list[Row]) -> list[Row]:
-    """Writes the staged rows an event table may already hold; returns those whose value
-    changed."""
-    if not rows:
+async def _upsert(connection: Any, table: str, any_staged: bool) -> list[Key]:
+    """Writes the staged rows an event table may already hold; returns the keys of those whose
+    value changed."""
+    if not any_staged:
         return []
     upsert = UPSERT_EVENTS.format(table=table, staged=STAGED[table]) + RETURNING_CHANGES
-    changed_keys = {tuple(record) for record in await connection.fetch(upsert)}
-    return [row for row in rows if _key(row) in changed_keys]
-
-
-def _number(row: Row) -> object:
-    return row.observation.value
-
-
-def _text(row: Row) -> object:
-    return row.observation.text
+    return [tuple(record) for record in await connection.fetch(upsert)]
 
 
 async def _add_hourly_counts(
@@ -242,23 +263,6 @@ def counts(uncounted: Sequence[Received], new: dict[str, int]) -> list[list[Any]
     return [feeds, [received[f] for f in feeds], [quarantined[f] for f in feeds], repeated]
 
 
-def _key(row: Row) -> tuple[str, str, str, datetime]:
-    o = row.observation
-    return (o.feed, o.entity, o.metric, o.ts)
-
-
 def _arrays(items: Sequence[object], *fields: str) -> list[list[Any]]:
     """One array per field, for ``unnest``: the batch's rows as columns."""
     return [[getattr(item, field) for item in items] for field in fields]
-
-
-def _newest_per_series(rows: list[Row]) -> list[Observation]:
-    """Each series' newest observation in the batch; at equal times the later record wins."""
-    newest: dict[tuple[str, str, str], Observation] = {}
-    for row in rows:  # in log order
-        o = row.observation
-        key = (o.feed, o.entity, o.metric)
-        known = newest.get(key)
-        if known is None or o.ts >= known.ts:
-            newest[key] = o
-    return list(newest.values())

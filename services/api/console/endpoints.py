@@ -1,6 +1,7 @@
 """``/console``: the IOC operators' page, one static file like the wall's (HTML, CSS and script
-in one, nothing fetched from elsewhere): the register, the ranking by kind with each unit's 30
-days, the deliveries that failed. It does what an operator's key may (services/api/access.py)."""
+in one, beside the pages' shared script; nothing fetched from elsewhere): the register, the
+ranking by kind with each unit's 30 days, the deliveries that failed. It does what an
+operator's key may (services/api/access.py)."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ async def feed_template(
     instructions (units, bounds, cadence, deadline; in English with ``Accept-Language: en``)."""
     require_definition(caller, feed)
     lang = language_of(accept_language)
-    unit = state.reminding.units.by_code.get(feed.agency)
+    unit = state.units.by_code.get(feed.agency)
     name = None if unit is None else unit.name if lang == "vi" else unit.name_en
     body = template(feed, first_example(feed), lang, name)
     return Response(

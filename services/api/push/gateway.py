@@ -36,7 +36,9 @@ class KafkaGateway:
         a large upload's due).
 
         On failure, whatever the producer still holds is dropped before the caller hears
-        "not accepted", so no message of a refused request reaches the broker later.
+        "not accepted", so no message of a refused request reaches the broker later. So it is
+        when the caller is cancelled (its task cancelled, the server stopping): nothing more is
+        sent, but what the producer already handed to the broker may still be on the topic.
         """
         producer = await self._started()
         try:
@@ -49,6 +51,11 @@ class KafkaGateway:
         except (KafkaError, TimeoutError) as error:
             await self._abandon(producer)
             raise BrokerUnavailable(error.__class__.__name__) from error
+        except asyncio.CancelledError:
+            # Shielded: a second cancellation must not leave the buffer half dropped. The
+            # requests sharing the producer hear "not accepted" (a 503) for what it held.
+            await asyncio.shield(self._abandon(producer))
+            raise
 
     async def _abandon(self, producer: AIOKafkaProducer) -> None:
         """Drops the producer and every record it still holds. aiokafka retries a batch for a

@@ -24,5 +24,5 @@ async def quality(
     """Per agency: correct, sufficient, clean and live (đúng, đủ, sạch, sống) over the last
     24 hours, each agency's feeds scored, and the feeds that lag."""
     report = await quality_report(connection, state.feeds, state.clock())
-    report.unknown_units = await unknown_units(connection, state.feeds, state.reminding.units)
+    report.unknown_units = await unknown_units(connection, state.feeds, state.units)
     return conditional(request, report)

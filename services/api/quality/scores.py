@@ -11,18 +11,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from services.api.feeds.status import FeedStatus
+from services.api.feeds.window import Received
 
 LIVE_SCORE: dict[FeedStatus, float] = {"live": 1.0, "late": 0.5, "stale": 0.0, "silent": 0.0}
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    records: int
-    quarantined: int
-    repeated: int
 
 
 def correct(received: Received) -> float | None:

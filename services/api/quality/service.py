@@ -1,5 +1,6 @@
-"""The quality report: each feed scored from what the store says of the window (read by the
-repositories), each agency the mean of its feeds. ``report_of`` is pure."""
+"""The quality report: each feed scored from what the store says of the window (read once by
+``feeds/window.py``, which the units' scorecards read too), each agency the mean of its feeds.
+``report_of`` is pure."""
 
 from __future__ import annotations
 
@@ -8,29 +9,19 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.api.feeds.repository import newest_events
 from services.api.feeds.status import feed_status
+from services.api.feeds.window import WINDOW, FeedWindow, Received, read_window
 from services.api.programme.repository import read_tasks
 from services.api.quality import scores
-from services.api.quality.repository import held_in_window, received_since
 from services.api.quality.schemas import AgencyQuality, FeedQuality, QualityReport, UnknownUnit
 from services.common.feeds import FeedDefinition
 from services.common.units import Units
-
-WINDOW = timedelta(hours=24)
 
 
 async def quality_report(
     connection: Any, feeds: Mapping[str, FeedDefinition], now: datetime
 ) -> QualityReport:
-    periodic = [name for name, feed in feeds.items() if feed.periodic]
-    return report_of(
-        feeds,
-        now,
-        received=await received_since(connection, now - WINDOW),
-        held=await held_in_window(connection, periodic, now - WINDOW, now),
-        newest=await newest_events(connection),
-    )
+    return report_of(feeds, now, await read_window(connection, feeds, now))
 
 
 async def unknown_units(
@@ -45,17 +36,13 @@ async def unknown_units(
 
 
 def report_of(
-    feeds: Mapping[str, FeedDefinition],
-    now: datetime,
-    *,
-    received: Mapping[str, scores.Received],
-    held: Mapping[str, tuple[int, int]],  # periodic feed -> (records, entities) in the window
-    newest: Mapping[str, datetime],  # feed -> its newest event time
+    feeds: Mapping[str, FeedDefinition], now: datetime, window: FeedWindow
 ) -> QualityReport:
+    received, held, newest = window.received, window.held, window.newest
     by_agency: dict[str, list[FeedQuality]] = defaultdict(list)
     for name, feed in sorted(feeds.items()):
         status = feed_status(newest.get(name), feed, now)
-        counts = received.get(name, scores.Received(0, 0, 0))
+        counts = received.get(name, Received(0, 0, 0))
         sufficient = None
         if name in held:
             records, entities = held[name]

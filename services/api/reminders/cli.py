@@ -12,6 +12,7 @@ import getpass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from services.api.reminders.status import ListedStatus
 from services.common.command_errors import CommandError, using_store
 from services.common.logs import redact
 from services.common.province import ZONE
@@ -27,9 +28,7 @@ def add_commands(commands: Any) -> None:
     actions = reminders.add_subparsers(required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="newest first, with status and cause")
     listing.add_argument("--unit")
-    listing.add_argument(
-        "--status", choices=["open", "acknowledged", "escalated", "resolved", "unresolved"]
-    )
+    listing.add_argument("--status", choices=list(ListedStatus), type=ListedStatus)
     listing.set_defaults(run=_list)
     show = actions.add_parser("show", help="one reminder: why, its figures, deliveries, history")
     show.add_argument("reminder_id", type=int)

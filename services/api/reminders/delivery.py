@@ -25,6 +25,7 @@ from services.api.reminders.channels import CHANNELS, DeliveryError, Outgoing, r
 from services.api.reminders.evaluator import Reminding
 from services.api.reminders.notice import Notice
 from services.api.reminders.schemas import ReminderOut
+from services.api.reminders.status import UNRESOLVED
 from services.common.db import DATABASE_UNAVAILABLE
 from services.common.logs import redact
 
@@ -69,7 +70,7 @@ async def _send_claimed(
         async with pool.acquire() as connection:
             row = await repository.reminder(connection, due.reminder_id)
         assert row is not None  # a delivery's reminder is never deleted (foreign key)
-        if row["status"] == "resolved":  # resolved since it was claimed: not sent after all
+        if row["status"] not in UNRESOLVED:  # resolved since it was claimed: not sent after all
             async with pool.acquire() as connection:
                 await repository.cancel(connection, due)
             continue

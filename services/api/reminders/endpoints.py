@@ -7,7 +7,6 @@ lists failed deliveries (``/v1/deliveries``) and retries them, each an event in 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 from typing import Annotated, Any, Literal
@@ -26,7 +25,7 @@ from services.api.access import (
 from services.api.dependencies import AppState, Caller, Connection, State
 from services.api.errors import Conflict, InvalidRequest, NotFound
 from services.api.reminders import operations, repository
-from services.api.reminders.notice import Notice, render_html, render_pdf
+from services.api.reminders.notice import Notice, render_html, render_pdf_aside
 from services.api.reminders.schemas import (
     DeliveryList,
     DeliveryOut,
@@ -35,6 +34,7 @@ from services.api.reminders.schemas import (
     ReminderOut,
     ResolutionIn,
 )
+from services.api.reminders.status import ListedStatus, ReminderStatus, TransitionRefused, check
 from services.api.schemas import error_responses
 from services.common.keys import Principal
 
@@ -48,7 +48,7 @@ async def list_reminders(
     connection: Connection,
     state: State,
     unit: str | None = None,
-    status: Literal["open", "acknowledged", "escalated", "resolved", "unresolved"] | None = None,
+    status: ListedStatus | None = None,
     rule: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ReminderList:
@@ -92,8 +92,8 @@ async def acknowledge(
         done = await repository.acknowledge(
             connection, reminder_id, caller.subject, f"key {caller.key_id}", state.clock()
         )
-    if not done and row["status"] == "resolved":
-        raise Conflict(f"reminder {reminder_id} is already resolved")
+    if not done and row["status"] != ReminderStatus.ACKNOWLEDGED:  # acknowledged twice: as once
+        raise _refused(reminder_id, row["status"], ReminderStatus.ACKNOWLEDGED)
     return await _shown(connection, caller, state, reminder_id)
 
 
@@ -120,8 +120,7 @@ async def notice_pdf(
     """The phiếu nhắc việc as PDF, as attached to its e-mail."""
     notice = await _notice(connection, caller, reminder_id, state)
     filename = f"phieu-nhac-viec-{reminder_id}.pdf"
-    # Rendered in a thread, as for its e-mail: tens of milliseconds the wall's polls do not wait.
-    document = await asyncio.to_thread(render_pdf, notice, state.reminding.settings.pdf_font)
+    document = await render_pdf_aside(notice, state.reminding.settings.pdf_font)
     return Response(
         document,
         media_type="application/pdf",
@@ -179,8 +178,8 @@ async def resolve(
             connection, reminder_id, body.how, operator_actor(caller.subject), state.clock()
         )
     if not done:
-        await _visible(connection, caller, reminder_id)  # 404 where there is none
-        raise Conflict(f"reminder {reminder_id} is already resolved")
+        row = await _visible(connection, caller, reminder_id)  # 404 where there is none
+        raise _refused(reminder_id, row["status"], ReminderStatus.RESOLVED)
     return await _shown(connection, caller, state, reminder_id)
 
 
@@ -224,6 +223,15 @@ async def retry_delivery(
             " is retried"
         )
     return DeliveryOut.model_validate(found)
+
+
+def _refused(reminder_id: int, current: str, new: ReminderStatus) -> Conflict:
+    """The 409 of a change the register did not make: the machine's refusal, in its words."""
+    try:
+        check(ReminderStatus(current), new)
+    except TransitionRefused as refused:
+        return Conflict(f"reminder {reminder_id}: {refused}")
+    return Conflict(f"reminder {reminder_id} changed meanwhile: read it again")
 
 
 async def _shown(

@@ -1,9 +1,10 @@
-"""One evaluation: read the situation, keep each unit's scorecard for the day, find every cause
-that holds, and bring the register in line: a cause that holds with the evidence its rule asks
-for, answered by no other unit's reminder, is issued (with its deliveries); a cause that no
-longer holds is resolved (saying when and how); a reminder left open past its rule's time is
-escalated. One transaction under an advisory lock: however many processes evaluate, they take
-turns, and the unique index keeps one open reminder per unit and cause.
+"""One evaluation: score the units (``units/scoring.py``: the situation, each unit's scorecard
+kept for the day), find every cause that holds, and bring the register in line: a cause that
+holds with the evidence its rule asks for, answered by no other unit's reminder, is issued
+(with its deliveries); a cause that no longer holds is resolved (saying when and how); a
+reminder left open past its rule's time is escalated. One transaction under an advisory lock:
+however many processes evaluate, they take turns, and the unique index keeps one open reminder
+per unit and cause.
 
 Causes start and end on what is true of the unit: an open reminder stays open while its cause
 holds, whatever else changes (the evidence, the feed as a whole); an operator's resolution of
@@ -16,30 +17,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from services.api.feeds.repository import newest_events
 from services.api.metrics import REMINDERS_OPEN
-from services.api.programme.repository import read_tasks
-from services.api.quality.repository import received_since
-from services.api.quality.service import WINDOW, quality_report
 from services.api.reminders import channels, repository
 from services.api.reminders.causes import Found
 from services.api.reminders.channels import targets
 from services.api.reminders.rules import Rule, RuleDefinitionError, load_rules
-from services.api.reminders.scorecards import DayScores, day_scores
 from services.api.reminders.settings import ReminderSettings
-from services.api.reminders.situation import Situation
+from services.api.reminders.status import ReminderStatus, may_become
+from services.api.units.scoring import score
 from services.common.db import DATABASE_UNAVAILABLE
 from services.common.feeds import FeedDefinition
-from services.common.province import ZONE, day_start
+from services.common.province import ZONE
 from services.common.units import Units, load_units
 
 log = logging.getLogger("ioc.reminders")
-HISTORY_DAYS = 45  # the 30-day scores, and the ranking a week before
 ACTOR = "ioc"  # the register's name for the evaluator itself
 MANUAL = "manual"  # the rule of a reminder issued by hand (`ioc reminders issue`)
 
@@ -99,34 +95,14 @@ class Outcome:
     followed_up: int = 0
 
 
-async def read_situation(connection: Any, reminding: Reminding, now: datetime) -> Situation:
-    report = await quality_report(connection, reminding.feeds, now)
-    return Situation(
-        now=now,
-        feeds=reminding.feeds,
-        units=reminding.units,
-        quality={f.feed: f for agency in report.agencies for f in agency.feeds},
-        received=await received_since(connection, now - WINDOW),
-        newest=await newest_events(connection),
-        newest_by_entity=await repository.newest_by_entity(connection, reminding.feeds),
-        tasks=await read_tasks(connection, reminding.feeds),
-        history={},  # read once today's scorecards are stored (evaluate)
-    )
-
-
 async def evaluate(pool: Any, reminding: Reminding, now: datetime) -> Outcome:
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", repository.EVALUATION_LOCK)
-        situation = await read_situation(connection, reminding, now)
-        today = scorecards_now(situation)
-        starts = day_start(situation.today)
-        await repository.store_scores(connection, situation.today, starts, now, today)
-        since = situation.today - timedelta(days=HISTORY_DAYS)
-        situation = replace(situation, history=await repository.score_history(connection, since))
+        scored = await score(connection, reminding.feeds, reminding.units, now)
         found = {
             (f.unit, f.cause): (rule, f)
             for rule in reminding.rules.values()
-            for f in rule.kind.find(rule, situation, today)
+            for f in rule.kind.find(rule, scored.situation, scored.now)
         }
         check_rules_known(reminding.rules, await repository.unresolved_by_rule(connection))
         outcome = await _reconcile(connection, reminding, found, now)
@@ -188,11 +164,15 @@ async def _reconcile(
             continue
         cause = found[key][1]
         followed_up += await _follow_up(connection, reminding, rule_of, reminder, cause, now)
-        if reminder.status == "open" and now - reminder.issued_at >= rule_of.escalate_after:
+        escalates = may_become(reminder.status, ReminderStatus.ESCALATED)
+        if escalates and now - reminder.issued_at >= rule_of.escalate_after:
             addressee = reminding.units.by_code.get(reminder.unit)
             above = reminding.units.by_code.get(addressee.escalate_to or "") if addressee else None
-            if addressee is not None and above is not None:
-                await repository.escalate(connection, reminder.id, above.code, ACTOR, now)
+            if (
+                addressee is not None
+                and above is not None
+                and await repository.escalate(connection, reminder.id, above.code, ACTOR, now)
+            ):
                 again = [*targets(above), *targets(addressee)]
                 await repository.add_deliveries(connection, reminder.id, "escalated", again, now)
                 escalated += 1
@@ -266,7 +246,3 @@ async def keep_evaluating(pool: Any, reminding: Reminding, clock: Callable[[], d
             log.warning("reminders not evaluated: database unavailable (%r)", error)
         wait = (next_evaluation(reminding, clock()) - clock()).total_seconds()
         await asyncio.sleep(max(wait, 0.0))
-
-
-def scorecards_now(situation: Situation) -> dict[str, DayScores]:
-    return {code: day_scores(unit, situation) for code, unit in situation.units.by_code.items()}

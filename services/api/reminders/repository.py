@@ -1,110 +1,29 @@
-"""All SQL of units and reminders: what an evaluation reads, the scorecards it keeps, and the
-register's changes, each change with its event (who, when, what)."""
+"""All SQL of the reminders: the register's changes, each change with its event (who, when,
+what), and the deliveries'."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from services.api.reminders.scorecards import DayScores
-from services.common.feeds import FeedDefinition
+from services.api.reminders.status import (
+    ISSUED,
+    UNRESOLVED,
+    ListedStatus,
+    ReminderStatus,
+    before,
+    listed,
+)
 
 # One evaluation at a time across every process (pg_advisory_xact_lock's key: "ioc-remind").
 EVALUATION_LOCK = 0x696F_632D_7265_6D
-SCORE_COLUMNS = tuple(DayScores.__dataclass_fields__)
-
-
-async def newest_by_entity(
-    connection: Any, feeds: Mapping[str, FeedDefinition]
-) -> dict[str, dict[str, datetime]]:
-    """Each entity's newest event time, for the feeds whose entities report for themselves."""
-    names = [name for name, feed in feeds.items() if feed.reported_by == "entity"]
-    rows = await connection.fetch(
-        "SELECT feed, entity, max(ts) AS newest FROM latest WHERE feed = ANY($1::text[])"
-        " GROUP BY feed, entity",
-        names,
-    )
-    newest: dict[str, dict[str, datetime]] = {name: {} for name in names}
-    for row in rows:
-        newest[row["feed"]][row["entity"]] = row["newest"]
-    return newest
-
-
-# The scores that are means over the day's time; the task counts and what lags are as of the
-# last evaluation.
-TIME_WEIGHTED = (
-    "correct",
-    "sufficient",
-    "clean",
-    "live",
-    "timeliness",
-    "quarantine_ratio",
-    "completion_rate",
-    "score",
-)
-
-
-# This evaluation's interval, in seconds: since the one before (none before the migration:
-# nothing to weigh the old row by, so the new one replaces it).
-_SINCE_LAST = (
-    "greatest(extract(epoch FROM EXCLUDED.evaluated_at"
-    " - coalesce(unit_scores.evaluated_at, EXCLUDED.evaluated_at)), 0)"
-)
-
-
-def _weighted(column: str) -> str:
-    """``column``'s mean over the time covered so far and this evaluation's interval; a score
-    missing now (no data to judge) leaves the mean as it was."""
-    old, new, w = f"unit_scores.{column}", f"EXCLUDED.{column}", _SINCE_LAST
-    return (
-        f"{column} = CASE WHEN {new} IS NULL THEN {old}"
-        f" WHEN {old} IS NULL OR unit_scores.covered_s + {w} = 0 THEN {new}"
-        f" ELSE ({old} * unit_scores.covered_s + {new} * {w}) / (unit_scores.covered_s + {w}) END"
-    )
-
-
-async def store_scores(
-    connection: Any, day: date, starts: datetime, now: datetime, scores: Mapping[str, DayScores]
-) -> None:
-    """Adds this evaluation's scores to the day's (which ``starts``, in the province): each
-    weighs the time since the evaluation before (since the day started, for the first)."""
-    columns = ", ".join(SCORE_COLUMNS)
-    values = ", ".join(f"${n}" for n in range(3, len(SCORE_COLUMNS) + 3))
-    at, first = len(SCORE_COLUMNS) + 3, len(SCORE_COLUMNS) + 4
-    updates = ", ".join(
-        _weighted(c) if c in TIME_WEIGHTED else f"{c} = EXCLUDED.{c}" for c in SCORE_COLUMNS
-    )
-    covered = max((now - starts).total_seconds(), 0.0)
-    await connection.executemany(
-        f"INSERT INTO unit_scores AS unit_scores (unit, day, {columns}, evaluated_at, covered_s)"  # noqa: S608 - names are the dataclass's own
-        f" VALUES ($1, $2, {values}, ${at}, ${first})"
-        f" ON CONFLICT (unit, day) DO UPDATE SET {updates},"
-        f" covered_s = unit_scores.covered_s + {_SINCE_LAST},"
-        " evaluated_at = greatest(unit_scores.evaluated_at, EXCLUDED.evaluated_at),"
-        " updated_at = now()",
-        [
-            (unit, day, *(getattr(s, c) for c in SCORE_COLUMNS), now, covered)
-            for unit, s in scores.items()
-        ],
-    )
-
-
-async def score_history(
-    connection: Any, since: date, unit: str | None = None
-) -> dict[str, dict[date, dict[str, Any]]]:
-    rows = await connection.fetch(
-        "SELECT * FROM unit_scores WHERE day >= $1 AND ($2::text IS NULL OR unit = $2)"
-        " ORDER BY unit, day",
-        since,
-        unit,
-    )
-    history: dict[str, dict[date, dict[str, Any]]] = {}
-    for row in rows:
-        history.setdefault(row["unit"], {})[row["day"]] = {c: row[c] for c in SCORE_COLUMNS}
-    return history
+# The unique index's own predicate (reminders_one_open_per_cause): one unresolved reminder per
+# unit and cause. An ON CONFLICT names it as written, so it is spelled out, from the machine.
+UNRESOLVED_ONLY = f"status <> '{ReminderStatus.RESOLVED}'"
+STILL_UNRESOLVED = sorted(UNRESOLVED)  # a parameter: status = ANY($n::text[])
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +32,7 @@ class OpenReminder:
     unit: str
     cause: str
     rule: str
-    status: str
+    status: ReminderStatus
     issued_at: datetime
     told: list[dict[str, Any]]  # the figures of its notices: the issued one, then each follow-up
 
@@ -123,10 +42,16 @@ async def open_reminders(connection: Any) -> list[OpenReminder]:
         "SELECT r.id, r.unit, r.cause, r.rule, r.status, r.issued_at,"
         " r.figures || coalesce((SELECT jsonb_agg(f.figures ORDER BY f.follow_up)"
         "   FROM reminder_follow_ups f WHERE f.reminder_id = r.id), '[]') AS told"
-        " FROM (SELECT * FROM reminders WHERE status <> 'resolved' ORDER BY id FOR UPDATE) r"
-        " ORDER BY r.id"
+        " FROM (SELECT * FROM reminders WHERE status = ANY($1::text[]) ORDER BY id FOR UPDATE) r"
+        " ORDER BY r.id",
+        STILL_UNRESOLVED,
     )
-    return [OpenReminder(**{**dict(row), "told": list(row["told"])}) for row in rows]
+    return [
+        OpenReminder(
+            **{**dict(row), "status": ReminderStatus(row["status"]), "told": list(row["told"])}
+        )
+        for row in rows
+    ]
 
 
 async def follow_up(
@@ -157,7 +82,8 @@ async def unresolved_by_rule(connection: Any) -> dict[str, list[int]]:
     """The reminders not yet resolved, by rule: which rules the register still needs."""
     rows = await connection.fetch(
         "SELECT rule, array_agg(id ORDER BY id) AS ids FROM reminders"
-        " WHERE status <> 'resolved' GROUP BY rule ORDER BY rule"
+        " WHERE status = ANY($1::text[]) GROUP BY rule ORDER BY rule",
+        STILL_UNRESOLVED,
     )
     return {row["rule"]: list(row["ids"]) for row in rows}
 
@@ -174,7 +100,8 @@ async def resolutions_held(connection: Any) -> list[HeldResolution]:
     while it held. Each stands until its cause clears (``causes_cleared``)."""
     rows = await connection.fetch(
         "SELECT id, unit, cause FROM reminders"
-        " WHERE status = 'resolved' AND cause_cleared_at IS NULL ORDER BY id"
+        " WHERE status = $1 AND cause_cleared_at IS NULL ORDER BY id",
+        ReminderStatus.RESOLVED,
     )
     return [HeldResolution(**dict(row)) for row in rows]
 
@@ -202,19 +129,17 @@ async def issue(
 ) -> int | None:
     """A new open reminder, or None where one for this unit and cause is open already."""
     reminder: int | None = await connection.fetchval(
-        """
-        INSERT INTO reminders
-            (unit, cause, rule, status, figures, respond_by, issued_at, updated_at)
-        VALUES ($1, $2, $3, 'open', $4, $5, $6, $6)
-        ON CONFLICT (unit, cause) WHERE status <> 'resolved' DO NOTHING
-        RETURNING id
-        """,
+        "INSERT INTO reminders"  # noqa: S608 - the predicate is the machine's own
+        " (unit, cause, rule, status, figures, respond_by, issued_at, updated_at)"
+        " VALUES ($1, $2, $3, $7, $4, $5, $6, $6)"
+        f" ON CONFLICT (unit, cause) WHERE {UNRESOLVED_ONLY} DO NOTHING RETURNING id",
         unit,
         cause,
         rule,
         dict(figures),
         respond_by,
         now,
+        ISSUED,
     )
     if reminder is not None:
         await record(connection, reminder, "issued", actor, now, {"cause": cause})
@@ -244,11 +169,13 @@ async def resolve(connection: Any, reminder: int, how: str, actor: str, now: dat
     """Resolved, saying how; its deliveries not yet sent are cancelled (a notice of a cause
     that no longer holds, or that an operator closed, is not sent after the fact)."""
     done = await connection.execute(
-        "UPDATE reminders SET status = 'resolved', resolved_at = $2, resolution = $3,"
-        " updated_at = $2 WHERE id = $1 AND status <> 'resolved'",
+        "UPDATE reminders SET status = $4, resolved_at = $2, resolution = $3,"
+        " updated_at = $2 WHERE id = $1 AND status = ANY($5::text[])",
         reminder,
         now,
         how,
+        ReminderStatus.RESOLVED,
+        before(ReminderStatus.RESOLVED),
     )
     if done != "UPDATE 1":
         return False
@@ -265,27 +192,35 @@ async def resolve(connection: Any, reminder: int, how: str, actor: str, now: dat
     return True
 
 
-async def escalate(connection: Any, reminder: int, to: str, actor: str, now: datetime) -> None:
-    await connection.execute(
-        "UPDATE reminders SET status = 'escalated', escalated_at = $2, escalated_to = $3,"
-        " updated_at = $2 WHERE id = $1",
+async def escalate(connection: Any, reminder: int, to: str, actor: str, now: datetime) -> bool:
+    """Escalated to the unit ``to``; False where its status may not become escalated."""
+    done = await connection.execute(
+        "UPDATE reminders SET status = $4, escalated_at = $2, escalated_to = $3,"
+        " updated_at = $2 WHERE id = $1 AND status = ANY($5::text[])",
         reminder,
         now,
         to,
+        ReminderStatus.ESCALATED,
+        before(ReminderStatus.ESCALATED),
     )
+    if done != "UPDATE 1":
+        return False
     await record(connection, reminder, "escalated", actor, now, {"to": to})
+    return True
 
 
 async def acknowledge(connection: Any, reminder: int, unit: str, actor: str, now: datetime) -> bool:
     """The unit's own open reminder acknowledged; False where it is not the unit's or is over."""
     done = await connection.execute(
-        "UPDATE reminders SET status = 'acknowledged', acknowledged_at = $3,"
+        "UPDATE reminders SET status = $5, acknowledged_at = $3,"
         " acknowledged_by = $4, updated_at = $3"
-        " WHERE id = $1 AND unit = $2 AND status IN ('open', 'escalated')",
+        " WHERE id = $1 AND unit = $2 AND status = ANY($6::text[])",
         reminder,
         unit,
         now,
         actor,
+        ReminderStatus.ACKNOWLEDGED,
+        before(ReminderStatus.ACKNOWLEDGED),
     )
     if done != "UPDATE 1":
         return False
@@ -350,7 +285,7 @@ async def reminders(
     *,
     unit: str | None = None,
     units: Sequence[str] | None = None,
-    status: str | None = None,
+    status: ListedStatus | None = None,
     rule: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
@@ -362,13 +297,13 @@ async def reminders(
         + f"""
         WHERE ($1::text IS NULL OR r.unit = $1)
           AND {VISIBLE_TO}
-          AND ($3::text IS NULL OR r.status = $3 OR ($3 = 'unresolved' AND r.status <> 'resolved'))
+          AND ($3::text[] IS NULL OR r.status = ANY($3))
           AND ($4::text IS NULL OR r.rule = $4)
         ORDER BY r.id DESC LIMIT $5
         """,
         unit,
         list(units) if units is not None else None,
-        status,
+        listed(status) if status is not None else None,
         rule,
         limit,
     )
@@ -462,9 +397,10 @@ async def delivery_counts(connection: Any) -> list[tuple[str, str, int, int]]:
     """(channel, status, count, of which given up on a reminder still unresolved): metrics."""
     rows = await connection.fetch(
         "SELECT d.channel, d.status, count(*) AS n, count(*) FILTER"
-        " (WHERE d.status = 'failed' AND r.status <> 'resolved') AS stranded"
+        " (WHERE d.status = 'failed' AND r.status = ANY($1::text[])) AS stranded"
         " FROM reminder_deliveries d JOIN reminders r ON r.id = d.reminder_id"
-        " GROUP BY d.channel, d.status"
+        " GROUP BY d.channel, d.status",
+        STILL_UNRESOLVED,
     )
     return [(r["channel"], r["status"], r["n"], r["stranded"]) for r in rows]
 
@@ -472,8 +408,9 @@ async def delivery_counts(connection: Any) -> list[tuple[str, str, int, int]]:
 async def open_counts(connection: Any) -> list[tuple[str, str, int]]:
     """(rule, unit, count) of the reminders not yet resolved: the metrics and the wall."""
     rows = await connection.fetch(
-        "SELECT rule, unit, count(*) AS n FROM reminders WHERE status <> 'resolved'"
-        " GROUP BY rule, unit ORDER BY rule, unit"
+        "SELECT rule, unit, count(*) AS n FROM reminders WHERE status = ANY($1::text[])"
+        " GROUP BY rule, unit ORDER BY rule, unit",
+        STILL_UNRESOLVED,
     )
     return [(r["rule"], r["unit"], r["n"]) for r in rows]
 
@@ -508,10 +445,11 @@ async def retry(connection: Any, delivery_id: uuid.UUID, actor: str, now: dateti
     row = await connection.fetchrow(
         "UPDATE reminder_deliveries d SET status = 'pending', next_attempt_at = $2"
         " FROM reminders r WHERE d.id = $1 AND d.status = 'failed'"
-        " AND r.id = d.reminder_id AND r.status <> 'resolved'"
+        " AND r.id = d.reminder_id AND r.status = ANY($3::text[])"
         " RETURNING d.reminder_id, d.channel, d.target, d.occasion, d.attempts",
         delivery_id,
         now,
+        STILL_UNRESOLVED,
     )
     if row is None:
         return False

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-ReminderStatus = Literal["open", "acknowledged", "escalated", "resolved"]
+from services.api.reminders.status import ReminderStatus
 
 
 class ReminderEvent(BaseModel):

@@ -1,6 +1,6 @@
 """``/v1/units``: each unit's scorecard (today, over 7 and 30 days, its history) and the
 ranking of units; every key reads them, as it reads the wall. The scorecards are the stored
-days the reminders' evaluation keeps (services/api/reminders/evaluator.py)."""
+days the scoring keeps (``scoring.py``), whether or not the reminders run."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from fastapi import APIRouter
 from services.api.access import contacts_shown, require_indicators
 from services.api.dependencies import Caller, Connection, State
 from services.api.errors import NotFound
-from services.api.reminders import repository
-from services.api.reminders.evaluator import HISTORY_DAYS
-from services.api.reminders.scorecards import leaders_and_laggards, over_days, ranking
+from services.api.reminders.service import unresolved_by_unit
 from services.api.schemas import error_responses
+from services.api.units import repository
 from services.api.units.schemas import (
     DayScorecard,
     RankedUnit,
@@ -27,6 +26,8 @@ from services.api.units.schemas import (
     UnitOut,
     WindowScores,
 )
+from services.api.units.scorecards import leaders_and_laggards, over_days, ranking
+from services.api.units.scoring import HISTORY_DAYS
 from services.common.keys import Principal
 from services.common.province import province_day
 from services.common.units import Unit, UnitKind
@@ -42,8 +43,8 @@ async def list_units(caller: Caller, connection: Connection, state: State) -> Un
     now = state.clock()
     today = province_day(now)
     history = await repository.score_history(connection, today - timedelta(days=HISTORY_DAYS))
-    opened = await _open_by_unit(connection)
-    units = state.reminding.units.by_code
+    opened = await unresolved_by_unit(connection)
+    units = state.units.by_code
     return UnitList(
         as_of=now,
         units=[
@@ -65,7 +66,7 @@ async def unit_ranking(
     now = state.clock()
     today = province_day(now)
     history = await repository.score_history(connection, today - timedelta(days=HISTORY_DAYS))
-    units = state.reminding.units.by_code
+    units = state.units.by_code
     kinds = {code: unit.kind for code, unit in units.items()}
     ranked = [
         RankedUnit(
@@ -89,13 +90,13 @@ async def unit_ranking(
 @router.get("/v1/units/{unit}", response_model=UnitDetail, responses=error_responses(404))
 async def get_unit(unit: str, caller: Caller, connection: Connection, state: State) -> UnitDetail:
     require_indicators(caller)
-    found = state.reminding.units.by_code.get(unit)
+    found = state.units.by_code.get(unit)
     if found is None:
         raise NotFound(f"no unit {unit!r}")
     today = province_day(state.clock())
     history = await repository.score_history(connection, today - timedelta(days=HISTORY_DAYS), unit)
     days = history.get(unit, {})
-    opened = await _open_by_unit(connection)
+    opened = await unresolved_by_unit(connection)
     return UnitDetail(
         **_unit(found, days, today, opened.get(unit, 0), caller).model_dump(),
         history=[
@@ -127,10 +128,3 @@ def _unit(
         over_30_days=WindowScores(**over_days(days, today, 30)),
         open_reminders=open_reminders,
     )
-
-
-async def _open_by_unit(connection: Any) -> dict[str, int]:
-    opened: dict[str, int] = {}
-    for _, unit, count in await repository.open_counts(connection):
-        opened[unit] = opened.get(unit, 0) + count
-    return opened

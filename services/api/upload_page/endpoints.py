@@ -1,5 +1,5 @@
 """``/upload``: the page for the people who upload a spreadsheet report, one static page (HTML,
-CSS and script in one file) like the wall's."""
+CSS and its script in one file, beside the pages' shared script) like the wall's."""
 
 from __future__ import annotations
 

@@ -58,7 +58,8 @@ _REQUEST_BODY = {
             422: "An empty or unreadable file, or no sheet with a header row naming the feed's "
             "fields",
             429: "Too many requests with this key; retry after Retry-After",
-            503: "Broker unavailable: nothing accepted; retry after Retry-After",
+            503: "Broker unavailable, or this API process already reading its most uploads at"
+            " once (IOC_UPLOAD_CONCURRENCY): nothing accepted; retry after Retry-After",
         }.items()
     },
 )
@@ -88,33 +89,34 @@ async def upload_spreadsheet(
         and int(declared) > settings.upload_max_bytes + ENVELOPE_BYTES
     ):
         raise too_large(settings.upload_max_bytes)
-    file = await read_file(
-        request.stream(),
-        content_type=request.headers.get("content-type"),
-        content_disposition=request.headers.get("content-disposition"),
-        filename=filename,
-        limit=settings.upload_max_bytes,
-        timeout_s=settings.upload_read_timeout_s,
-    )
-    uploading = Uploading(
-        feed=feed,
-        fields=fields_of(feed),
-        intake=state.intakes[feed.feed],
-        gateway=state.gateway,
-        topic=settings.common.topics.raw(feed.feed),
-        now=state.clock(),
-        future_bound=settings.common.future_bound,
-        max_rows=settings.upload_max_rows,
-        broker_timeout_s=settings.broker_timeout_s,
-    )
-    return await upload(
-        state.pool,
-        file,
-        uploading,
-        unit=caller.subject,
-        key_id=caller.key_id,
-        language=language_of(accept_language),
-    )
+    with state.upload_slots.one():
+        file = await read_file(
+            request.stream(),
+            content_type=request.headers.get("content-type"),
+            content_disposition=request.headers.get("content-disposition"),
+            filename=filename,
+            limit=settings.upload_max_bytes,
+            timeout_s=settings.upload_read_timeout_s,
+        )
+        uploading = Uploading(
+            feed=feed,
+            fields=fields_of(feed),
+            intake=state.intakes[feed.feed],
+            gateway=state.gateway,
+            topic=settings.common.topics.raw(feed.feed),
+            now=state.clock(),
+            future_bound=settings.common.future_bound,
+            max_rows=settings.upload_max_rows,
+            broker_timeout_s=settings.broker_timeout_s,
+        )
+        return await upload(
+            state.pool,
+            file,
+            uploading,
+            unit=caller.subject,
+            key_id=caller.key_id,
+            language=language_of(accept_language),
+        )
 
 
 @router.get(

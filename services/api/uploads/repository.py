@@ -114,8 +114,8 @@ async def keep(
     content: bytes,
     produced: Mapping[RowKey, bytes],
 ) -> None:
-    """Keeps the receipt, the file and what the upload produced; the caller's transaction
-    commits them once the broker has acknowledged every row."""
+    """Keeps the receipt, the file and what the upload produced, in the caller's transaction:
+    called once the broker has acknowledged every row."""
     await connection.execute("UPDATE uploads SET receipt = $2 WHERE id = $1", upload, dict(receipt))
     await connection.execute(
         "INSERT INTO upload_files (upload_id, content) VALUES ($1, $2)", upload, content

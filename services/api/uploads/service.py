@@ -91,6 +91,10 @@ async def upload(
     try:
         receipts = await _upload(pool, file, uploading, claimed.upload, digest, unit, language)
     except BaseException:
+        # A refusal, a failure or a cancellation: nothing is kept, and the claim goes, so the
+        # same file may be sent again. A cancelled upload sends no more rows (the gateway drops
+        # what its producer held), but those already sent may be on the topic: sent again, they
+        # are stored once (the reasons are where the rows are kept, below).
         async with pool.acquire() as connection:
             await repository.release(connection, claimed.upload)
         raise
@@ -124,29 +128,31 @@ async def _upload(
         lang: _receipt(upload_id, file, digest, outcome, accepted, len(records), lang)
         for lang in LANGUAGES
     }
-    # The rows are written while the broker acknowledges them, and committed only once it has.
+    if records:
+        # No connection is held while the broker acknowledges: a slow broker would otherwise
+        # hold one of the pool's few connections, and a transaction, per upload waiting on it.
+        shares = max(1.0, len(records) / ROWS_PER_BROKER_TIMEOUT)
+        timeout_s = uploading.broker_timeout_s * shares
+        await produce(uploading.gateway, uploading.topic, records, timeout_s=timeout_s)
+    # Kept only once Kafka holds every row, in one short transaction. A crash between the two
+    # (or a store that fails here) leaves the rows on the topic with no receipt and no hashes:
+    # the claim is released (or goes stale), so the same file uploaded again is read again and
+    # its rows produced again. That counts nothing twice in the store: the records are keyed
+    # by entity and the worker's writes are upserts by entity, metric and event time, so each
+    # row is stored once with the same values (sạch sees the rows sent again as repeats, as it
+    # sees a push retried). Keeping the hashes first instead would be worse: a crash before the
+    # broker acknowledged would mark rows produced that never were, and a re-upload would skip
+    # them for good.
     async with pool.acquire() as connection, connection.transaction():
-        try:
-            async with asyncio.TaskGroup() as both:
-                if records:
-                    shares = max(1.0, len(records) / ROWS_PER_BROKER_TIMEOUT)
-                    timeout_s = uploading.broker_timeout_s * shares
-                    both.create_task(
-                        produce(uploading.gateway, uploading.topic, records, timeout_s=timeout_s)
-                    )
-                both.create_task(
-                    repository.keep(
-                        connection,
-                        upload_id,
-                        feed=uploading.feed.feed,
-                        unit=unit,
-                        receipt={lang: r.model_dump(mode="json") for lang, r in receipts.items()},
-                        content=file.content,
-                        produced=fresh,
-                    )
-                )
-        except ExceptionGroup as failed:  # the first failure, as it was raised (a 503, …)
-            raise failed.exceptions[0] from None
+        await repository.keep(
+            connection,
+            upload_id,
+            feed=uploading.feed.feed,
+            unit=unit,
+            receipt={lang: r.model_dump(mode="json") for lang, r in receipts.items()},
+            content=file.content,
+            produced=fresh,
+        )
     produced = time.perf_counter()
     log.info(
         "upload %d (%s, %s): %d rows read and checked in %.2f s, %d produced and kept in %.2f s",

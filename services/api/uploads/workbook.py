@@ -3,20 +3,24 @@ reads both), ``.csv`` as UTF-8 (with or without a BOM), separated by commas or s
 Excel writes where the decimal mark is a comma).
 
 calamine holds a whole sheet as a grid from its first used cell to its last: a 2 KB ``.xlsx``
-with cells at A1 and XFD1048576 asks for hundreds of gigabytes. So an ``.xlsx`` is measured first,
-unzipped in chunks (its size bounded too: a zip bomb), and one whose sheets span more than
-``MAX_CELLS`` is refused before calamine reads it. (An ``.xls`` is not measured: its format
-stops at 65,536 rows and 256 columns, about half a gigabyte of grid at worst.)"""
+with cells at A1 and XFD1048576 asks for hundreds of gigabytes. So a workbook is measured
+first, and one whose sheets span more than ``MAX_CELLS`` is refused before calamine reads it:
+an ``.xlsx`` unzipped in chunks (its size bounded too: a zip bomb), an ``.xls`` by walking the
+cell records of its workbook stream (a 5 KB ``.xls`` with cells at A1 and IV65536 would
+otherwise ask for about half a gigabyte; it holds nothing compressed, so its stream is no
+larger than the file)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
+import struct
 import zipfile
 from collections.abc import Iterator
 from typing import Literal
 
+import olefile
 from python_calamine import CalamineError, CalamineWorkbook
 
 from services.api.uploads.table import SheetRows
@@ -40,6 +44,12 @@ MAX_CELLS = 5_000_000  # a sheet's span, rows times columns: 100,000 rows of 50 
 MAX_UNZIPPED = 256 * 1024 * 1024  # what an .xlsx may unzip to, all its parts together
 _CELL = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
 _CHUNK = 1024 * 1024
+# BIFF (the .xls format) records: a substream (a sheet) opens with BOF and closes with EOF; a
+# cell's record starts with its row and column; MULRK and MULBLANK (several cells of a row) end
+# with their last column.
+_BOF, _EOF = 0x0809, 0x000A
+_CELL_RECORDS = frozenset({0x0006, 0x00FD, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E, 0x00D6})
+_ROW_RECORDS = frozenset({0x00BD, 0x00BE})  # MULRK, MULBLANK
 
 
 class Unreadable(ValueError):
@@ -68,6 +78,8 @@ def sheets_of(content: bytes, kind: FileKind) -> Iterator[SheetRows]:
         return
     if kind == "xlsx":
         _measure_xlsx(content)
+    if kind == "xls":
+        _measure_xls(content)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
     except (CalamineError, ValueError, OSError) as error:
@@ -95,13 +107,45 @@ def _measure_xlsx(content: bytes) -> None:
             raise Unreadable(f"the workbook unzips to more than {MAX_UNZIPPED // 2**20} MiB")
         for member in members:
             if member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml"):
-                rows, columns = _span(archive, member)
-                if rows * columns > MAX_CELLS:
-                    raise Unreadable(
-                        f"a sheet spans {rows:,} rows and {columns:,} columns, more than"
-                        f" {MAX_CELLS:,} cells: delete the stray cells far below or right of"
-                        " the table"
-                    )
+                _too_wide(*_span(archive, member))
+
+
+def _too_wide(rows: int, columns: int) -> None:
+    if rows * columns > MAX_CELLS:
+        raise Unreadable(
+            f"a sheet spans {rows:,} rows and {columns:,} columns, more than"
+            f" {MAX_CELLS:,} cells: delete the stray cells far below or right of the table"
+        )
+
+
+def _measure_xls(content: bytes) -> None:
+    """Refuses an .xls whose sheets span more than ``MAX_CELLS``, counted from A1 to the last
+    cell any cell record names, as for an .xlsx."""
+    try:
+        # a file object: given bytes shorter than 1,536, olefile would take them for a path
+        with olefile.OleFileIO(io.BytesIO(content)) as compound:
+            # "Workbook" (Excel 97 and later), or "Book" (Excel 5 and 95)
+            name = next((n for n in ("Workbook", "Book") if compound.exists(n)), None)
+            if name is None:
+                raise Unreadable("no workbook in the file")
+            stream: bytes = compound.openstream(name).read()
+    except (OSError, ValueError, struct.error, IndexError, EOFError) as error:
+        raise Unreadable(_reason(error)) from None
+    rows = columns = 0
+    at = 0
+    while at + 4 <= len(stream):
+        record, length = struct.unpack_from("<HH", stream, at)
+        body, at = at + 4, at + 4 + length
+        if record == _BOF:
+            rows = columns = 0
+        elif record == _EOF:
+            _too_wide(rows, columns)
+        elif (record in _CELL_RECORDS or record in _ROW_RECORDS) and length >= 6:
+            row, column = struct.unpack_from("<HH", stream, body)
+            if record in _ROW_RECORDS and at <= len(stream):
+                (column,) = struct.unpack_from("<H", stream, at - 2)
+            rows, columns = max(rows, row + 1), max(columns, column + 1)
+    _too_wide(rows, columns)  # a stream cut short ends without its EOF
 
 
 def _span(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> tuple[int, int]:

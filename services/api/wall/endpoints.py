@@ -1,4 +1,5 @@
-"""``/wall``: the IOC wall display, one static page (HTML, CSS and script in one file)."""
+"""``/wall``: the IOC wall display, one static page (HTML, CSS and its script in one file), with
+the script the IOC's pages share (``GET /static/pages.js``, ``services/api/pages/``)."""
 
 from __future__ import annotations
 

@@ -30,6 +30,21 @@ class FeedIntake:
         entity = self.normalise.entity_of(decode(raw))
         return None if entity is None else entity.encode()
 
+    def check_record(
+        self, value: bytes | None, *, now: datetime, future_bound: timedelta
+    ) -> Normalised | Rejection:
+        """A Kafka record's value, decoded and checked: by the feed's typed decoder where it
+        takes the record, else decoded by ``decode`` and checked as a message."""
+        outcome = self.normalise.from_bytes(value)
+        if outcome is None:
+            decoded = decode(value)
+            if isinstance(decoded, Rejection):
+                return decoded
+            return self.check(decoded, now=now, future_bound=future_bound)
+        if isinstance(outcome, Rejection):
+            return outcome
+        return admit(outcome, now=now, future_bound=future_bound, backfill=self.backfill)
+
     def check(
         self, message: object, *, now: datetime, future_bound: timedelta
     ) -> Normalised | Rejection:

@@ -13,6 +13,7 @@ import email
 import email.policy
 import io
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -253,7 +254,12 @@ async def test_the_console_page_is_served_without_a_key_and_its_actions_need_an_
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert b"<script" in page.content
-    assert b"src=" not in page.content  # nothing fetched from elsewhere
+    # nothing fetched from elsewhere: the pages' shared script is the API's own
+    assert re.findall(rb'src="([^"]*)"', page.content) == [b"/static/pages.js"]
+    script = await client.get("/static/pages.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert b"src=" not in script.content
     _, reader = await issue_key(db, "reader", "wall")
     answer = await client.get("/v1/deliveries", headers={"Authorization": f"Bearer {reader}"})
     assert answer.status_code == 403

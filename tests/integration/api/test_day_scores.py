@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from services.api.reminders import repository
-from services.api.reminders.scorecards import DayScores
+from services.api.units import repository
+from services.api.units.scorecards import DayScores
 from services.common.db import create_pool
 from services.common.province import day_start
 

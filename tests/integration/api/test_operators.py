@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ import pytest_asyncio
 from aiosmtpd.controller import Controller
 
 from services.api.app import create_app
+from services.api.reminders import notice
 from services.api.reminders.delivery import deliver_due
 from services.api.reminders.evaluator import Reminding
 from services.common.settings import CommonSettings
@@ -175,7 +177,9 @@ async def test_an_operator_issues_resolves_and_retries_in_their_own_name(
         ("delivered", "ioc"),
         ("resolved", "operator lan"),
     ]
-    assert (await client.post(resolve, json=how, headers=operator)).status_code == 409
+    again = await client.post(resolve, json=how, headers=operator)
+    assert again.status_code == 409  # the state machine's refusal, in its words
+    assert "a reminder resolved cannot become resolved" in again.json()["detail"]
     assert (
         await client.post("/v1/reminders/999999/resolve", json=how, headers=operator)
     ).status_code == 404
@@ -239,3 +243,27 @@ async def _read_the_sink(
         assert (await client.get(f"/v1/mail/{wrong}", headers=operator)).status_code in (404, 422)
     missing = "1000000000000000000-00000000.eml"
     assert (await client.get(f"/v1/mail/{missing}", headers=operator)).status_code == 404
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_notice_pdf_is_rendered_off_the_event_loop(
+    settings: CommonSettings, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operator = await bearer(settings, "operator", "lan")
+    issued = await served.client.post("/v1/reminders", json=MANUAL, headers=operator)
+    assert issued.status_code == 201, issued.text
+    rendered_in: list[int] = []
+    render = notice.render_pdf
+
+    def recording(shown: notice.Notice, font: Path) -> bytes:
+        rendered_in.append(threading.get_ident())
+        return render(shown, font)
+
+    monkeypatch.setattr(notice, "render_pdf", recording)
+    pdf = await served.client.get(
+        f"/v1/reminders/{issued.json()['id']}/notice.pdf", headers=operator
+    )
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.content.startswith(b"%PDF")
+    assert len(rendered_in) == 1
+    assert rendered_in[0] != threading.get_ident()  # not the event loop's thread (this one)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from services.api.app import create_app
-from services.api.quality.repository import received_since
+from services.api.feeds.window import received_since
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
 from services.common.settings import CommonSettings

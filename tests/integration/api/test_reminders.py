@@ -386,6 +386,8 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
     acked = await client.post(f"{url}/ack", headers=keys["tthcc"])
     assert acked.status_code == 200
     assert acked.json()["status"] == "acknowledged"
+    twice = await client.post(f"{url}/ack", headers=keys["tthcc"])  # twice is as once
+    assert (twice.status_code, twice.json()["events"]) == (200, acked.json()["events"])
 
     # The feed catches up (the 26th to the 29th), but for one ward, two days behind: the
     # department's reminder resolves itself, the ward gets one of its own.
@@ -405,6 +407,9 @@ async def test_a_reminder_lives_from_a_missed_deadline_to_the_feed_catching_up(
     resolved = (await client.get(url, headers=keys["tthcc"])).json()
     assert resolved["status"] == "resolved"
     assert "no longer holds" in resolved["resolution"]
+    over = await client.post(f"{url}/ack", headers=keys["tthcc"])
+    assert over.status_code == 409  # the state machine's refusal
+    assert "a reminder resolved cannot become acknowledged" in over.json()["detail"]
     life = [e["event"] for e in resolved["events"]]
     assert life[0] == "issued"
     assert life.index("escalated") < life.index("acknowledged") < life.index("resolved")

@@ -4,10 +4,12 @@ corrected file; the refusals."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import hashlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,16 +19,27 @@ import pytest
 import pytest_asyncio
 
 from services.api.app import create_app
+from services.api.push.gateway import KafkaGateway
 from services.api.uploads import repository
-from services.api.uploads.service import STALE_CLAIM
+from services.api.uploads.body import UploadedFile
+from services.api.uploads.service import STALE_CLAIM, Uploading, upload
+from services.common.db import create_pool
+from services.common.feed_fields import fields_of
 from services.common.feeds import FeedDefinition
+from services.common.intake.feed_intake import FeedIntake
 from services.common.kafka import KafkaConnection
 from services.common.keys import issue_key
 from services.common.settings import REPO_ROOT, CommonSettings
 from tests.integration.api.conftest import api_settings
 from tests.integration.conftest import db_connection
-from tests.integration.pipeline import all_committed, eventually, read_topic, running_worker
-from tests.unit.api.uploads.workbooks import dossier_row, ward_report
+from tests.integration.pipeline import (
+    all_committed,
+    eventually,
+    read_topic,
+    running_worker,
+    topic_size,
+)
+from tests.unit.api.uploads.workbooks import dossier_row, ward_report, ward_report_xls
 
 pytestmark = pytest.mark.integration
 URL = "/v1/feeds/admin-dossiers/uploads"
@@ -47,6 +60,16 @@ async def client(settings: CommonSettings) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
             yield client
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pool(database_url: str) -> AsyncIterator[Any]:
+    """A pool as the API's: JSON in and out (the receipts)."""
+    made = await create_pool(database_url, min_size=1, max_size=2)
+    try:
+        yield made
+    finally:
+        await made.close()
 
 
 async def _key(db: Any, agency: str = "tthcc") -> dict[str, str]:
@@ -193,6 +216,49 @@ async def test_a_bad_row_named_the_same_file_twice_and_a_correction_of_one_row(
 
 
 @pytest.mark.asyncio(loop_scope="session")
+async def test_an_xls_with_typed_cells_and_a_bad_row_uploads_into_the_store(
+    client: httpx.AsyncClient, db: Any, settings: CommonSettings, feeds: dict[str, FeedDefinition]
+) -> None:
+    content = ward_report_xls(
+        [
+            dossier_row(1, 1, 32002, received=141),
+            dossier_row(2, 2, 32002, received=-5),  # the bad row: below the schema's minimum
+            dossier_row(3, 3, 32150, received=97.0),
+        ]
+    )
+    form = {"file": ("bao-cao.xls", content, "application/vnd.ms-excel")}
+    response = await client.post(URL, headers=await _key(db), files=form)
+    assert response.status_code == 202, response.text
+    receipt = response.json()
+    assert (receipt["rows"], receipt["accepted"], receipt["produced"]) == (3, 2, 2)
+    assert receipt["rejected"] == [
+        {
+            "sheet": "Biểu 01",
+            "row": 4,  # the header on row 2, data from row 3
+            "column": "E",
+            "error": "schema: ho_so/tiep_nhan: -5 is less than the minimum of 0",
+        }
+    ]
+    assert [(i["row"], i["column"], i["reason"]) for i in receipt["ignored"]] == [
+        (1, None, "phía trên dòng tiêu đề (tiêu đề, quốc hiệu)"),
+        (None, "A", "cột số thứ tự"),
+        (None, "J", "cột 'Ghi chú' không phải trường của admin-dossiers (ghi chú)"),
+        (6, None, "dòng tổng cộng"),
+        (8, None, "phía dưới bảng (chữ ký, ghi chú)"),
+    ]
+    records = await read_topic(settings.kafka, settings.topics.raw("admin-dossiers"), 2)
+    assert sorted((r.key, json.loads(r.value)["ngay"]) for r in records) == [
+        (b"32002", "2026-12-01"),
+        (b"32150", "2026-12-03"),
+    ]
+    await _ingest(settings, feeds, 2)
+    assert await _stored(db, "received") == [
+        ("32002", "2026-12-01", 141.0),
+        ("32150", "2026-12-03", 97.0),
+    ]
+
+
+@pytest.mark.asyncio(loop_scope="session")
 async def test_a_csv_as_the_raw_body_answers_in_english_on_request(
     client: httpx.AsyncClient, db: Any
 ) -> None:
@@ -307,3 +373,175 @@ async def test_an_unreachable_broker_gives_503_keeps_nothing_and_the_file_goes_t
     later = await client.post(URL, headers=headers, **_form(content))
     assert later.status_code == 202
     assert (later.json()["accepted"], later.json()["produced"]) == (2, 2)
+
+
+class _CountingPool:
+    """The store's pool, counting the connections an upload holds at each moment."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self.held = 0
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        async with self._pool.acquire() as connection:
+            self.held += 1
+            try:
+                yield connection
+            finally:
+                self.held -= 1
+
+
+class _WatchedGateway(KafkaGateway):
+    """The real gateway, noting how many connections the upload holds while the broker acks."""
+
+    def __init__(self, kafka: KafkaConnection, pool: _CountingPool) -> None:
+        super().__init__(kafka, timeout_s=30)
+        self.pool = pool
+        self.held_while_producing: list[int] = []
+
+    async def send_all(
+        self,
+        topic: str,
+        messages: Sequence[tuple[bytes | None, bytes]],
+        *,
+        headers: Sequence[tuple[str, bytes]] = (),
+        timeout_s: float | None = None,
+    ) -> None:
+        self.held_while_producing.append(self.pool.held)
+        await super().send_all(topic, messages, headers=headers, timeout_s=timeout_s)
+        self.held_while_producing.append(self.pool.held)
+
+
+class _CancelledMidway(KafkaGateway):
+    """Sends the first half of an upload's rows; then its caller is cancelled (a server
+    stopping, a client gone) as the rest are handed to the producer."""
+
+    async def send_all(
+        self,
+        topic: str,
+        messages: Sequence[tuple[bytes | None, bytes]],
+        *,
+        headers: Sequence[tuple[str, bytes]] = (),
+        timeout_s: float | None = None,
+    ) -> None:
+        half = len(messages) // 2
+        await super().send_all(topic, messages[:half], headers=headers, timeout_s=timeout_s)
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await super().send_all(topic, messages[half:], headers=headers, timeout_s=timeout_s)
+
+
+def _uploading(
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], gateway: KafkaGateway
+) -> Uploading:
+    feed = feeds["admin-dossiers"]
+    return Uploading(
+        feed=feed,
+        fields=fields_of(feed),
+        intake=FeedIntake.of(feed),
+        gateway=gateway,
+        topic=settings.topics.raw("admin-dossiers"),
+        now=NOW,
+        future_bound=settings.future_bound,
+        max_rows=100,
+        broker_timeout_s=30,
+    )
+
+
+async def _upload(pool: Any, content: bytes, uploading: Uploading) -> dict[str, Any]:
+    file = UploadedFile(content, "bao-cao.xlsx", "xlsx")
+    receipt = await upload(pool, file, uploading, unit="tthcc", key_id=1, language="en")
+    return receipt.model_dump()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_no_connection_is_held_while_the_broker_acknowledges(
+    db: Any, pool: Any, settings: CommonSettings, feeds: dict[str, FeedDefinition]
+) -> None:
+    counting = _CountingPool(pool)
+    gateway = _WatchedGateway(settings.kafka, counting)
+    content = ward_report([dossier_row(1, 1, 32002), dossier_row(2, 2, 32002)])
+    try:
+        receipt = await _upload(counting, content, _uploading(settings, feeds, gateway))
+    finally:
+        await gateway.close()
+    assert receipt["produced"] == 2
+    assert gateway.held_while_producing == [0, 0]
+    assert counting.held == 0
+    assert await db.fetchval("SELECT count(*) FROM upload_rows") == 2  # kept after the acks
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_cancelled_upload_keeps_nothing_and_the_same_file_again_stores_each_row_once(
+    db: Any, pool: Any, settings: CommonSettings, feeds: dict[str, FeedDefinition]
+) -> None:
+    days = (1, 2, 3, 4)
+    content = ward_report([dossier_row(day, day, 32002, received=100 + day) for day in days])
+    cancelled = _CancelledMidway(settings.kafka, timeout_s=30)
+    uploading = _uploading(settings, feeds, cancelled)
+    try:
+        uploading_task = asyncio.create_task(_upload(pool, content, uploading))
+        with pytest.raises(asyncio.CancelledError):
+            await uploading_task
+    finally:
+        await cancelled.close()
+    # Its claim released, nothing kept; the rows acknowledged before the cancellation are on
+    # the topic, and the rest were dropped from the producer rather than sent.
+    assert await db.fetchval("SELECT count(*) FROM uploads") == 0
+    assert await db.fetchval("SELECT count(*) FROM upload_rows") == 0
+    topic = settings.topics.raw("admin-dossiers")
+    landed = await topic_size(settings.kafka, topic)
+    assert 2 <= landed <= 4
+
+    gateway = KafkaGateway(settings.kafka, timeout_s=30)
+    try:
+        receipt = await _upload(pool, content, _uploading(settings, feeds, gateway))
+    finally:
+        await gateway.close()
+    assert (receipt["accepted"], receipt["produced"]) == (4, 4)  # all of them, read again
+    await _ingest(settings, feeds, landed + 4)
+    assert await _stored(db, "received") == [
+        ("32002", "2026-12-01", 101.0),
+        ("32002", "2026-12-02", 102.0),
+        ("32002", "2026-12-03", 103.0),
+        ("32002", "2026-12-04", 104.0),
+    ]
+    # each row stored once; sạch counts the rows sent twice as repeats, as it would a retry
+    counts = await db.fetchrow(
+        "SELECT sum(records) AS records, sum(repeated) AS repeated FROM feed_hourly_counts"
+        " WHERE feed = 'admin-dossiers'"
+    )
+    assert (counts["records"], counts["repeated"]) == (landed + 4, landed)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_upload_beyond_the_process_cap_is_503_with_retry_after(
+    settings: CommonSettings, db: Any
+) -> None:
+    app = create_app(replace(api_settings(settings), upload_concurrency=1), clock=lambda: NOW)
+    headers = {**await _key(db), "Content-Type": "text/csv"}
+    text = "Ngày;Mã đơn vị;Tiếp nhận;Đã giải quyết;Đúng hạn;Trễ hạn;Đang xử lý\n"
+    reading, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield text.encode()
+        reading.set()  # the first upload holds the one slot while its file arrives
+        await go_on.wait()
+        yield b"01/12/2026;32002;10;8;8;0;2\n"
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
+            first = asyncio.create_task(client.post(URL, headers=headers, content=slow_body()))
+            await reading.wait()
+            refused = await client.post(URL, headers=headers, content=b"x;y\n")
+            go_on.set()
+            answered = await first
+            later = await client.post(URL, headers=headers, content=b"x;y\n")
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "10"
+    assert "IOC_UPLOAD_CONCURRENCY" in refused.json()["detail"]
+    assert answered.status_code == 202, answered.text
+    assert later.status_code == 422  # the slot is free again: read, and found no table

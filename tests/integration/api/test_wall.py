@@ -18,6 +18,7 @@ import pytest
 from playwright.async_api import Page, async_playwright
 
 from services.api.indicators.definitions import load_indicators
+from services.api.pages.endpoints import SCRIPT
 from services.api.wall.endpoints import PAGE
 from services.common.feeds import FeedDefinition
 from services.common.keys import issue_key
@@ -216,6 +217,10 @@ async def test_the_walls_clock_shows_the_provinces_time_whatever_the_screens_zon
         await page.route(
             "http://wall.test/wall",
             lambda route: route.fulfill(body=PAGE, content_type="text/html; charset=utf-8"),
+        )
+        await page.route(
+            "http://wall.test/static/pages.js",
+            lambda route: route.fulfill(body=SCRIPT, content_type="text/javascript"),
         )
         await page.goto("http://wall.test/wall")  # the page as GET /wall serves it
         assert await page.evaluate("new Date().getHours()") == 20  # the screen's own zone

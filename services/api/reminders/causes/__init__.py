@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from services.api.reminders.rules import Rule
-    from services.api.reminders.scorecards import DayScores
-    from services.api.reminders.situation import Situation
+    from services.api.units.scorecards import DayScores
+    from services.api.units.situation import Situation
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from services.api.feeds.status import days_behind, latest_due_day
 from services.api.reminders.causes import Found
-from services.api.reminders.scorecards import days_scored, never_sent_since
-from services.api.reminders.situation import Situation
+from services.api.units.scorecards import days_scored, never_sent_since
+from services.api.units.situation import Situation
 from services.common.feeds import FeedDefinition
 
 if TYPE_CHECKING:  # rules.py imports this module through the registry
     from services.api.reminders.rules import Rule
-    from services.api.reminders.scorecards import DayScores
+    from services.api.units.scorecards import DayScores
 
 
 class MissedDeadline:

@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from services.api.reminders.causes import Found
-from services.api.reminders.scorecards import over_days
-from services.api.reminders.situation import Situation
+from services.api.units.scorecards import over_days
+from services.api.units.situation import Situation
 
 if TYPE_CHECKING:  # rules.py imports this module through the registry
     from services.api.reminders.rules import Rule
-    from services.api.reminders.scorecards import DayScores
+    from services.api.units.scorecards import DayScores
 
 NAMES = {
     "live": ("sống", "live"),

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 from services.api.programme.tasks import TASK_NOT_STARTED, Task
 from services.api.reminders.causes import Found
 from services.api.reminders.causes.tasks_overdue import new_tasks, task_figures
-from services.api.reminders.situation import Situation
+from services.api.units.situation import Situation
 
 if TYPE_CHECKING:  # rules.py imports this module through the registry
     from services.api.reminders.rules import Rule
-    from services.api.reminders.scorecards import DayScores
+    from services.api.units.scorecards import DayScores
 
 
 class TasksDueNotStarted:

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from services.api.programme.tasks import Task
 from services.api.reminders.causes import Found
-from services.api.reminders.situation import Situation
+from services.api.units.situation import Situation
 
 if TYPE_CHECKING:  # rules.py imports this module through the registry
     from services.api.reminders.rules import Rule
-    from services.api.reminders.scorecards import DayScores
+    from services.api.units.scorecards import DayScores
 
 
 class TasksOverdue:

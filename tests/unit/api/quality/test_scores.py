@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.api.feeds.window import FeedWindow, Received
 from services.api.quality import scores
 from services.api.quality.service import report_of
 from services.common.feeds import FeedDefinition
@@ -14,14 +15,14 @@ NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 
 
 def test_correct_is_the_valid_share_and_unknown_without_records() -> None:
-    assert scores.correct(scores.Received(records=8, quarantined=2, repeated=3)) == 0.75
-    assert scores.correct(scores.Received(0, 0, 0)) is None
+    assert scores.correct(Received(records=8, quarantined=2, repeated=3)) == 0.75
+    assert scores.correct(Received(0, 0, 0)) is None
 
 
 def test_clean_leaves_out_the_quarantined_and_the_repeated_never_below_zero() -> None:
-    assert scores.clean(scores.Received(records=10, quarantined=2, repeated=3)) == 0.5
-    assert scores.clean(scores.Received(records=2, quarantined=2, repeated=5)) == 0.0
-    assert scores.clean(scores.Received(0, 0, 0)) is None
+    assert scores.clean(Received(records=10, quarantined=2, repeated=3)) == 0.5
+    assert scores.clean(Received(records=2, quarantined=2, repeated=5)) == 0.0
+    assert scores.clean(Received(0, 0, 0)) is None
 
 
 def test_sufficient_counts_held_against_expected_capped_at_one() -> None:
@@ -46,9 +47,11 @@ def test_the_report_scores_each_feed_and_names_the_laggards(
     report = report_of(
         salinity,
         NOW,
-        received={"salinity": scores.Received(records=100, quarantined=10, repeated=10)},
-        held={"salinity": (96, 2)},  # 2 stations, 96 readings each expected in 24 h
-        newest={"salinity": NOW - age},
+        FeedWindow(
+            received={"salinity": Received(records=100, quarantined=10, repeated=10)},
+            held={"salinity": (96, 2)},  # 2 stations, 96 readings each expected in 24 h
+            newest={"salinity": NOW - age},
+        ),
     )
     [agency] = report.agencies
     [feed] = agency.feeds
@@ -61,7 +64,7 @@ def test_the_report_scores_each_feed_and_names_the_laggards(
 def test_a_feed_never_heard_from_is_silent_and_unscored(
     feeds: dict[str, FeedDefinition],
 ) -> None:
-    report = report_of(feeds, NOW, received={}, held={}, newest={})
+    report = report_of(feeds, NOW, FeedWindow(received={}, held={}, newest={}))
     every = [feed for agency in report.agencies for feed in agency.feeds]
     assert {feed.feed for feed in every} == set(feeds)
     assert all(feed.status == "silent" and feed.correct is None for feed in every)

@@ -4,7 +4,7 @@ rule asks for its evidence before it reminds."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,32 +14,12 @@ from services.api.feeds.status import days_behind
 from services.api.programme.tasks import Task
 from services.api.reminders.causes import Found
 from services.api.reminders.rules import RuleDefinitionError, load_rules
-from services.api.reminders.scorecards import day_scores, never_sent_since
-from services.api.reminders.situation import Situation
-from services.common.feeds import load_feeds
-from services.common.units import load_units
+from services.api.units.scorecards import day_scores, never_sent_since
+from services.api.units.situation import Situation
 from tests.conftest import SCHEMAS_DIR
+from tests.unit.api.units.situations import DOSSIERS, FEEDS, NOW, UNITS, local_day, situation
 
-FEEDS = load_feeds(SCHEMAS_DIR)
-UNITS = load_units(SCHEMAS_DIR, FEEDS)
 RULES = load_rules(SCHEMAS_DIR)
-DOSSIERS = "admin-dossiers"
-NOW = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)  # 18:00 local: the 27th is due
-
-
-def situation(**changes: Any) -> Situation:
-    fields: dict[str, Any] = {
-        "now": NOW,
-        "feeds": FEEDS,
-        "units": UNITS,
-        "quality": {},
-        "received": {},
-        "newest": {},
-        "newest_by_entity": {DOSSIERS: {}},
-        "tasks": (),
-        "history": {},
-    }
-    return Situation(**{**fields, **changes})
 
 
 def scored(seen: Situation, days: list[int]) -> dict[str, dict[date, dict[str, Any]]]:
@@ -60,10 +40,6 @@ def _fields(seen: Situation) -> dict[str, Any]:
 def find(rule: str, seen: Situation) -> list[Found]:
     today = {code: day_scores(unit, seen) for code, unit in UNITS.by_code.items()}
     return RULES[rule].kind.find(RULES[rule], seen, today)
-
-
-def local_day(day: int) -> datetime:
-    return datetime(2026, 11, day, tzinfo=UTC) - timedelta(hours=7)
 
 
 def test_a_feed_never_sent_is_behind_from_the_first_day_the_ioc_expected_it() -> None:
@@ -197,3 +173,10 @@ def test_a_task_newly_overdue_is_told_in_a_follow_up_listing_only_what_is_new() 
     missed = RULES["missed-deadline"]
     [feed, *_] = find("missed-deadline", situation(newest={DOSSIERS: local_day(20)}))
     assert missed.kind.follow_up(feed, [feed.figures]) is None
+
+
+def test_a_rule_of_an_unknown_kind_is_refused_naming_the_kinds(tmp_path: Any) -> None:
+    (tmp_path / "reminders").mkdir()
+    (tmp_path / "reminders" / "x.yaml").write_text("id: x\nkind: astrology\n", encoding="utf-8")
+    with pytest.raises(RuleDefinitionError, match="kinds: missed_deadline, score_below"):
+        load_rules(tmp_path)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from services.api.reminders.channels.webhook import signature
+from services.api.reminders.delivery import retry_at
 from services.api.reminders.evaluator import Reminding
 from services.api.reminders.settings import ReminderSettings
 from services.common.feeds import load_feeds
@@ -106,3 +107,8 @@ def test_a_webhook_no_request_could_be_sent_to_is_refused_at_start(
     settings = ReminderSettings.from_env(_secrets(tmp_path, syt="s-syt"))
     with pytest.raises(SettingsError, match="unit syt's webhook is not a URL a request can be"):
         Reminding.load(schemas, load_feeds(schemas), settings)
+
+
+def test_retries_double_then_give_up() -> None:
+    delays = [retry_at(n, AT, 30, 4) for n in range(1, 5)]
+    assert [(d - AT).total_seconds() if d else None for d in delays] == [30, 60, 120, None]

@@ -4,13 +4,20 @@ Vietnamese letters intact)."""
 from __future__ import annotations
 
 import io
+import threading
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pypdf
+import pytest
 
-from services.api.reminders.notice import Notice, render_html, render_pdf
-from services.api.reminders.settings import DEFAULT_FONT
+from services.api.reminders import notice as notices
+from services.api.reminders.channels import DeliveryError, Outgoing
+from services.api.reminders.channels import email as email_channel
+from services.api.reminders.notice import Notice, render_html, render_pdf, render_pdf_aside
+from services.api.reminders.settings import DEFAULT_FONT, ReminderSettings
 from services.common.feeds import load_feeds
 from services.common.units import load_units
 from tests.conftest import SCHEMAS_DIR
@@ -63,3 +70,34 @@ def test_the_pdf_keeps_the_vietnamese_letters() -> None:
         "Nhắc lại lần hai",
     ):
         assert expected in text
+
+
+@pytest.mark.asyncio
+async def test_the_pdf_is_rendered_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For the API's notice.pdf and for an e-mail's attachment: tens of milliseconds of CPU
+    that the wall's polls do not wait for."""
+    rendered_in: list[int] = []
+
+    def recording(notice: Notice, font: Path) -> bytes:
+        rendered_in.append(threading.get_ident())
+        raise OSError("rendered: no need to send")
+
+    monkeypatch.setattr(notices, "render_pdf", recording)
+    monkeypatch.setattr(email_channel, "render_pdf", recording)
+    notice = Notice.of(reminder(), UNITS, "Trung tâm IOC tỉnh Cà Mau")
+    with pytest.raises(OSError, match="rendered"):
+        await render_pdf_aside(notice, DEFAULT_FONT)
+    outgoing = Outgoing(
+        id=uuid.uuid4(),
+        reminder={},
+        occasion="issued",
+        target="vanphong.syt@camau.gov.vn",
+        unit="syt",
+        at=datetime(2026, 11, 30, 2, 0, tzinfo=UTC),
+        notice=notice,
+    )
+    settings = ReminderSettings.from_env({"IOC_SMTP_HOST": "127.0.0.1"})
+    with pytest.raises(DeliveryError, match="rendered"):
+        await email_channel.Email().send(outgoing, settings)
+    assert len(rendered_in) == 2
+    assert threading.get_ident() not in rendered_in  # the event loop's thread: this one

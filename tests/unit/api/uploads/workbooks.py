@@ -6,6 +6,7 @@ import io
 from datetime import datetime
 from typing import Any
 
+import xlwt
 from openpyxl import Workbook
 
 HEADER = [
@@ -63,6 +64,41 @@ def ward_report(rows: list[list[Any]], *, title_rows: bool = True) -> bytes:
     sheet.append([None, "Nguyễn Thị Lan", None, None, None, None, "Trần Văn Hùng"])
     for _ in range(3):
         sheet.append([None] * 5)  # empty trailing rows
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def ward_report_xls(rows: list[list[Any]]) -> bytes:
+    """The same report as an .xls (Excel 97-2003), written by xlwt: date cells formatted as
+    dates, codes and counts as number cells, a total row and a signature below."""
+    workbook = xlwt.Workbook(encoding="utf-8")
+    sheet = workbook.add_sheet("Biểu 01")
+    dates = xlwt.easyxf(num_format_str="dd/mm/yyyy")
+    sheet.write_merge(0, 0, 0, 8, "BÁO CÁO TÌNH HÌNH TIẾP NHẬN, GIẢI QUYẾT HỒ SƠ")
+    for column, title in enumerate(HEADER):
+        sheet.write(1, column, title)
+    for number, row in enumerate(rows, start=2):
+        for column, value in enumerate(row):
+            if isinstance(value, datetime):
+                sheet.write(number, column, value, dates)
+            else:
+                sheet.write(number, column, value)
+    total = len(rows) + 2
+    sheet.write(total, 1, "Tổng cộng")
+    sheet.write(total, 4, xlwt.Formula(f"SUM(E3:E{total})"))
+    sheet.write(total + 2, 1, "Người lập biểu")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def corner_cells_xls(row: int, column: int) -> bytes:
+    """An .xls with a header cell at A1 and one number at (row, column), counted from 0."""
+    workbook = xlwt.Workbook(encoding="utf-8")
+    sheet = workbook.add_sheet("Biểu 01")
+    sheet.write(0, 0, "Ngày")
+    sheet.write(row, column, 1)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -20,9 +20,10 @@ from datetime import date, timedelta
 from typing import Any, Protocol, TypeVar, get_args
 
 from services.api.feeds.status import days_behind, feed_status
+from services.api.feeds.window import Received
 from services.api.programme.tasks import TASK_DONE
 from services.api.quality import scores
-from services.api.reminders.situation import Situation
+from services.api.units.situation import Situation
 from services.common.units import Unit, UnitKind
 
 UnitHistory = Mapping[date, Mapping[str, Any]]  # a unit's stored days: its scores, what lagged
@@ -73,7 +74,7 @@ def day_scores(unit: Unit, situation: Situation) -> DayScores:
 def _feed_scores(unit: Unit, situation: Situation) -> dict[str, Any]:
     feeds = situation.feeds_of(unit.code)
     quality = [situation.quality[feed.feed] for feed in feeds if feed.feed in situation.quality]
-    received = [situation.received.get(feed.feed, scores.Received(0, 0, 0)) for feed in feeds]
+    received = [situation.received.get(feed.feed, Received(0, 0, 0)) for feed in feeds]
     records = sum(r.records for r in received)
     lagging = []
     for feed in feeds:
@@ -208,3 +209,8 @@ def leaders_and_laggards(ranked: Iterable[K], each: int = 3) -> tuple[list[K], l
         leaders += best
         laggards += list(reversed(order[len(best) :]))[:each]
     return leaders, laggards
+
+
+def scorecards_now(situation: Situation) -> dict[str, DayScores]:
+    """Every unit's scores at the situation's moment."""
+    return {code: day_scores(unit, situation) for code, unit in situation.units.by_code.items()}

@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import date, timedelta
 
 import pytest
 
+from services.api.feeds.window import Received
 from services.api.programme.tasks import Task
 from services.api.quality.schemas import FeedQuality
-from services.api.quality.scores import Received
-from services.api.reminders.delivery import retry_at
-from services.api.reminders.rules import RuleDefinitionError, load_rules
-from services.api.reminders.scorecards import day_scores, leaders_and_laggards, over_days, ranking
-from services.api.reminders.situation import Situation
-from services.common.feeds import load_feeds
-from services.common.units import load_units
+from services.api.reminders.rules import load_rules
+from services.api.units.scorecards import day_scores, leaders_and_laggards, over_days, ranking
+from services.api.units.situation import Situation
 from tests.conftest import SCHEMAS_DIR
+from tests.unit.api.units.situations import NOW, UNITS, local_day, situation
 
-FEEDS = load_feeds(SCHEMAS_DIR)
-UNITS = load_units(SCHEMAS_DIR, FEEDS)
 RULES = load_rules(SCHEMAS_DIR)
-NOW = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)  # 18:00 local: the 27th is due
-
-
-def situation(**changes: Any) -> Situation:
-    fields: dict[str, Any] = {
-        "now": NOW,
-        "feeds": FEEDS,
-        "units": UNITS,
-        "quality": {},
-        "received": {},
-        "newest": {},
-        "newest_by_entity": {"admin-dossiers": {}},
-        "tasks": (),
-        "history": {},
-    }
-    return Situation(**{**fields, **changes})
-
-
-def local_day(day: int) -> datetime:
-    return datetime(2026, 11, day, tzinfo=UTC) - timedelta(hours=7)  # that day's local midnight
 
 
 def found(rule: str, seen: Situation) -> list[tuple[str, str]]:
@@ -195,15 +170,3 @@ def test_units_are_ranked_within_their_kind_each_saying_its_kind() -> None:
         ("department", "snnmt"),
         ("commune", "32201"),
     ]
-
-
-def test_retries_double_then_give_up() -> None:
-    delays = [retry_at(n, NOW, 30, 4) for n in range(1, 5)]
-    assert [(d - NOW).total_seconds() if d else None for d in delays] == [30, 60, 120, None]
-
-
-def test_a_rule_of_an_unknown_kind_is_refused_naming_the_kinds(tmp_path: Any) -> None:
-    (tmp_path / "reminders").mkdir()
-    (tmp_path / "reminders" / "x.yaml").write_text("id: x\nkind: astrology\n", encoding="utf-8")
-    with pytest.raises(RuleDefinitionError, match="kinds: missed_deadline, score_below"):
-        load_rules(tmp_path)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from services.api.feeds.window import Received
 from services.api.programme.tasks import Task
 from services.api.quality.schemas import FeedQuality
-from services.api.quality.scores import Received
 from services.common.feeds import FeedDefinition
 from services.common.province import province_day
 from services.common.units import Units
