@@ -245,16 +245,25 @@ UNBOUNDED = datetime.max.replace(tzinfo=UTC)
 
 
 async def bring_rollups_up_to_date(
-    connection: Any, mode: StorageMode, entities_like: str = "%", before: datetime = UNBOUNDED
+    connection: Any,
+    mode: StorageMode,
+    entities_like: str = "%",
+    before: datetime = UNBOUNDED,
+    refreshed_at: datetime | None = None,
 ) -> None:
     """After a bulk load, the rollups as the store keeps them: the loaded rows added to plain
-    mode's tables, TimescaleDB's aggregates refreshed. Without it, TimescaleDB's next scheduled
-    refresh materializes the whole load while the next measurement runs (for 20M rows, minutes
-    of both cores), which is not the store's steady state (a refresh a minute, of that minute's
-    rows)."""
+    mode's tables and its refresh run, TimescaleDB's aggregates refreshed. Without it, the
+    next scheduled refresh materializes the whole load while the next measurement runs (for
+    20M rows, minutes of both cores), which is not the store's steady state (a refresh a
+    minute, of that minute's rows)."""
     if mode == "postgres":
         for statement in PLAIN_ROLLUPS:
             await connection.execute(statement, entities_like, before)
+        # The load lies below the watermarks, or the refresh computes it (the first one), as
+        # the worker's refresh would at ``refreshed_at`` (now, unless a bench wants a tail).
+        await connection.execute(
+            "SELECT ioc_refresh_rollups_across($1)", refreshed_at or datetime.now(UTC)
+        )
         return
     for view, _ in (*WIDTHS, *ACROSS):  # in order: those across entities read those per entity
         while True:

@@ -89,8 +89,8 @@ def readings(days: int, cameras: int, end: datetime) -> Iterator[tuple[Any, ...]
                     )
 
 
-# TimescaleDB: the newest rows past the aggregates' refresh, as in a live store (whose policies
-# run every minute; theirs are paused here, so every read meets this tail).
+# The newest rows past the rollups' refresh, as in a live store (whose refresh runs every
+# minute; TimescaleDB's policies are paused here, so every read meets this tail).
 LIVE_TAIL = timedelta(minutes=10)
 # Each series' newest row, as the worker keeps it (the series finds the tail's series there).
 NEWEST = """
@@ -103,7 +103,7 @@ ON CONFLICT (feed, entity, metric) DO NOTHING
 
 async def bring_rollups_up_to(connection: Any, mode: StorageMode, end: datetime) -> None:
     if mode == "postgres":
-        await bring_rollups_up_to_date(connection, mode, before=end)
+        await bring_rollups_up_to_date(connection, mode, before=end, refreshed_at=end - LIVE_TAIL)
         return
     await connection.execute(
         "SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs"

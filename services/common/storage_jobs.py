@@ -1,6 +1,7 @@
 """TimescaleDB's background jobs (compression, retention, aggregate refresh) and how they last
 ran: `ioc info` lists them, the API publishes them as metrics for the alert on a failing job.
-A plain store has none: its one job, ``ioc_maintain``, runs in the worker."""
+A plain store has none: its jobs, ``ioc_maintain`` and ``ioc_refresh_rollups_across``, run in
+the worker."""
 
 from __future__ import annotations
 

@@ -110,8 +110,32 @@ def _rollup_across(name: str) -> Table:
 
 observations_5m_all = _rollup_across("observations_5m_all")
 observations_1h_all = _rollup_across("observations_1h_all")
-# Every rollup: continuous aggregates (views) in TimescaleDB mode, tables in plain mode.
-ROLLUPS = ("observations_5m", "observations_1h", "observations_5m_all", "observations_1h_all")
+# Where plain mode's rollups across entities are materialized up to (migration 0017).
+rollup_watermarks = Table(
+    "rollup_watermarks",
+    metadata,
+    Column("rollup", Text, primary_key=True),
+    Column("watermark", DateTime(timezone=True), nullable=False),
+)
+# Buckets below a watermark that a late row or a correction changed since the last refresh:
+# a series reads them from the rows (plain mode writes them; TimescaleDB mode's stay empty).
+rollup_invalidations = Table(
+    "rollup_invalidations",
+    metadata,
+    Column("feed", Text, nullable=False),
+    Column("metric", Text, nullable=False),
+    Column("bucket", DateTime(timezone=True), nullable=False),
+    Index("rollup_invalidations_series", "feed", "metric", "bucket"),
+)
+# Plain mode's tables that TimescaleDB mode keeps otherwise: its rollups are continuous
+# aggregates (views), their watermarks in its catalog.
+PLAIN_ONLY = (
+    "observations_5m",
+    "observations_1h",
+    "observations_5m_all",
+    "observations_1h_all",
+    "rollup_watermarks",
+)
 
 # The newest value of every series; it only moves forward in event time.
 latest = Table(

@@ -1,6 +1,6 @@
-"""Plain mode's 5-minute and 1-hour rollups, kept exact in each batch's transaction: per
-entity, and across entities (a feed's metric, every entity summed: what a series reads).
-(TimescaleDB mode has continuous aggregates instead.)
+"""Plain mode's 5-minute and 1-hour rollups per entity, kept exact in each batch's transaction,
+and what the batch tells the rollups across entities. (TimescaleDB mode has continuous
+aggregates instead.)
 
 New observations add to their buckets (count, sum, min, max) in the very statement that inserts
 them (``adding``), grouped by PostgreSQL: cheap arithmetic, no reading of stored rows. A changed
@@ -8,12 +8,13 @@ one (a corrected day, a corrected reading) cannot be subtracted from a min or ma
 are recomputed from the stored rows, the hour from its twelve 5-minute buckets. A replay changes
 no row, so it changes no rollup.
 
-The rollups across entities are shared: every worker's batch of a feed adds to the same newest
-bucket. So they are written last in the transaction, after the feeds' hourly counts (the other
-rows workers share), every row in one order (feed, metric, bucket), the 5-minute table before
-the hourly one: a worker waits for another's commit there, never in a cycle. A changed bucket is
-locked first (by adding nothing to it) and recomputed after, by a statement that sees every
-commit that added to it before.
+The rollups across entities (a feed's metric, every entity summed: what a series reads) are
+not written here: every worker's batch would update the same newest rows (measured: half the
+write's rate, two workers waiting on each other). A periodic refresh fills them up to a
+watermark (migration 0017). A batch only appends, for its new or corrected rows below the
+watermark, their (feed, metric, 5-minute bucket) to ``rollup_invalidations``: no key, nothing
+another worker waits on. It holds the watermarks first (``hold_watermarks``), so a refresh
+cannot move them between the batch's reading them and its commit.
 """
 
 from __future__ import annotations
@@ -42,21 +43,27 @@ ADD = """
 )"""
 
 
-# The batch's new rows per feed, metric and 5-minute bucket, for the rollups across entities.
-STAGE_ACROSS = """
-staged_for_across AS (
-    INSERT INTO staged_sums (feed, metric, bucket, n, total, minimum, maximum)
-    SELECT feed, metric, date_bin('300 seconds', ts, {origin}),
-           count(*), sum(value), min(value), max(value)
-    FROM {source}
-    GROUP BY 1, 2, 3
-)"""
+# The buckets across entities the rows of ``source`` change below a watermark (the later one:
+# what lies only below the 5-minute one is in the hourly series' open tail anyway). One
+# 5-minute bucket stands for the hour holding it too.
+INVALIDATE = """
+INSERT INTO rollup_invalidations (feed, metric, bucket)
+SELECT DISTINCT feed, metric, date_bin('300 seconds', ts, {origin})
+FROM {source}
+WHERE ts < (SELECT max(watermark) FROM rollup_watermarks)"""
+HOLD_WATERMARKS = "SELECT ioc_hold_rollup_watermarks()"
+
+
+async def hold_watermarks(connection: Any) -> None:
+    """The batch's first statement in plain mode (its own, so the watermarks the next ones read
+    are those after any refresh it waited for): the refresh waits for the commit."""
+    await connection.execute(HOLD_WATERMARKS)
 
 
 def adding(source: str) -> list[str]:
     """Common table expressions adding the rows of ``source`` (new observations: feed, entity,
-    metric, ts, value) to every per-entity rollup, and staging them for the rollups across
-    entities (``keep_across``), for a statement that inserts them."""
+    metric, ts, value) to every per-entity rollup, and invalidating the buckets across entities
+    they land in below the watermarks, for a statement that inserts them."""
     return [
         *(
             ADD.format(
@@ -68,85 +75,8 @@ def adding(source: str) -> list[str]:
             )
             for table, seconds in WIDTHS
         ),
-        STAGE_ACROSS.format(origin=BUCKET_ORIGIN_SQL, source=source),
+        f"invalidated AS ({INVALIDATE.format(origin=BUCKET_ORIGIN_SQL, source=source)})",
     ]
-
-
-# The staged sums, and nothing (n 0, bounds at infinity) for each bucket to recompute, which
-# locks it. ORDER BY: every worker takes the shared rows in one order.
-ADD_ACROSS = """
-INSERT INTO {table} AS r (feed, metric, bucket, n, total, minimum, maximum)
-SELECT feed, metric, bucket, sum(n)::integer, sum(total), min(minimum), max(maximum)
-FROM (
-    SELECT feed, metric, date_bin('{seconds} seconds', bucket, {origin}) AS bucket,
-           n, total, minimum, maximum
-    FROM staged_sums
-    UNION ALL
-    SELECT feed, metric, bucket, 0, 0, 'Infinity', '-Infinity'
-    FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS changed (feed, metric, bucket)
-) AS sums
-GROUP BY 1, 2, 3
-ORDER BY 1, 2, 3
-ON CONFLICT (feed, metric, bucket) DO UPDATE
-SET n = r.n + EXCLUDED.n, total = r.total + EXCLUDED.total,
-    minimum = least(r.minimum, EXCLUDED.minimum),
-    maximum = greatest(r.maximum, EXCLUDED.maximum)
-"""
-
-# A changed bucket across entities from the per-entity rollup: each entity of the metric (every
-# series stored has a row in ``latest``) found by the per-entity rollup's key, not a scan of
-# the feed. The hourly one from its twelve 5-minute buckets.
-RECOMPUTE_ACROSS = {
-    "observations_5m_all": """
-INSERT INTO observations_5m_all (feed, metric, bucket, n, total, minimum, maximum)
-SELECT t.feed, t.metric, t.bucket, agg.n, agg.total, agg.minimum, agg.maximum
-FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS t (feed, metric, bucket)
-CROSS JOIN LATERAL (
-    SELECT sum(s.n)::integer AS n, sum(s.total) AS total,
-           min(s.minimum) AS minimum, max(s.maximum) AS maximum
-    FROM latest l
-    JOIN observations_5m s
-      ON s.feed = l.feed AND s.entity = l.entity AND s.metric = l.metric AND s.bucket = t.bucket
-    WHERE l.feed = t.feed AND l.metric = t.metric
-) agg
-ON CONFLICT (feed, metric, bucket) DO UPDATE
-SET n = EXCLUDED.n, total = EXCLUDED.total, minimum = EXCLUDED.minimum, maximum = EXCLUDED.maximum
-""",
-    "observations_1h_all": """
-INSERT INTO observations_1h_all (feed, metric, bucket, n, total, minimum, maximum)
-SELECT t.feed, t.metric, t.bucket, agg.n, agg.total, agg.minimum, agg.maximum
-FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS t (feed, metric, bucket)
-CROSS JOIN LATERAL (
-    SELECT sum(s.n)::integer AS n, sum(s.total) AS total,
-           min(s.minimum) AS minimum, max(s.maximum) AS maximum
-    FROM observations_5m_all s
-    WHERE s.feed = t.feed AND s.metric = t.metric
-      AND s.bucket >= t.bucket AND s.bucket < t.bucket + interval '1 hour'
-) agg
-ON CONFLICT (feed, metric, bucket) DO UPDATE
-SET n = EXCLUDED.n, total = EXCLUDED.total, minimum = EXCLUDED.minimum, maximum = EXCLUDED.maximum
-""",
-}
-
-
-async def keep_across(connection: Any, corrected: Sequence[Key]) -> None:
-    """Adds the batch's staged sums to the rollups across entities and recomputes the buckets
-    of ``corrected`` observations; the transaction's last writes (see the module's doc)."""
-    changed = {
-        table: [list(c) for c in zip(*sorted(_across_keys(corrected, seconds)), strict=True)]
-        or [[], [], []]
-        for table, seconds in ACROSS
-    }
-    for table, seconds in ACROSS:
-        sql = ADD_ACROSS.format(table=table, seconds=seconds, origin=BUCKET_ORIGIN_SQL)
-        await connection.execute(sql, *changed[table])
-    if corrected:
-        for table, _ in ACROSS:
-            await connection.execute(RECOMPUTE_ACROSS[table], *changed[table])
-
-
-def _across_keys(corrected: Sequence[Key], seconds: int) -> set[tuple[str, str, datetime]]:
-    return {(feed, metric, bucket_of(ts, seconds)) for feed, _, metric, ts in corrected}
 
 
 # LATERAL keeps each recomputation an index range scan of one series.
@@ -189,9 +119,15 @@ def bucket_of(ts: datetime, seconds: int) -> datetime:
 
 async def recompute_rollups(connection: Any, corrected: Sequence[Key]) -> None:
     """Recomputes the buckets of stored observations whose value this batch changed (their
-    keys: feed, entity, metric, ts)."""
+    keys: feed, entity, metric, ts), and invalidates those across entities below the
+    watermarks."""
     if not corrected:
         return
+    feeds, _, metrics, times = (list(column) for column in zip(*corrected, strict=True))
+    changed = "unnest($1::text[], $2::text[], $3::timestamptz[]) AS changed (feed, metric, ts)"
+    await connection.execute(
+        INVALIDATE.format(origin=BUCKET_ORIGIN_SQL, source=changed), feeds, metrics, times
+    )
     for table, seconds in WIDTHS:
         buckets = sorted({_key(row, seconds) for row in corrected})
         await connection.execute(

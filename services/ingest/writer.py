@@ -17,7 +17,7 @@ from typing import Any
 from services.common.canonical import Observation
 from services.common.db import INGESTED_CHANNEL
 from services.ingest.batch import Batch, Received
-from services.ingest.rollups import Key, adding, keep_across, recompute_rollups
+from services.ingest.rollups import Key, adding, hold_watermarks, recompute_rollups
 
 # Each connection's own staging tables, emptied by every commit (and by a rollback): COPY is
 # the cheapest way in for rows, on both sides; the statements below read them from there.
@@ -29,10 +29,6 @@ CREATE TEMP TABLE IF NOT EXISTS staged_numbers (
 CREATE TEMP TABLE IF NOT EXISTS staged_states (
     feed text, entity text, metric text, ts timestamptz, value text,
     src_partition integer, src_offset bigint
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS staged_sums (
-    feed text, metric text, bucket timestamptz, n integer, total double precision,
-    minimum double precision, maximum double precision
 ) ON COMMIT DELETE ROWS;
 """
 STAGED = {"observations": "staged_numbers", "states": "staged_states"}
@@ -182,13 +178,15 @@ async def write_batch(
     connection: Any, batch: Batch, *, rollups: bool, received_at: datetime
 ) -> None:
     """Writes the batch in one transaction; nothing of it is visible unless all of it is.
-    ``rollups``: keep the rollup tables exact too (plain mode). ``received_at``: the moment whose
+    ``rollups``: keep the per-entity rollup tables exact too, and tell those across entities
+    what changed below their watermarks (plain mode). ``received_at``: the moment whose
     hour the feeds' counts are added to."""
     write = prepared(batch)
     async with connection.transaction():
+        if rollups:
+            await hold_watermarks(connection)
         await stage(connection, write.numbers, write.states)
         added = await connection.fetch(INSERT_NEW_PLAIN if rollups else INSERT_NEW_TIMESCALE)
-        corrected: list[Key] = []
         if sum(feed["rows"] for feed in added) < write.rows:
             # Some rows were already held: replays (which change nothing) or corrections.
             corrected = await _upsert(connection, "observations", bool(write.numbers))
@@ -212,8 +210,6 @@ async def write_batch(
             )
         new_records = {feed["feed"]: feed["records"] for feed in added}
         await _add_hourly_counts(connection, batch, new_records, received_at)
-        if rollups and write.numbers:  # last: rows every worker shares (see rollups)
-            await keep_across(connection, corrected)
 
 
 async def stage(

@@ -1,7 +1,7 @@
 """The indicators feature's SQL beside its kinds' own (``kinds/``): how new an indicator's data
 is, and an indicator's metric in time buckets, read from the rollups across entities whose width
-divides the interval (a row a bucket; exact in plain mode, continuous aggregates in TimescaleDB
-mode) or else from the observations themselves."""
+divides the interval (a row a bucket, materialized up to a watermark in both modes; the rest
+summed from the rows) or else from the observations themselves."""
 
 from __future__ import annotations
 
@@ -41,16 +41,26 @@ ORDER BY 1
 """
 
 # A rollup across entities holds its buckets up to its watermark (``ioc_rollup_watermark``,
-# migration 0017: plain mode's tables are exact, so infinity; TimescaleDB's aggregates are
-# materialized up to their last refresh). The buckets at and after it, the open tail, are summed
-# from the rows themselves, found series by series (each in ``latest``; one whose newest row is
-# older has none there) through the primary key: the rows of the newest chunk are not scanned
-# (``o.ts >= $4`` leaves the chunks before the range out as the scan starts). Columns: metric,
-# rollup bucket ``b``, its count, sum, minimum, maximum. $1 feed, $2 and $3 the metrics, $4 and
-# $5 from and to.
+# migration 0017: in both modes, a refresh's). What it does not hold is summed from the rows
+# themselves: the open tail (the buckets at and after the watermark) and, below it, the buckets
+# a late row or a correction changed since that refresh (``rollup_invalidations``: plain mode
+# writes them in the batch's transaction, so a series is exact at commit; TimescaleDB's stay
+# empty). Rows are found series by series (each in ``latest``; one whose newest row is older
+# than the tail has none there) through the primary key: the rows of the newest chunk are not
+# scanned (``o.ts >= $4`` leaves the chunks before the range out as the scan starts). Columns:
+# metric, rollup bucket ``b``, its count, sum, minimum, maximum. $1 feed, $2 and $3 the
+# metrics, $4 and $5 from and to.
+STALE = """
+SELECT DISTINCT metric, date_bin(INTERVAL '{width} seconds', bucket, {origin}) AS b
+FROM rollup_invalidations
+WHERE feed = $1 AND metric IN ($2, $3)
+  AND bucket >= $4::timestamptz - INTERVAL '{width} seconds'
+  AND bucket < least($5::timestamptz, {w})
+"""
 ROLLUP_AND_TAIL = """
-SELECT metric, bucket AS b, n, total, minimum, maximum FROM {table}
+SELECT metric, bucket AS b, n, total, minimum, maximum FROM {table} r
 WHERE feed = $1 AND metric IN ($2, $3) AND bucket >= $4 AND bucket < $5 AND bucket < {w}
+  AND NOT EXISTS (SELECT FROM stale s WHERE s.metric = r.metric AND s.b = r.bucket)
 UNION ALL
 SELECT metric, b, count(*)::integer, sum(value), min(value), max(value)
 FROM (
@@ -64,7 +74,16 @@ FROM (
     ) o
     WHERE l.feed = $1 AND l.metric IN ($2, $3) AND l.ts >= {w}
       AND {w} < $5 + INTERVAL '{width} seconds'
-) AS tail
+    UNION ALL
+    SELECT s.metric, s.b, o.value
+    FROM stale s
+    JOIN latest l ON l.feed = $1 AND l.metric = s.metric
+    CROSS JOIN LATERAL (
+        SELECT value FROM observations o
+        WHERE o.feed = l.feed AND o.entity = l.entity AND o.metric = l.metric
+          AND o.ts >= s.b AND o.ts < s.b + INTERVAL '{width} seconds'
+    ) o
+) AS from_rows
 WHERE b >= $4 AND b < $5
 GROUP BY 1, 2
 """
@@ -88,20 +107,22 @@ FROM rows
 ORDER BY 1
 """
 ROLLUPS_ACROSS = (("observations_1h_all", 3600), ("observations_5m_all", 300))  # widest first
-# Each query over a rollup: its rows and the tail's as ``rows``. The watermark is a scalar
-# subquery, a value known before the scan, so the tail's bound is an index condition.
+# Each query over a rollup: its rows and those summed from the rows as ``rows``. The watermark
+# is a scalar subquery, a value known before the scan, so the tail's bound is an index condition.
 OVER_ROLLUP = """
-WITH rows AS ({rows})
+WITH stale AS MATERIALIZED ({stale}), rows AS ({rows})
 {query}
 """
 WATERMARK = "(SELECT ioc_rollup_watermark('{table}'))"
 
 
 def _over_rollup(query: str, table: str, width: int) -> str:
-    rows = ROLLUP_AND_TAIL.format(
-        table=table, width=width, origin=BUCKET_ORIGIN_SQL, w=WATERMARK.format(table=table)
+    names = {"width": width, "origin": BUCKET_ORIGIN_SQL, "w": WATERMARK.format(table=table)}
+    return OVER_ROLLUP.format(
+        stale=STALE.format(**names),
+        rows=ROLLUP_AND_TAIL.format(table=table, **names),
+        query=query.format(origin=BUCKET_ORIGIN_SQL),
     )
-    return OVER_ROLLUP.format(rows=rows, query=query.format(origin=BUCKET_ORIGIN_SQL))
 
 
 async def evaluate(connection: Any, d: IndicatorDefinition, now: datetime) -> Evaluation:

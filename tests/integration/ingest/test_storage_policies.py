@@ -18,7 +18,13 @@ from tests.conftest import SCHEMAS_DIR
 from tests.integration.conftest import StackUnderTest
 from tests.integration.ingest.test_worker import SALINITY_FIRST
 from tests.integration.messages import salinity_reading
-from tests.integration.pipeline import all_committed, eventually, produce, running_worker
+from tests.integration.pipeline import (
+    TEST_NOW,
+    all_committed,
+    eventually,
+    produce,
+    running_worker,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -83,11 +89,22 @@ FROM {table} ORDER BY 1, 2, 3
 """
 
 
-async def _refresh(db: Any, stack: StackUnderTest) -> None:
-    """TimescaleDB: every aggregate refreshed in the order of their policies (plain: kept)."""
+async def _refresh(db: Any, stack: StackUnderTest, at: datetime = TEST_NOW) -> None:
+    """TimescaleDB: every aggregate refreshed in the order of their policies. Plain: the rollups
+    across entities refreshed as the worker does, at ``at`` (the per-entity ones are kept)."""
     if stack.storage_mode == "timescaledb":
         for view, _ in (*WIDTHS, *ACROSS):
             await db.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
+        return
+    await db.execute("SELECT ioc_refresh_rollups_across($1)", at)
+
+
+async def _assert_across_equal_the_rows(db: Any) -> None:
+    for table, seconds in ACROSS:
+        kept = await db.fetch(ACROSS_KEPT.format(table=table))
+        assert [tuple(r) for r in kept] == [
+            tuple(r) for r in await db.fetch(ACROSS_FROM_ROWS, timedelta(seconds=seconds))
+        ], table
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -112,17 +129,70 @@ async def test_rollups_across_entities_hold_the_rows_through_late_records_and_co
         await eventually(lambda: all_committed(worker, "salinity", len(examples) + 3))
     await _refresh(db, stack)
 
-    for table, seconds in ACROSS:
-        kept = await db.fetch(ACROSS_KEPT.format(table=table))
-        assert [tuple(r) for r in kept] == [
-            tuple(r) for r in await db.fetch(ACROSS_FROM_ROWS, timedelta(seconds=seconds))
-        ], table
+    await _assert_across_equal_the_rows(db)
     highest = load_indicators(SCHEMAS_DIR, feeds)["salinity.max_ppt"]
     points = await series(
         db, highest, first - timedelta(hours=3), first + timedelta(hours=1), parse_interval("5m")
     )
     assert {p.ts: p.value for p in points}[first - timedelta(hours=2)] == 7.7
     assert {p.ts: p.value for p in points}[first + timedelta(minutes=15)] == 25.0  # the highest now
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_plain_mode_series_show_late_rows_and_corrections_at_commit_and_after_the_refresh(
+    settings: CommonSettings,
+    feeds: dict[str, FeedDefinition],
+    db: Any,
+    stack: StackUnderTest,
+) -> None:
+    if stack.storage_mode != "postgres":
+        pytest.skip("plain mode's invalidations; TimescaleDB's refresh policies hold its own")
+    examples = feeds["salinity"].examples_path.read_bytes().splitlines()
+    first = datetime(2026, 11, 24, 23, tzinfo=UTC)  # the examples' first reading, 06:00 local
+    later = [
+        salinity_reading(first - timedelta(hours=2), "7,7", station="CM-SAL-03"),  # late
+        SALINITY_FIRST.replace(b"06:00", b"06:15").replace(b'"9,2"', b'"25,0"'),  # was 9.3
+    ]
+    async with running_worker(settings, feeds) as worker:
+        await produce(settings, "salinity", examples)
+        await eventually(lambda: all_committed(worker, "salinity", len(examples)))
+        await _refresh(db, stack)  # every example materialized: what follows lies below
+        assert await db.fetchval("SELECT count(*) FROM rollup_invalidations") == 0
+        await produce(settings, "salinity", later)
+        await eventually(lambda: all_committed(worker, "salinity", len(examples) + 2))
+
+    highest = load_indicators(SCHEMAS_DIR, feeds)["salinity.max_ppt"]
+
+    async def shown() -> list[dict[datetime, float | None]]:
+        return [
+            {
+                p.ts: p.value
+                for p in await series(
+                    db, highest, first - timedelta(hours=3), first + timedelta(hours=1), width
+                )
+            }
+            for width in (parse_interval("5m"), parse_interval("1h"))
+        ]
+
+    # Before any refresh: the rows across entities still hold what they held, the series not.
+    held = "SELECT maximum FROM observations_5m_all WHERE metric = 'salinity_ppt' AND bucket = $1"
+    assert await db.fetchval(held, first + timedelta(minutes=15)) == 18.4  # CM-SAL-07
+    stale = "SELECT bucket FROM rollup_invalidations WHERE metric = 'salinity_ppt' ORDER BY 1"
+    assert [r["bucket"] for r in await db.fetch(stale)] == [
+        first - timedelta(hours=2),
+        first + timedelta(minutes=15),
+    ]
+    at_commit = await shown()
+    assert at_commit[0][first - timedelta(hours=2)] == 7.7
+    assert at_commit[0][first + timedelta(minutes=15)] == 25.0
+    assert at_commit[1][first - timedelta(hours=2)] == 7.7
+    assert at_commit[1][first] == 25.0
+
+    await _refresh(db, stack)
+    assert await db.fetchval("SELECT count(*) FROM rollup_invalidations") == 0
+    assert await db.fetchval(held, first + timedelta(minutes=15)) == 25.0
+    await _assert_across_equal_the_rows(db)
+    assert await shown() == at_commit
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -133,23 +203,22 @@ async def test_a_series_shows_a_row_written_a_moment_ago_before_any_refresh(
     stack: StackUnderTest,
 ) -> None:
     examples = feeds["salinity"].examples_path.read_bytes().splitlines()
-    later = datetime(2026, 11, 25, 2, 10, tzinfo=UTC)  # after every example
+    # After every example, and past the watermarks of plain mode's refresh at the worker's clock.
+    later = TEST_NOW + timedelta(minutes=3)
     async with running_worker(settings, feeds) as worker:
         await produce(settings, "salinity", examples)
         await eventually(lambda: all_committed(worker, "salinity", len(examples)))
-        await _refresh(db, stack)  # what follows lies past TimescaleDB's watermarks: the tail
+        await _refresh(db, stack)  # what follows lies past every watermark: the open tail
         await produce(settings, "salinity", [salinity_reading(later, "30,5", "CM-SAL-09")])
         await eventually(lambda: all_committed(worker, "salinity", len(examples) + 1))
 
+    for table, _ in ACROSS:
+        assert await db.fetchval(f"SELECT ioc_rollup_watermark('{table}')") <= later
     highest = load_indicators(SCHEMAS_DIR, feeds)["salinity.max_ppt"]
-    for interval, bucket in (
-        ("5m", later),
-        ("1h", later.replace(minute=0)),
-        ("15m", later.replace(minute=0)),
-    ):
+    for interval in ("5m", "1h", "15m"):  # each bucket starts at TEST_NOW
         width = parse_interval(interval)
         points = await series(db, highest, later - timedelta(hours=3), later + width, width)
-        assert {p.ts: p.value for p in points}[bucket] == 30.5, interval
+        assert {p.ts: p.value for p in points}[TEST_NOW] == 30.5, interval
 
 
 @pytest.mark.asyncio(loop_scope="session")
