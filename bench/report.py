@@ -148,8 +148,9 @@ def _storage(figures: dict[str, Any]) -> list[str]:
         "## Series and compression",
         "",
         _measured(figures),
-        f"{figures['description']} The series are read as the API reads them "
-        f"(`GET /v1/indicators/{{id}}/series`'s query), {figures['repeats']} times each.",
+        f"{figures['description']} The series are read and rendered as the API answers them "
+        f"(`GET /v1/indicators/{{id}}/series`'s query and JSON body, less HTTP), "
+        f"{figures['repeats']} times each.",
         "",
         "| figure | mode | value | target | met |",
         "|---|---|---:|---|---|",

@@ -1,7 +1,7 @@
 """`make bench` (storage), in each storage mode: one busy feed's 30-day series at 5-minute and
-1-hour intervals, read as the API reads them, on a store of those 30 days and again once it
-holds a year (the same sensors' earlier months added); and TimescaleDB's compression of the
-sensor feeds.
+1-hour intervals, read and rendered as the API answers them (less HTTP), on a store of those
+30 days and again once it holds a year (the same sensors' earlier months added); and
+TimescaleDB's compression of the sensor feeds.
 
     .venv/bin/python -m bench.storage [--days 30] [--year-days 365] [--cameras 200] [--repeats 20]
 
@@ -29,7 +29,7 @@ from bench import stack
 from bench.ingest import bring_rollups_up_to_date, ensure_partitions, log
 from bench.results import write_figures
 from services.api.indicators.definitions import load_indicators
-from services.api.indicators.series import parse_interval, series
+from services.api.indicators.series import parse_interval, render, series
 from services.common.db import create_pool
 from services.common.feeds import load_feeds
 from services.common.settings import REPO_ROOT
@@ -160,6 +160,7 @@ async def series_latency(
                 for _ in range(repeats):
                     began = time.perf_counter()
                     points = await series(connection, definition, start, end, width)
+                    render(definition, width, points)  # the answer's body, as the API sends it
                     took.append((time.perf_counter() - began) * 1000)
                 assert points, f"{INDICATOR}'s {interval} series is empty"
                 figures[f"{prefix}_{interval}_p50_ms"] = round(statistics.median(took), 1)

@@ -1,14 +1,19 @@
-"""A series' bucket width read from the request: what it accepts and what it refuses."""
+"""A series' bucket width read from the request: what it accepts and what it refuses; and its
+answer as sent."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.api.errors import ApiError
-from services.api.indicators.series import MAX_INTERVAL, parse_interval
+from services.api.indicators.definitions import load_indicators
+from services.api.indicators.schemas import SeriesOut, SeriesPoint
+from services.api.indicators.series import MAX_INTERVAL, Point, parse_interval, render
+from services.common.feeds import load_feeds
+from services.common.settings import REPO_ROOT
 
 
 @pytest.mark.parametrize(
@@ -41,3 +46,21 @@ def test_an_interval_of_nothing_or_past_the_widest_is_a_400_that_says_so(text: s
 def test_an_interval_of_another_shape_is_a_400_that_says_so(text: str) -> None:
     with pytest.raises(ApiError, match="must look like 5m, 1h or 1d"):
         parse_interval(text)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], [0.0], [25.0, -3.5, 0.01, 1234567.89, 1e16, 2.5e-05]],
+)
+def test_a_series_is_sent_as_its_documented_model_writes_it(values: list[float]) -> None:
+    feeds = load_feeds(REPO_ROOT / "schemas")
+    definition = load_indicators(REPO_ROOT / "schemas", feeds)["traffic.vehicles_15m"]
+    start = datetime(2026, 11, 5, 22, 55, tzinfo=UTC)
+    points = [Point(start + timedelta(minutes=5 * i), v) for i, v in enumerate(values)]
+    documented = SeriesOut(
+        id=definition.id,
+        unit=definition.unit,
+        interval_s=300,
+        points=[SeriesPoint(ts=p.ts, value=p.value) for p in points],
+    )
+    assert render(definition, timedelta(minutes=5), points) == documented.model_dump_json().encode()
