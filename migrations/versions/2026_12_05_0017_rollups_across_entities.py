@@ -8,9 +8,9 @@ write's rate, and two workers waiting on each other). The series sums the open t
 watermark from the rows itself, series by series through the primary key.
 
 TimescaleDB mode: hierarchical continuous aggregates over the per-entity ones, refreshed over
-their whole range every minute, like those (0005); their policies are added after the
-per-entity ones', so each run follows theirs (a real-time aggregate would reach the tail through
-the per-entity one, which scans the newest chunk: 80 ms of a 30-day series' 100, measured).
+their whole range every minute, like those (0005), each job on its own schedule, so a late row
+reaches them within about two refreshes (a real-time aggregate would reach the tail through the
+per-entity one, which scans the newest chunk: 80 ms of a 30-day series' 100, measured).
 
 Plain mode: tables filled by ``ioc_refresh_rollups_across`` (the worker runs it every minute)
 from the per-entity rollups the worker keeps exact, up to the last closed bucket, and dropped
@@ -22,6 +22,11 @@ next refresh recomputes it and clears the invalidations. The write holds the wat
 they are (``ioc_hold_rollup_watermarks``, a shared advisory lock) until it commits, so a refresh
 sees every row a write left uninvalidated. TimescaleDB mode's ``rollup_invalidations`` stays
 empty (its own invalidation log drives its refresh): one series query reads both modes.
+
+Plain mode, releasing it: stop every worker before this migration and start them after it
+(docs/deploy.md). A worker of the release before takes no lock and notes no invalidation, so
+rows it commits beside the first refresh would be missing from the sums across entities for
+good.
 
 Revision ID: 0017
 Revises: 0016
@@ -83,11 +88,16 @@ LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock_shared({WATERMARK_LOCK}) $$
 """
 
 # Plain mode's refresh, per rollup: the buckets from the watermark to the last closed one at
-# ``at``, and the invalidated buckets before the watermark, summed from the per-entity rollup
-# series by series (each series stored has a row in ``latest``, whose ``ts`` is its newest).
+# ``at``, a day at most a call, and the invalidated buckets before the watermark, summed from the
+# per-entity rollup series by series (each series stored has a row in ``latest``, whose ``ts`` is
+# its newest). A store's first refresh starts at its oldest bucket (one scan, once).
 REFRESH_STEP = """
     SELECT watermark INTO was FROM rollup_watermarks WHERE rollup = '{table}';
-    closed := greatest(was, date_bin('{width}', at, {origin}));
+    IF was = '-infinity' THEN
+        was := coalesce((SELECT min(bucket) FROM {source}), date_bin('{width}', at, {origin}));
+    END IF;
+    closed := greatest(was, least(date_bin('{width}', at, {origin}), was + STEP));
+    caught_up := caught_up AND closed = greatest(was, date_bin('{width}', at, {origin}));
     INSERT INTO {table} (feed, metric, bucket, n, total, minimum, maximum)
     SELECT p.feed, p.metric, p.bucket,
            sum(p.n)::integer, sum(p.total), min(p.minimum), max(p.maximum)
@@ -122,24 +132,25 @@ REFRESH_STEP = """
     SET n = EXCLUDED.n, total = EXCLUDED.total, minimum = EXCLUDED.minimum,
         maximum = EXCLUDED.maximum;
     UPDATE rollup_watermarks SET watermark = closed WHERE rollup = '{table}';
-    summary := summary || format('{table} to %s, ', closed);
 """
+# True once every watermark is at the last closed bucket: a store far behind (its first refresh,
+# a worker long down) is caught up by calling again, each call short, because the lock it holds
+# stops every batch while it runs.
 REFRESH = f"""
-CREATE FUNCTION ioc_refresh_rollups_across(at timestamptz) RETURNS text
+CREATE FUNCTION ioc_refresh_rollups_across(at timestamptz) RETURNS boolean
 LANGUAGE plpgsql AS $$
 -- Plain mode's refresh of the rollups across entities (see migration 0017).
 DECLARE
+    STEP CONSTANT interval := '1 day';
     was timestamptz;
     closed timestamptz;
-    cleared integer;
-    summary text := '';
+    caught_up boolean := true;
 BEGIN
     -- Waits for the batches in flight; the next wait for this refresh's commit.
     PERFORM pg_advisory_xact_lock({WATERMARK_LOCK});
 {{steps}}
     DELETE FROM rollup_invalidations;
-    GET DIAGNOSTICS cleared = ROW_COUNT;
-    RETURN summary || format('%s invalidations cleared', cleared);
+    RETURN caught_up;
 END $$;
 """
 

@@ -55,7 +55,7 @@ SELECT DISTINCT metric, date_bin(INTERVAL '{width} seconds', bucket, {origin}) A
 FROM rollup_invalidations
 WHERE feed = $1 AND metric IN ($2, $3)
   AND bucket >= $4::timestamptz - INTERVAL '{width} seconds'
-  AND bucket < least($5::timestamptz, {w})
+  AND bucket < least($5::timestamptz + INTERVAL '{width} seconds', {w})
 """
 ROLLUP_AND_TAIL = """
 SELECT metric, bucket AS b, n, total, minimum, maximum FROM {table} r
@@ -109,15 +109,21 @@ ORDER BY 1
 ROLLUPS_ACROSS = (("observations_1h_all", 3600), ("observations_5m_all", 300))  # widest first
 # Each query over a rollup: its rows and those summed from the rows as ``rows``. The watermark
 # is a scalar subquery, a value known before the scan, so the tail's bound is an index condition.
+# It is never past the current bucket's start: TimescaleDB's refresh takes the bucket of the
+# newest row, open or not, and a row that joins it after would be missed until the next one.
 OVER_ROLLUP = """
 WITH stale AS MATERIALIZED ({stale}), rows AS ({rows})
 {query}
 """
-WATERMARK = "(SELECT ioc_rollup_watermark('{table}'))"
+WATERMARK = (
+    "(SELECT least(ioc_rollup_watermark('{table}'),"
+    " date_bin(INTERVAL '{width} seconds', now(), {origin})))"
+)
 
 
 def _over_rollup(query: str, table: str, width: int) -> str:
-    names = {"width": width, "origin": BUCKET_ORIGIN_SQL, "w": WATERMARK.format(table=table)}
+    watermark = WATERMARK.format(table=table, width=width, origin=BUCKET_ORIGIN_SQL)
+    names = {"width": width, "origin": BUCKET_ORIGIN_SQL, "w": watermark}
     return OVER_ROLLUP.format(
         stale=STALE.format(**names),
         rows=ROLLUP_AND_TAIL.format(table=table, **names),
