@@ -40,7 +40,7 @@ from services.common.storage_mode import StorageMode
 from services.common.tables import BUCKET_ORIGIN_SQL
 from services.common.topics import Topics, ensure_topics
 from services.ingest.batch import assemble
-from services.ingest.rollups import ACROSS, WIDTHS
+from services.ingest.rollups import ACROSS, WIDTHS, refresh_across
 from services.ingest.worker import feed_intakes
 from services.ingest.writer import STAGED, prepare_connection, prepared, stage, write_batch
 
@@ -262,8 +262,7 @@ async def bring_rollups_up_to_date(
         # The load lies below the watermarks, or the refresh computes it (the first one), as
         # the worker's refresh would at ``refreshed_at`` (now, unless a bench wants a tail).
         at = refreshed_at or datetime.now(UTC)
-        while not await connection.fetchval("SELECT ioc_refresh_rollups_across($1)", at):
-            pass  # a day a call, as the worker calls it
+        await refresh_across(connection, at)
         return
     for view, _ in (*WIDTHS, *ACROSS):  # in order: those across entities read those per entity
         while True:

@@ -54,6 +54,16 @@ WHERE ts < (SELECT max(watermark) FROM rollup_watermarks)"""
 HOLD_WATERMARKS = "SELECT ioc_hold_rollup_watermarks()"
 
 
+async def refresh_across(connection: Any, at: datetime) -> int:
+    """The rollups across entities brought up to the last bucket closed at ``at``, a day of
+    buckets a call (``ioc_refresh_rollups_across``: each call its own short transaction, so
+    batches go on between them); how many calls it took."""
+    calls = 1
+    while not await connection.fetchval("SELECT ioc_refresh_rollups_across($1)", at):
+        calls += 1
+    return calls
+
+
 async def hold_watermarks(connection: Any) -> None:
     """The batch's first statement in plain mode (its own, so the watermarks the next ones read
     are those after any refresh it waited for): the refresh waits for the commit."""

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from services.common.db import DATABASE_UNAVAILABLE
 from services.common.storage_mode import StorageMode
+from services.ingest.rollups import refresh_across
 
 log = logging.getLogger("ioc.ingest")
 
@@ -60,12 +61,9 @@ class PostgresDuties:
         return time.monotonic() + every_s
 
     async def _refresh(self) -> None:
-        """The rollups across entities up to the last closed bucket (migration 0017), a day a
-        call: each call its own short transaction, so batches go on between them."""
-        refresh, calls = "SELECT ioc_refresh_rollups_across($1)", 1
+        """The rollups across entities up to the last closed bucket (migration 0017)."""
         async with self.pool.acquire() as connection:
-            while not await connection.fetchval(refresh, self.now()):
-                calls += 1
+            calls = await refresh_across(connection, self.now())
         log.debug("rollups across entities refreshed in %d calls", calls)
 
     async def _maintain(self) -> None:

@@ -91,12 +91,20 @@ def session_storage_mode() -> StorageMode:
     )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test that touches the store is marked ``storage``: `make test` runs those again
-    on plain PostgreSQL."""
+    on plain PostgreSQL. A test marked with one mode (``timescaledb``, ``postgres``) proves a
+    promise of that mode alone: it is left out of the other mode's run."""
+    other: StorageMode = "postgres" if session_storage_mode() == "timescaledb" else "timescaledb"
+    kept: list[pytest.Item] = []
+    left_out: list[pytest.Item] = []
     for item in items:
         if "database_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.storage)
+        (left_out if item.get_closest_marker(other) else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

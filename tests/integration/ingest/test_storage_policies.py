@@ -14,7 +14,7 @@ from services.api.indicators.series import parse_interval, series
 from services.common.feeds import FeedDefinition
 from services.common.settings import CommonSettings
 from services.common.tables import BUCKET_ORIGIN_SQL
-from services.ingest.rollups import ACROSS, WIDTHS
+from services.ingest.rollups import ACROSS, WIDTHS, refresh_across
 from tests.conftest import SCHEMAS_DIR
 from tests.integration.conftest import StackUnderTest
 from tests.integration.ingest.test_worker import SALINITY_FIRST
@@ -97,8 +97,7 @@ async def _refresh(db: Any, stack: StackUnderTest, at: datetime = TEST_NOW) -> N
         for view, _ in (*WIDTHS, *ACROSS):
             await db.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
         return
-    while not await db.fetchval("SELECT ioc_refresh_rollups_across($1)", at):
-        pass  # a day a call
+    await refresh_across(db, at)
 
 
 async def _assert_across_equal_the_rows(db: Any) -> None:
@@ -140,6 +139,7 @@ async def test_rollups_across_entities_hold_the_rows_through_late_records_and_co
     assert {p.ts: p.value for p in points}[first + timedelta(minutes=15)] == 25.0  # the highest now
 
 
+@pytest.mark.postgres
 @pytest.mark.asyncio(loop_scope="session")
 async def test_plain_mode_series_show_late_rows_and_corrections_at_commit_and_after_the_refresh(
     settings: CommonSettings,
@@ -147,8 +147,6 @@ async def test_plain_mode_series_show_late_rows_and_corrections_at_commit_and_af
     db: Any,
     stack: StackUnderTest,
 ) -> None:
-    if stack.storage_mode != "postgres":
-        pytest.skip("plain mode's invalidations; TimescaleDB's refresh policies hold its own")
     examples = feeds["salinity"].examples_path.read_bytes().splitlines()
     first = datetime(2026, 11, 24, 23, tzinfo=UTC)  # the examples' first reading, 06:00 local
     later = [
@@ -228,6 +226,7 @@ async def test_a_series_shows_a_row_written_a_moment_ago_before_any_refresh(
         assert {p.ts: p.value for p in points}[TEST_NOW] == 30.5, interval
 
 
+@pytest.mark.postgres
 @pytest.mark.asyncio(loop_scope="session")
 async def test_plain_mode_refreshes_a_store_from_its_oldest_bucket_a_day_a_call(
     settings: CommonSettings,
@@ -235,8 +234,6 @@ async def test_plain_mode_refreshes_a_store_from_its_oldest_bucket_a_day_a_call(
     db: Any,
     stack: StackUnderTest,
 ) -> None:
-    if stack.storage_mode != "postgres":
-        pytest.skip("plain mode's refresh; TimescaleDB's policies refresh its aggregates")
     examples = feeds["salinity"].examples_path.read_bytes().splitlines()
     async with running_worker(settings, feeds) as worker:
         await produce(settings, "salinity", examples)
@@ -260,14 +257,13 @@ async def test_plain_mode_refreshes_a_store_from_its_oldest_bucket_a_day_a_call(
     await _assert_across_equal_the_rows(db)
 
 
+@pytest.mark.timescaledb
 @pytest.mark.asyncio(loop_scope="session")
 async def test_a_series_reads_the_current_bucket_from_the_rows_though_a_refresh_took_part_of_it(
     feeds: dict[str, FeedDefinition],
     db: Any,
     stack: StackUnderTest,
 ) -> None:
-    if stack.storage_mode != "timescaledb":
-        pytest.skip("TimescaleDB's refresh takes the open bucket; plain mode's stops before it")
     bucket = await db.fetchval(f"SELECT date_bin('5 minutes', now(), {BUCKET_ORIGIN_SQL})")
     row = (
         "INSERT INTO observations (feed, entity, metric, ts, value, src_partition, src_offset)"

@@ -9,19 +9,17 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from prometheus_client import REGISTRY
 
 from services.api.health.storage_jobs import publish_storage_jobs
 from services.common.feeds import FeedDefinition
 from services.common.settings import CommonSettings
 from services.common.storage_jobs import storage_jobs
-from tests.integration.conftest import StackUnderTest, db_connection
+from tests.integration.conftest import db_connection
 from tests.integration.messages import salinity_reading
 from tests.integration.pipeline import all_committed, eventually, produce, running_worker
 
@@ -29,15 +27,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timescaledb]
 
 FIRST_HOUR = datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # 06:00 local: the examples' first hour
 SERIES = "entity = 'CM-SAL-01' AND metric = 'salinity_ppt'"
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def timescale(stack: StackUnderTest, db: Any) -> AsyncIterator[Any]:
-    """This test's database, which must be a TimescaleDB one: these promises are that mode's.
-    The plain-mode pass of `make test` has its own in test_storage_policies.py."""
-    if stack.storage_mode != "timescaledb":
-        pytest.skip("TimescaleDB mode's promises: proven in the TimescaleDB pass")
-    yield db
 
 
 async def _ingest(
@@ -67,61 +56,59 @@ async def _hour(db: Any, bucket: datetime) -> tuple[Any, ...]:
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_compressed_chunks_take_late_corrected_and_replayed_records_like_any_other(
-    settings: CommonSettings, feeds: dict[str, FeedDefinition], timescale: Any
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
 ) -> None:
     examples = feeds["salinity"].examples_path.read_bytes().splitlines()
     await _ingest(settings, feeds, examples)
-    compressed = await timescale.fetchval(
+    compressed = await db.fetchval(
         "SELECT count(compress_chunk(c)) FROM show_chunks('observations') c"
     )
     assert compressed >= 1
-    before = await _series(timescale)
-    latest_before = await timescale.fetchrow(f"SELECT ts, value FROM latest WHERE {SERIES}")
+    before = await _series(db)
+    latest_before = await db.fetchrow(f"SELECT ts, value FROM latest WHERE {SERIES}")
 
     late = salinity_reading(FIRST_HOUR - timedelta(minutes=15), "8,8")  # before every other
     correction = salinity_reading(FIRST_HOUR + timedelta(minutes=15), "12,0")  # was 9.3
     # In log order: the replay (changes nothing), then the late record, then the correction.
     await _ingest(settings, feeds, [*examples, late, correction], already=len(examples))
 
-    assert await timescale.fetchval(
+    assert await db.fetchval(
         "SELECT bool_and(is_compressed) FROM timescaledb_information.chunks"
         " WHERE hypertable_name = 'observations'"
     ), "the chunks stay compressed: the records went through the compressed path"
-    assert await _series(timescale) == {
+    assert await _series(db) == {
         **before,
         (FIRST_HOUR - timedelta(minutes=15)).isoformat(): 8.8,  # the late one, once
         (FIRST_HOUR + timedelta(minutes=15)).isoformat(): 12.0,  # corrected; the replay no more
     }
-    assert await timescale.fetchval("SELECT count(*) FROM observations") == 2 * len(examples) + 2
-    latest = await timescale.fetchrow(f"SELECT ts, value FROM latest WHERE {SERIES}")
+    assert await db.fetchval("SELECT count(*) FROM observations") == 2 * len(examples) + 2
+    latest = await db.fetchrow(f"SELECT ts, value FROM latest WHERE {SERIES}")
     assert dict(latest) == dict(latest_before)  # the late record is older than the newest
-    await timescale.execute("CALL refresh_continuous_aggregate('observations_1h', NULL, NULL)")
-    assert await _hour(timescale, FIRST_HOUR) == (4, 40.5, 9.2, 12.0)
-    assert await _hour(timescale, FIRST_HOUR - timedelta(hours=1)) == (1, 8.8, 8.8, 8.8)
+    await db.execute("CALL refresh_continuous_aggregate('observations_1h', NULL, NULL)")
+    assert await _hour(db, FIRST_HOUR) == (4, 40.5, 9.2, 12.0)
+    assert await _hour(db, FIRST_HOUR - timedelta(hours=1)) == (1, 8.8, 8.8, 8.8)
 
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_the_retention_job_drops_chunks_past_retention_and_nothing_newer(
-    timescale: Any,
+    db: Any,
 ) -> None:
-    days = int(
-        await timescale.fetchval("SELECT value FROM storage_info WHERE key = 'retention_days'")
-    )
+    days = int(await db.fetchval("SELECT value FROM storage_info WHERE key = 'retention_days'"))
     now = datetime.now(UTC)
     ages = {"past": days + 60, "edge": days - 8, "recent": 1}  # a chunk spans 7 days at most
     for age in ages.values():
-        await timescale.execute(
+        await db.execute(
             "INSERT INTO observations (feed, entity, metric, ts, value, src_partition, src_offset)"
             " VALUES ('salinity', 'CM-SAL-01', 'salinity_ppt', $1, 1.0, 0, 0)",
             now - timedelta(days=age),
         )
-    job = await timescale.fetchval(
+    job = await db.fetchval(
         "SELECT job_id FROM timescaledb_information.jobs"
         " WHERE proc_name = 'policy_retention' AND hypertable_name = 'observations'"
     )
-    await timescale.execute(f"CALL run_job({job})")
+    await db.execute(f"CALL run_job({job})")
 
-    kept = await timescale.fetch("SELECT ts FROM observations ORDER BY ts")
+    kept = await db.fetch("SELECT ts FROM observations ORDER BY ts")
     assert [row["ts"] for row in kept] == [
         now - timedelta(days=ages["edge"]),
         now - timedelta(days=ages["recent"]),
@@ -130,26 +117,26 @@ async def test_the_retention_job_drops_chunks_past_retention_and_nothing_newer(
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_the_aggregates_include_what_was_written_a_moment_ago(
-    settings: CommonSettings, feeds: dict[str, FeedDefinition], timescale: Any
+    settings: CommonSettings, feeds: dict[str, FeedDefinition], db: Any
 ) -> None:
     examples = feeds["salinity"].examples_path.read_bytes().splitlines()
     await _ingest(settings, feeds, examples)
     for view in ("observations_5m", "observations_1h"):
-        await timescale.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
+        await db.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
 
     later = FIRST_HOUR + timedelta(hours=3)  # after everything materialized
     await _ingest(settings, feeds, [salinity_reading(later, "15,5")], already=len(examples))
 
-    assert await _hour(timescale, later) == (1, 15.5, 15.5, 15.5)
-    five = await timescale.fetchval(
+    assert await _hour(db, later) == (1, 15.5, 15.5, 15.5)
+    five = await db.fetchval(
         f"SELECT maximum FROM observations_5m WHERE {SERIES} AND bucket = $1", later
     )
     assert five == 15.5
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_chunk_intervals_are_those_chosen_for_the_feeds(timescale: Any) -> None:
-    intervals = await timescale.fetch(
+async def test_chunk_intervals_are_those_chosen_for_the_feeds(db: Any) -> None:
+    intervals = await db.fetch(
         "SELECT hypertable_name, time_interval FROM timescaledb_information.dimensions"
         " WHERE hypertable_name IN ('observations', 'states') ORDER BY 1"
     )
@@ -160,8 +147,8 @@ async def test_chunk_intervals_are_those_chosen_for_the_feeds(timescale: Any) ->
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_a_fresh_store_inherits_no_job_history(timescale: Any) -> None:
-    async with db_connection(timescale) as connection:
+async def test_a_fresh_store_inherits_no_job_history(db: Any) -> None:
+    async with db_connection(db) as connection:
         jobs = await storage_jobs(connection)
     assert jobs
     assert [(j.name, j.failures, j.last_error) for j in jobs if j.failures] == []
@@ -170,26 +157,26 @@ async def test_a_fresh_store_inherits_no_job_history(timescale: Any) -> None:
 @pytest.mark.real_clock  # under libfaketime, TimescaleDB's scheduler never runs the new job
 @pytest.mark.asyncio(loop_scope="session")
 async def test_a_failing_job_is_listed_by_ioc_info_and_published_as_a_metric(
-    database_url: str, timescale: Any
+    database_url: str, db: Any
 ) -> None:
-    await timescale.execute("""
+    await db.execute("""
         CREATE PROCEDURE ioc_test_failing(job_id integer, config jsonb) LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'the disk is full (a test)'; END $$
     """)
-    job = await timescale.fetchval(
+    job = await db.fetchval(
         "SELECT add_job('ioc_test_failing', INTERVAL '1 hour', initial_start => now())"
     )
     # A database cloned from the template has no scheduler until TimescaleDB's launcher next
     # looks for databases (every 60 s): asked now, it starts this one's at once.
-    await timescale.execute("SELECT _timescaledb_functions.start_background_workers()")
+    await db.execute("SELECT _timescaledb_functions.start_background_workers()")
 
     async def failed() -> bool:
-        async with db_connection(timescale) as connection:
+        async with db_connection(db) as connection:
             jobs = {job.id: job for job in await storage_jobs(connection)}
         return jobs[job].failing
 
     await eventually(failed, within_s=60)  # run by TimescaleDB's own scheduler
-    async with db_connection(timescale) as connection:
+    async with db_connection(db) as connection:
         jobs = await storage_jobs(connection)
     publish_storage_jobs(jobs)
     assert (
