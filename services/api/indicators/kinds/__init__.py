@@ -3,7 +3,7 @@ module here and one line below; ``tests/unit/api/indicators/test_kinds.py`` runs
 
 from __future__ import annotations
 
-from services.api.indicators.kinds.base import IndicatorKind, NoSeries, Part
+from services.api.indicators.kinds.base import IndicatorKind, Part
 from services.api.indicators.kinds.latest_max import LATEST_MAX_KIND
 from services.api.indicators.kinds.latest_states import STATE_COUNT, STATE_SHARE
 from services.api.indicators.kinds.overdue_tasks import OVERDUE_TASKS
@@ -33,4 +33,4 @@ KINDS: dict[str, IndicatorKind] = {
     )
 }
 
-__all__ = ["KINDS", "IndicatorKind", "NoSeries", "Part"]
+__all__ = ["KINDS", "IndicatorKind", "Part"]

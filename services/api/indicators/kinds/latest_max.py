@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,7 @@ _HIGHEST = base.extreme(max)
 class LatestMax(base.IndicatorKind):
     name = "latest_max"
     needs = ("metric",)
+    bucket_sql = "maximum"
 
     async def parts(
         self, connection: Any, d: IndicatorDefinition, now: datetime
@@ -39,9 +39,6 @@ class LatestMax(base.IndicatorKind):
 
     def value(self, part: base.Part) -> float | None:
         return base.rounded(part.a)
-
-    def bucket_value(self, bucket: Mapping[str, Any]) -> float | None:
-        return bucket["maximum"]  # type: ignore[no-any-return]
 
 
 LATEST_MAX_KIND = LatestMax()

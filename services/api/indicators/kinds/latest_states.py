@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ GROUP BY 1
 
 class LatestStates(base.IndicatorKind):
     needs = ("metric", "states")
-    has_series = False
+    bucket_sql = None  # a count of latest states is of now
 
     def __init__(self, name: str, *, share: bool) -> None:
         self.name = name
@@ -46,11 +45,6 @@ class LatestStates(base.IndicatorKind):
 
     def value(self, part: base.Part) -> float | None:
         return base.rounded(base.percentage(part.a, part.b) if self.share else part.a)
-
-    def bucket_value(self, bucket: Mapping[str, Any]) -> float | None:
-        raise base.NoSeries(
-            f"indicators of kind {self.name} count latest states: they have no series"
-        )
 
 
 STATE_SHARE = LatestStates("state_share", share=True)

@@ -5,7 +5,6 @@ due and not done. A unit cannot lower it by not reporting. It counts latest stat
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 class OverdueTasks(base.IndicatorKind):
     name = "overdue_tasks"
     needs = ()
-    has_series = False
+    bucket_sql = None  # tasks as they stand today
 
     async def parts(
         self, connection: Any, d: IndicatorDefinition, now: datetime
@@ -47,11 +46,6 @@ class OverdueTasks(base.IndicatorKind):
 
     def value(self, part: base.Part) -> float | None:
         return base.rounded(part.a)
-
-    def bucket_value(self, bucket: Mapping[str, Any]) -> float | None:
-        raise base.NoSeries(
-            f"indicators of kind {self.name} count tasks as they stand today: they have no series"
-        )
 
 
 OVERDUE_TASKS = OverdueTasks()

@@ -4,7 +4,6 @@ combine by adding numerators and denominators; a bucket's ratio is of the bucket
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,8 @@ GROUP BY 1
 
 
 class Ratio(base.IndicatorKind):
+    bucket_sql = base.PERCENTAGE_SQL.format(a="total", b="other")
+
     def __init__(self, name: str, *, windowed: bool) -> None:
         self.name = name
         self.windowed = windowed
@@ -58,9 +59,6 @@ class Ratio(base.IndicatorKind):
 
     def value(self, part: base.Part) -> float | None:
         return base.rounded(base.percentage(part.a, part.b))
-
-    def bucket_value(self, bucket: Mapping[str, Any]) -> float | None:
-        return base.percentage(bucket["total"], bucket["other"])
 
 
 LATEST_RATIO_KIND = Ratio("latest_ratio", windowed=False)

@@ -4,7 +4,7 @@ mean, sum, lowest, highest or number of ``metric`` observations over the last
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,14 +30,6 @@ def _mean_of_means(parts: list[base.Part]) -> base.Part:
     return base.Part(None, total / count if count else None, count, base.newest_as_of(parts))
 
 
-def _mean(bucket: Mapping[str, Any]) -> float | None:
-    return bucket["total"] / bucket["n"] if bucket["n"] else None
-
-
-def _count(bucket: Mapping[str, Any]) -> float | None:
-    return float(bucket["n"]) if bucket["n"] else None
-
-
 class WindowAggregate(base.IndicatorKind):
     needs = ("metric", "window_seconds")
 
@@ -46,12 +38,12 @@ class WindowAggregate(base.IndicatorKind):
         name: str,
         aggregate: str,
         combine: Callable[[list[base.Part]], base.Part],
-        bucket: Callable[[Mapping[str, Any]], float | None],
+        bucket_sql: str,
     ) -> None:
         self.name = name
         self._sql = WINDOW_AGGREGATE.format(aggregate=aggregate)
         self._combine = combine
-        self._bucket = bucket
+        self.bucket_sql = bucket_sql
 
     async def parts(
         self, connection: Any, d: IndicatorDefinition, now: datetime
@@ -68,16 +60,9 @@ class WindowAggregate(base.IndicatorKind):
     def value(self, part: base.Part) -> float | None:
         return base.rounded(part.a)
 
-    def bucket_value(self, bucket: Mapping[str, Any]) -> float | None:
-        return self._bucket(bucket)
 
-
-WINDOW_AVG = WindowAggregate("window_avg", "avg", _mean_of_means, _mean)
-WINDOW_SUM = WindowAggregate("window_sum", "sum", base.summed, lambda bucket: bucket["total"])
-WINDOW_MIN = WindowAggregate(
-    "window_min", "min", base.extreme(min), lambda bucket: bucket["minimum"]
-)
-WINDOW_MAX = WindowAggregate(
-    "window_max", "max", base.extreme(max), lambda bucket: bucket["maximum"]
-)
-WINDOW_COUNT = WindowAggregate("window_count", "count", base.summed, _count)
+WINDOW_AVG = WindowAggregate("window_avg", "avg", _mean_of_means, "total / nullif(n, 0)")
+WINDOW_SUM = WindowAggregate("window_sum", "sum", base.summed, "total")
+WINDOW_MIN = WindowAggregate("window_min", "min", base.extreme(min), "minimum")
+WINDOW_MAX = WindowAggregate("window_max", "max", base.extreme(max), "maximum")
+WINDOW_COUNT = WindowAggregate("window_count", "count", base.summed, "nullif(n, 0)::float8")

@@ -11,7 +11,7 @@ import pytest
 from services.api.errors import ApiError
 from services.api.indicators.definitions import load_indicators
 from services.api.indicators.schemas import SeriesOut, SeriesPoint
-from services.api.indicators.series import MAX_INTERVAL, Point, parse_interval, render
+from services.api.indicators.series import MAX_INTERVAL, parse_interval, render
 from services.common.feeds import load_feeds
 from services.common.settings import REPO_ROOT
 
@@ -56,11 +56,11 @@ def test_a_series_is_sent_as_its_documented_model_writes_it(values: list[float])
     feeds = load_feeds(REPO_ROOT / "schemas")
     definition = load_indicators(REPO_ROOT / "schemas", feeds)["traffic.vehicles_15m"]
     start = datetime(2026, 11, 5, 22, 55, tzinfo=UTC)
-    points = [Point(start + timedelta(minutes=5 * i), v) for i, v in enumerate(values)]
+    points = [(start + timedelta(minutes=5 * i), v) for i, v in enumerate(values)]
     documented = SeriesOut(
         id=definition.id,
         unit=definition.unit,
         interval_s=300,
-        points=[SeriesPoint(ts=p.ts, value=p.value) for p in points],
+        points=[SeriesPoint(ts=ts, value=value) for ts, value in points],
     )
     assert render(definition, timedelta(minutes=5), points) == documented.model_dump_json().encode()
