@@ -91,6 +91,7 @@ FROM (
         SELECT value FROM observations o
         WHERE o.feed = l.feed AND o.entity = l.entity AND o.metric = l.metric
           AND o.ts >= s.b AND o.ts < s.b + INTERVAL '{width} seconds'
+          AND o.ts >= $4 AND o.ts < $6 + INTERVAL '{width} seconds'  -- the chunks, known as planned
     ) o
 ) AS from_rows
 WHERE b >= $4 AND b < $5
