@@ -71,7 +71,7 @@ def running_kafka(
             "kafka.tools.StorageTool",
             "format",
             "-t",
-            _cluster_id(),
+            cluster_id(),
             "-c",
             str(properties),
             *format_args,
@@ -112,9 +112,13 @@ def running_kafka(
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes in URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes in URL-safe base64 without padding, never starting
+    with "-" (as Kafka's own ids): the storage tool would read one of 64 ids as an option and
+    refuse to format ("argument --cluster-id: expected one argument", seen in a CI run)."""
+    while (drawn := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))[0] == "-":
+        pass
+    return drawn
 
 
 def _until_started(broker: subprocess.Popen[bytes], log: Path, within_s: float = 90) -> None:

@@ -24,7 +24,7 @@ from services.common.settings import CommonSettings
 from services.common.topics import Topics
 from tests.integration.certificates import signed, throwaway_ca
 from tests.integration.conftest import StackUnderTest, new_key, settings_for
-from tests.integration.own_kafka import running_kafka
+from tests.integration.own_kafka import cluster_id, running_kafka
 from tests.integration.pipeline import all_committed, eventually, running_worker
 from tests.integration.processes import free_port, run_ioc, running_service, service_env
 
@@ -182,3 +182,7 @@ async def test_a_wrong_password_an_untrusted_certificate_and_plaintext_are_refus
     assert "demands TLS" in refusals["plaintext"]
     for attempt in ("untrusted client", "no client certificate"):
         assert "client certificate it does not trust" in refusals[attempt]
+
+
+def test_a_cluster_id_of_the_tests_own_kafka_never_reads_as_an_option() -> None:
+    assert not any(cluster_id().startswith("-") for _ in range(2_000))  # 1 in 64 did
