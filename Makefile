@@ -76,7 +76,11 @@ tools:
 # JVM spin) and takes records stamped ahead of it. The library is preloaded directly, not by the
 # `faketime` wrapper: the wrapper names a shared semaphore after its PID, which collides with
 # one an earlier run left in /dev/shm ("sem_open: File exists") and which PostgreSQL, run as its
-# own user, may not open (it did not start). A plain offset needs no shared state.
+# own user, may not open (it did not start). The library alone still keeps a semaphore a process
+# in /dev/shm, named by its PID: a process run as PostgreSQL's user cannot open the suite's
+# (root's), makes its own and may leave it behind, and one left by an earlier run refuses the
+# process that later gets its PID ("sem_open failed ... Permission denied"; PIDs come round at
+# 32,768), so those whose process is gone are removed before the pass.
 FAKETIME_LIB = $(firstword $(wildcard /usr/lib/*/faketime/libfaketimeMT.so.1))
 FAKE_CLOCK = FAKETIME_SKIP_CMDS=java FAKETIME=+365d LD_PRELOAD=$(FAKETIME_LIB) \
   IOC_KAFKA_OVERRIDES=log.message.timestamp.after.max.ms=9223372036854775807
@@ -88,6 +92,8 @@ test: lint typecheck tools
 	IOC_STORAGE_MODE=postgres $(BIN)/pytest -p no:cacheprovider -m "storage and not timescaledb" \
 	  tests/integration
 	@test -n "$(FAKETIME_LIB)" || { echo "libfaketime is missing: make tools installs it"; exit 1; }
+	@for f in /dev/shm/sem.faketime_sem_* /dev/shm/faketime_shm_*; do \
+	  [ -e "$$f" ] && [ ! -d "/proc/$${f##*_}" ] && rm -f "$$f" 2>/dev/null; done; true
 	$(FAKE_CLOCK) $(BIN)/pytest -p no:cacheprovider -m "(not integration or storage) and not real_clock" \
 	  tests/unit tests/integration
 
