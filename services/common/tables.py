@@ -119,12 +119,18 @@ rollup_watermarks = Table(
 )
 # Buckets below a watermark that a late row or a correction changed since the last refresh:
 # a series reads them from the rows (plain mode writes them; TimescaleDB mode's stay empty).
+# New rows carry their count, sum, minimum and maximum there, which the refresh adds; a changed
+# row carries none, and its bucket is recomputed.
 rollup_invalidations = Table(
     "rollup_invalidations",
     metadata,
     Column("feed", Text, nullable=False),
     Column("metric", Text, nullable=False),
     Column("bucket", DateTime(timezone=True), nullable=False),
+    Column("n", Integer),
+    Column("total", Float),
+    Column("minimum", Float),
+    Column("maximum", Float),
     Index("rollup_invalidations_series", "feed", "metric", "bucket"),
 )
 # Plain mode's tables that TimescaleDB mode keeps otherwise: its rollups are continuous

@@ -12,9 +12,11 @@ The rollups across entities (a feed's metric, every entity summed: what a series
 not written here: every worker's batch would update the same newest rows (measured: half the
 write's rate, two workers waiting on each other). A periodic refresh fills them up to a
 watermark (migration 0017). A batch only appends, for its new or corrected rows below the
-watermark, their (feed, metric, 5-minute bucket) to ``rollup_invalidations``: no key, nothing
-another worker waits on. It holds the watermarks first (``hold_watermarks``), so a refresh
-cannot move them between the batch's reading them and its commit.
+watermark, their (feed, metric, 5-minute bucket) to ``rollup_invalidations``, with what new
+rows add there (count, sum, minimum, maximum: the refresh adds it, where a changed row's bucket
+is recomputed): no key, nothing another worker waits on. It holds the watermarks first
+(``hold_watermarks``), so a refresh cannot move them between the batch's reading them and its
+commit.
 """
 
 from __future__ import annotations
@@ -43,10 +45,20 @@ ADD = """
 )"""
 
 
-# The buckets across entities the rows of ``source`` change below a watermark (the later one:
-# what lies only below the 5-minute one is in the hourly series' open tail anyway). One
-# 5-minute bucket stands for the hour holding it too.
+# The buckets across entities the new rows of ``source`` land in below a watermark (the later
+# one: what lies only below the 5-minute one is in the hourly series' open tail anyway), with
+# what they add there, which the refresh adds in turn (migration 0018). One 5-minute bucket
+# stands for the hour holding it too.
 INVALIDATE = """
+INSERT INTO rollup_invalidations (feed, metric, bucket, n, total, minimum, maximum)
+SELECT feed, metric, date_bin('300 seconds', ts, {origin}),
+       count(*), sum(value), min(value), max(value)
+FROM {source}
+WHERE ts < (SELECT max(watermark) FROM rollup_watermarks)
+GROUP BY 1, 2, 3"""
+# The same for changed rows: no sums (a changed value cannot be taken out of a minimum), so the
+# refresh recomputes their buckets.
+INVALIDATE_CHANGED = """
 INSERT INTO rollup_invalidations (feed, metric, bucket)
 SELECT DISTINCT feed, metric, date_bin('300 seconds', ts, {origin})
 FROM {source}
@@ -136,7 +148,7 @@ async def recompute_rollups(connection: Any, corrected: Sequence[Key]) -> None:
     feeds, _, metrics, times = (list(column) for column in zip(*corrected, strict=True))
     changed = "unnest($1::text[], $2::text[], $3::timestamptz[]) AS changed (feed, metric, ts)"
     await connection.execute(
-        INVALIDATE.format(origin=BUCKET_ORIGIN_SQL, source=changed), feeds, metrics, times
+        INVALIDATE_CHANGED.format(origin=BUCKET_ORIGIN_SQL, source=changed), feeds, metrics, times
     )
     for table, seconds in WIDTHS:
         buckets = sorted({_key(row, seconds) for row in corrected})

@@ -122,12 +122,16 @@ async def test_rollups_across_entities_hold_the_rows_through_late_records_and_co
         salinity_reading(first, "8,1", station="CM-SAL-09"),  # a new station, a held bucket
         SALINITY_FIRST.replace(b"06:00", b"06:15").replace(b'"9,2"', b'"25,0"'),  # was 9.3
     ]
+    # Another batch into the late row's bucket: its sums add to the first's.
+    also_late = salinity_reading(first - timedelta(hours=2), "6,4", station="CM-SAL-04")
     async with running_worker(settings, feeds) as worker:
         await produce(settings, "salinity", examples)
         await eventually(lambda: all_committed(worker, "salinity", len(examples)))
         await _refresh(db, stack)  # what follows lands behind TimescaleDB's watermarks
         await produce(settings, "salinity", later)
         await eventually(lambda: all_committed(worker, "salinity", len(examples) + 3))
+        await produce(settings, "salinity", [also_late])
+        await eventually(lambda: all_committed(worker, "salinity", len(examples) + 4))
     await _refresh(db, stack)
 
     await _assert_across_equal_the_rows(db)
@@ -197,6 +201,45 @@ async def test_plain_mode_series_show_late_rows_and_corrections_at_commit_and_af
     assert await db.fetchval(held, first + timedelta(minutes=15)) == 25.0
     await _assert_across_equal_the_rows(db)
     assert await shown() == at_commit
+
+
+@pytest.mark.postgres
+@pytest.mark.asyncio(loop_scope="session")
+async def test_plain_mode_refresh_adds_what_new_rows_carry_and_recomputes_a_changed_bucket(
+    settings: CommonSettings,
+    feeds: dict[str, FeedDefinition],
+    db: Any,
+    stack: StackUnderTest,
+) -> None:
+    examples = feeds["salinity"].examples_path.read_bytes().splitlines()
+    first = datetime(2026, 11, 24, 23, tzinfo=UTC)  # the examples' first reading, 06:00 local
+    async with running_worker(settings, feeds) as worker:
+        await produce(settings, "salinity", examples)
+        await eventually(lambda: all_committed(worker, "salinity", len(examples)))
+    await _refresh(db, stack)
+    kept = (
+        "SELECT n, total, minimum, maximum FROM {table}"
+        " WHERE feed = 'salinity' AND metric = 'salinity_ppt' AND bucket = $1"
+    )
+    five = await db.fetchrow(kept.format(table="observations_5m_all"), first)
+    hour = await db.fetchrow(kept.format(table="observations_1h_all"), first)
+    # What the invalidations say, not what the rows hold, shows which way each bucket went: a
+    # row of 100.0 at 06:00 that no table holds, and a changed row at 06:15 (no sums).
+    await db.execute(
+        "INSERT INTO rollup_invalidations (feed, metric, bucket, n, total, minimum, maximum)"
+        " VALUES ('salinity', 'salinity_ppt', $1, 1, 100, 100, 100),"
+        " ('salinity', 'salinity_ppt', $1 + interval '15 minutes', NULL, NULL, NULL, NULL)",
+        first,
+    )
+    await _refresh(db, stack)
+
+    added = await db.fetchrow(kept.format(table="observations_5m_all"), first)
+    assert tuple(added) == pytest.approx((five["n"] + 1, five["total"] + 100, five["minimum"], 100))
+    # The hour holding the changed bucket is recomputed from the per-entity rollups: as it was
+    # (summed in another order).
+    recomputed = await db.fetchrow(kept.format(table="observations_1h_all"), first)
+    assert tuple(recomputed) == pytest.approx(tuple(hour))
+    assert await db.fetchval("SELECT count(*) FROM rollup_invalidations") == 0
 
 
 @pytest.mark.asyncio(loop_scope="session")
